@@ -1,0 +1,87 @@
+"""What reading one delivered file yields: the unit the warehouse audits and publishes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+import pandas as pd
+
+# Closed sets of reason codes (README lists them). Rows are rejected with one of ROW_REASONS,
+# files quarantined with one of FILE_REASONS.
+ROW_REASONS = (
+    "bad_date",
+    "bad_enum",
+    "missing_required",
+    "bad_check_digit",
+    "out_of_period",
+    "conflicting_key",
+    "bad_number",
+    "rule_violation",
+)
+FILE_REASONS = (
+    "unreadable",
+    "encoding",
+    "missing_column",
+    "empty",
+    "truncated",
+    "reject_share",
+    "suite_failed",
+)
+
+Verdict = Literal["readable", "quarantine"]
+
+# Columns of `ExtractedBatch.rejects`.
+REJECT_COLUMNS = ("line", "reason", "column", "raw")
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    """A file in the landing area whose name follows the contract."""
+
+    source: str
+    path: str  # full path or fsspec URL, as given to the reader
+    relative: str  # relative to the landing root, '/' separators, e.g. "registration/x.csv"
+    period_start: date
+    period_end: date
+    version: int
+    extension: str  # the extension found (may differ from the declared format -> quarantine)
+
+
+@dataclass
+class ExtractedBatch:
+    """One file, read and normalized; nothing written anywhere yet.
+
+    `accepted` holds the typed canonical frame: one column per declared field, plus
+    `partition_date` (date) and `line` (1-based line/row number in the file). Personal data in
+    it is already hashed/masked. `rejects` has REJECT_COLUMNS, `raw` being a JSON object
+    (header -> raw text) with personal data masked and hashed.
+    """
+
+    file: LandingFile
+    sha256: str
+    accepted: pd.DataFrame
+    rejects: pd.DataFrame
+    rows_read: int
+    rows_duplicate: int
+    verdict: Verdict = "readable"
+    reason: str | None = None  # one of FILE_REASONS when quarantined
+    detail: str | None = None  # human-readable explanation (never personal data)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def source(self) -> str:
+        return self.file.source
+
+    @property
+    def rows_accepted(self) -> int:
+        return len(self.accepted)
+
+    @property
+    def rows_rejected(self) -> int:
+        return len(self.rejects)
+
+    @property
+    def accounting_closes(self) -> bool:
+        return self.rows_read == self.rows_accepted + self.rows_rejected + self.rows_duplicate

@@ -1,0 +1,397 @@
+"""The generic connector: one delivered file -> an ExtractedBatch.
+
+Order of the contract: value rules and synonyms -> exact duplicates (on parsed values) ->
+conflicting keys -> per-column rules -> period. Every step is a vectorized mask; a row's
+reject reason is the first rule it breaks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import IO
+
+import numpy as np
+import pandas as pd
+
+from connectors import identifiers, personal_data, values
+from connectors.batch import REJECT_COLUMNS, ExtractedBatch, LandingFile
+from connectors.landing import open_file
+from connectors.readers import FileRejected, RawTable, read_export
+from connectors.sources import BOOL_VALUES, SOURCES, Column, Source
+
+DEFAULT_THRESHOLD = Decimal("0.05")
+
+
+@dataclass
+class Parsed:
+    """Each column parsed, with the mask of cells that failed to parse."""
+
+    text: pd.DataFrame  # normalized text after synonym mapping
+    value: dict[str, pd.Series]
+    ok: dict[str, pd.Series]
+    reason: dict[str, str]
+
+
+def _parse_column(col: Column, text: pd.Series) -> tuple[pd.Series, pd.Series, str]:
+    if col.type in ("date",):
+        v, ok = values.parse_dates(text)
+        return v, ok, "bad_date"
+    if col.type == "epoch_ms_date":
+        v, ok = values.parse_epoch_ms_dates(text)
+        return v, ok, "bad_date"
+    if col.type == "month":
+        v, ok = values.parse_months(text)
+        return v, ok, "bad_date"
+    if col.type == "int":
+        v, ok = values.parse_ints(text)
+        return v, ok, "bad_number"
+    if col.type == "decimal":
+        v, ok = values.parse_decimals(text)
+        return v, ok, "bad_number"
+    if col.type == "bool":
+        mapped = text.map(BOOL_VALUES, na_action="ignore")
+        ok = text.isna() | mapped.notna()
+        return mapped.astype("boolean"), ok, "bad_enum"
+    if col.type == "enum":
+        ok = text.isna() | values.contains_any(text, set(col.values))
+        return text.where(ok), ok, "bad_enum"
+    return text, pd.Series(True, index=text.index), "rule_violation"
+
+
+def parse_table(source: Source, table: RawTable) -> Parsed:
+    text = table.normalized.copy()
+    parsed: dict[str, pd.Series] = {}
+    ok: dict[str, pd.Series] = {}
+    reason: dict[str, str] = {}
+    for col in source.columns:
+        t = text[col.field]
+        if col.synonyms:
+            t = t.replace(col.synonyms)
+        if col.type == "decimal" and col.minimum == 0 and not col.is_required:
+            t = t.fillna("0")  # a blank amount is 0 (罚没金额)
+        if col.check == "resident_id" or col.check_by:
+            t = t.where(~t.str.fullmatch(r"\d{17}x", na=False), t.str.upper())
+        text[col.field] = t
+        parsed[col.field], ok[col.field], reason[col.field] = _parse_column(col, t)
+    return Parsed(text=text, value=parsed, ok=ok, reason=reason)
+
+
+def _comparison_frame(source: Source, p: Parsed) -> pd.DataFrame:
+    """Rows are compared on parsed values; a cell that failed to parse on its text."""
+    cols = {}
+    for col in source.columns:
+        v = p.value[col.field]
+        as_text = (
+            v.astype("str") if col.type != "decimal" else v.map(_decimal_key, na_action="ignore")
+        )
+        cols[col.field] = as_text.where(p.ok[col.field], "\x00" + p.text[col.field].fillna(""))
+        cols[col.field] = cols[col.field].astype("str").fillna("\x01")
+    return pd.DataFrame(cols)
+
+
+def _decimal_key(d: Decimal | None) -> str:
+    return "" if d is None else str(d.normalize())
+
+
+def _condition(p: Parsed, when_field: str, allowed: frozenset[str]) -> pd.Series:
+    return values.contains_any(p.text[when_field].where(p.ok[when_field]), allowed)
+
+
+class _Rejections:
+    """First failing rule per row, in the order rules are applied."""
+
+    def __init__(self, n: int) -> None:
+        self.reason = np.full(n, None, dtype=object)
+        self.column = np.full(n, None, dtype=object)
+
+    def add(self, mask: pd.Series | np.ndarray, reason: str, column: str | None) -> None:
+        m = np.asarray(mask, dtype=bool) & (self.reason == None)  # noqa: E711
+        self.reason[m] = reason
+        self.column[m] = column
+
+    @property
+    def rejected(self) -> np.ndarray:
+        return self.reason != None  # noqa: E711
+
+
+def _validate(source: Source, p: Parsed, rej: _Rejections, file: LandingFile) -> pd.Series:
+    """Apply every declared rule; returns the partition date per row."""
+    present = {c.field: p.text[c.field].notna() for c in source.columns}
+    for col in source.columns:
+        f = col.field
+        blank = ~present[f]
+        if col.is_required:
+            rej.add(blank, "missing_required", col.header)
+        if col.required_when is not None:
+            cond = _condition(p, col.required_when.field, col.required_when.values)
+            rej.add(blank & cond, "missing_required", col.header)
+            if col.blank_otherwise:
+                rej.add(~blank & ~cond, "rule_violation", col.header)
+        rej.add(~p.ok[f], p.reason[f], col.header)
+        t = p.text[f]
+        if col.check == "uscc":
+            rej.add(present[f] & ~identifiers.valid_uscc(t), "bad_check_digit", col.header)
+        elif col.check == "uscc_alphabet":
+            rej.add(present[f] & ~identifiers.valid_uscc_alphabet(t), "bad_check_digit", col.header)
+        if col.check_by is not None:
+            by, checks = col.check_by
+            for by_value, check in checks.items():
+                cond = _condition(p, by, frozenset({by_value}))
+                valid = (
+                    identifiers.valid_uscc(t)
+                    if check == "uscc"
+                    else identifiers.valid_resident_id(t)
+                )
+                rej.add(cond & present[f] & ~valid, "bad_check_digit", col.header)
+        if col.pattern:
+            rej.add(
+                present[f] & ~t.str.fullmatch(col.pattern).fillna(False).astype(bool),
+                "rule_violation",
+                col.header,
+            )
+        v = p.value[f]
+        if col.minimum is not None or col.maximum is not None:
+            numeric = v.where(p.ok[f])
+            if col.type == "decimal":
+                numeric = pd.Series(
+                    [float("nan") if x is None else x for x in numeric.tolist()],
+                    index=v.index,
+                    dtype=object,
+                )
+            low = _compare(numeric, col.minimum, "le" if col.exclusive_minimum else "lt")
+            high = _compare(numeric, col.maximum, "gt")
+            rej.add(low | high, "rule_violation", col.header)
+        if col.not_before:
+            other = p.value[col.not_before]
+            rej.add((v < other).fillna(False).astype(bool), "rule_violation", col.header)
+        if col.not_above:
+            other = p.value[col.not_above]
+            rej.add((v > other).fillna(False).astype(bool), "rule_violation", col.header)
+    partition = p.value[source.partition_field]
+    if source.partition_fallback:
+        partition = partition.fillna(p.value[source.partition_fallback])
+    start = pd.Timestamp(file.period_start)
+    end = pd.Timestamp(file.period_end)
+    outside = partition.notna() & ((partition < start) | (partition > end))
+    rej.add(outside, "out_of_period", source.column(source.partition_field).header)
+    return partition
+
+
+def _compare(numeric: pd.Series, bound: int | None, op: str) -> np.ndarray:
+    if bound is None:
+        return np.zeros(len(numeric), dtype=bool)
+    if numeric.dtype == object:
+        b = Decimal(bound)
+        cmp = {"lt": lambda x: x < b, "le": lambda x: x <= b, "gt": lambda x: x > b}[op]
+        return np.array(
+            [x == x and x is not None and bool(cmp(x)) for x in numeric.tolist()], dtype=bool
+        )
+    result = {"lt": numeric < bound, "le": numeric <= bound, "gt": numeric > bound}[op]
+    return result.fillna(False).to_numpy(dtype=bool)
+
+
+def _protect(
+    source: Source, p: Parsed, frame: pd.DataFrame, key: bytes, strict: bool
+) -> pd.DataFrame:
+    """Hash identifiers and mask names of natural persons (rule 7).
+
+    `strict` (rejected rows): protect unless the row is clearly not a natural person, i.e.
+    the condition field holds a valid value outside the condition.
+    """
+    out = frame.copy()
+    text_fields = [c.field for c in source.columns if c.type == "text"]
+    for col in source.columns:
+        when = col.mask_when or col.hash_when
+        if when is None:
+            continue
+        cond_text = p.text[when.field].reindex(frame.index)
+        cond_ok = p.ok[when.field].reindex(frame.index)
+        applies = values.contains_any(cond_text, when.values)
+        if strict:
+            applies = applies | ~cond_ok | cond_text.isna()
+        rows = applies & out[col.field].notna()
+        if not rows.any():
+            continue
+        if col.mask_when is not None:
+            names = out.loc[rows, col.field].astype(str)
+            for other in text_fields:
+                if other != col.field:
+                    out.loc[rows, other] = personal_data.mask_within(out.loc[rows, other], names)
+            out.loc[rows, col.field] = personal_data.mask_names(names)
+        if col.hash_when is not None:
+            out.loc[rows, col.field] = personal_data.hash_identifiers(
+                out.loc[rows, col.field].astype(str), key
+            )
+    return out
+
+
+def _canonical(
+    source: Source, p: Parsed, keep: np.ndarray, partition: pd.Series, lines: np.ndarray
+) -> pd.DataFrame:
+    data: dict[str, pd.Series] = {}
+    for col in source.columns:
+        v = p.value[col.field][keep]
+        if col.type in ("text", "enum"):
+            v = p.text[col.field][keep].astype("str")
+        elif col.type in ("date", "epoch_ms_date", "month"):
+            v = values.as_python_dates(v)
+        data[col.field] = v.reset_index(drop=True)
+    data["partition_date"] = values.as_python_dates(partition[keep]).reset_index(drop=True)
+    data["line"] = pd.Series(lines[keep], dtype="int64")
+    return pd.DataFrame(data)
+
+
+def _raw_json(raw: pd.DataFrame, source: Source, key: bytes) -> list[str]:
+    headers = {c.field: c.header for c in source.columns}
+    out = []
+    for record in raw.to_dict("records"):
+        cells = {headers[f]: ("" if v is None else str(v)) for f, v in record.items()}
+        text = json.dumps(cells, ensure_ascii=False)
+        out.append(personal_data.scrub_resident_ids(text, key))
+    return out
+
+
+def extract_table(
+    source: Source,
+    file: LandingFile,
+    table: RawTable,
+    *,
+    pii_key: bytes,
+    threshold: Decimal = DEFAULT_THRESHOLD,
+) -> tuple[pd.DataFrame, pd.DataFrame, int, list[str]]:
+    """Pure core: a read table -> (accepted, rejects, duplicates, warnings)."""
+    n = table.rows
+    p = parse_table(source, table)
+    comparison = _comparison_frame(source, p)
+    duplicate = comparison.duplicated(keep="first").to_numpy()
+    rej = _Rejections(n)
+    keys = list(source.key_fields)
+    key_frame = comparison[keys]
+    key_present = p.text[keys].notna().all(axis=1).to_numpy()
+    candidates = ~duplicate & key_present
+    conflicting = np.zeros(n, dtype=bool)
+    if candidates.any():
+        dup_key = key_frame[candidates].duplicated(keep=False).to_numpy()
+        conflicting[np.flatnonzero(candidates)[dup_key]] = True
+    rej.add(conflicting, "conflicting_key", "+".join(source.column(k).header for k in keys))
+    partition = _validate(source, p, rej, file)
+    rejected = rej.rejected & ~duplicate
+    keep = ~rejected & ~duplicate
+
+    accepted = _canonical(source, p, keep, partition, table.lines)
+    accepted = _protect(source, _reindexed(p, keep), accepted, pii_key, strict=False)
+
+    raw_rejected = table.raw[rejected].copy()
+    raw_rejected = _protect(
+        source, _raw_view(p, table, rejected), raw_rejected, pii_key, strict=True
+    )
+    rejects = pd.DataFrame(
+        {
+            "line": pd.Series(table.lines[rejected], dtype="int64"),
+            "reason": pd.Series(rej.reason[rejected], dtype=object),
+            "column": pd.Series(rej.column[rejected], dtype=object),
+            "raw": pd.Series(_raw_json(raw_rejected, source, pii_key), dtype=object),
+        },
+        columns=list(REJECT_COLUMNS),
+    )
+    warnings = list(table.warnings)
+    return accepted, rejects, int(duplicate.sum()), warnings
+
+
+def _reindexed(p: Parsed, keep: np.ndarray) -> Parsed:
+    """The parsed view restricted to `keep`, re-indexed 0..k-1 like the canonical frame."""
+
+    def sub(s: pd.Series) -> pd.Series:
+        return s[keep].reset_index(drop=True)
+
+    return Parsed(
+        text=p.text[keep].reset_index(drop=True),
+        value={k: sub(v) for k, v in p.value.items()},
+        ok={k: sub(v) for k, v in p.ok.items()},
+        reason=p.reason,
+    )
+
+
+def _raw_view(p: Parsed, table: RawTable, rows: np.ndarray) -> Parsed:
+    """Conditions for protecting raw rejected cells use parsed values, on the raw index."""
+    index = table.raw.index[rows]
+    return Parsed(
+        text=p.text.loc[index],
+        value={k: v.loc[index] for k, v in p.value.items()},
+        ok={k: v.loc[index] for k, v in p.ok.items()},
+        reason=p.reason,
+    )
+
+
+def extract_bytes(
+    file: LandingFile,
+    fp: IO[bytes],
+    *,
+    pii_key: bytes,
+    threshold: Decimal = DEFAULT_THRESHOLD,
+) -> ExtractedBatch:
+    """Read one delivery from a file object; never raises for bad content."""
+    source = SOURCES[file.source]
+    data = fp.read()
+    sha256 = hashlib.sha256(data).hexdigest()
+    empty_rejects = pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS})
+
+    def quarantined(reason: str, detail: str) -> ExtractedBatch:
+        return ExtractedBatch(
+            file=file,
+            sha256=sha256,
+            accepted=pd.DataFrame(),
+            rejects=empty_rejects,
+            rows_read=0,
+            rows_duplicate=0,
+            verdict="quarantine",
+            reason=reason,
+            detail=detail,
+        )
+
+    import io
+
+    try:
+        table = read_export(io.BytesIO(data), source, file.extension)
+        accepted, rejects, duplicates, warnings = extract_table(
+            source, file, table, pii_key=pii_key, threshold=threshold
+        )
+    except FileRejected as exc:
+        return quarantined(exc.reason, exc.detail)
+    except (MemoryError, RecursionError) as exc:
+        return quarantined("unreadable", f"cannot be processed ({type(exc).__name__})")
+    batch = ExtractedBatch(
+        file=file,
+        sha256=sha256,
+        accepted=accepted,
+        rejects=rejects,
+        rows_read=table.rows,
+        rows_duplicate=duplicates,
+        warnings=warnings,
+    )
+    if table.declared_total is not None and table.declared_total != table.rows:
+        batch.verdict, batch.reason = "quarantine", "truncated"
+        batch.detail = f"'total' says {table.declared_total} records, the file holds {table.rows}"
+    elif batch.rows_read and Decimal(batch.rows_rejected) / Decimal(batch.rows_read) > threshold:
+        batch.verdict, batch.reason = "quarantine", "reject_share"
+        batch.detail = (
+            f"{batch.rows_rejected} of {batch.rows_read} rows rejected, above the "
+            f"{threshold * 100:g} % threshold"
+        )
+    return batch
+
+
+def extract_file(
+    file: LandingFile, *, pii_key: bytes, threshold: Decimal = DEFAULT_THRESHOLD
+) -> ExtractedBatch:
+    """Read one delivery from the landing area."""
+    try:
+        fp = open_file(file)
+    except OSError as exc:
+        # IO errors are transient from the pipeline's point of view: let callers retry.
+        raise exc
+    with fp:
+        return extract_bytes(file, fp, pii_key=pii_key, threshold=threshold)

@@ -1,0 +1,174 @@
+"""Common value rules of the contract, vectorized over pandas Series.
+
+Every parser takes a Series of normalized text (missing = NA) and returns the parsed Series
+plus a boolean Series `ok` (True where the cell is blank or parsed). No per-row Python on the
+hot path: the big sources have millions of rows.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from decimal import Decimal, InvalidOperation
+
+import numpy as np
+import pandas as pd
+
+SHANGHAI = "Asia/Shanghai"
+
+_FULLWIDTH = {0xFF10 + i: 0x30 + i for i in range(10)}
+_FULLWIDTH |= {0xFF21 + i: 0x41 + i for i in range(26)}
+_FULLWIDTH |= {0xFF41 + i: 0x61 + i for i in range(26)}
+FULLWIDTH_TABLE = str.maketrans({chr(k): chr(v) for k, v in _FULLWIDTH.items()})
+_FULLWIDTH_CLASS = "[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]"
+STRIP_CHARS = " \t\r\n\u3000"
+
+
+def normalize_text(values: pd.Series) -> pd.Series:
+    """Strip ASCII and full-width spaces, full-width digits/letters to ASCII; blank -> NA."""
+    s = values.astype("str")
+    s = s.str.strip(STRIP_CHARS)
+    wide = s.str.contains(_FULLWIDTH_CLASS, regex=True, na=False)
+    if wide.any():
+        s = s.where(~wide, s[wide].str.translate(FULLWIDTH_TABLE))
+    return s.where(s != "")
+
+
+_DATE_RE = (
+    r"^(?:(?P<y1>\d{4})(?P<sep>[-/.])(?P<m1>\d{1,2})(?P=sep)(?P<d1>\d{1,2})"
+    r"|(?P<y2>\d{4})(?P<m2>\d{2})(?P<d2>\d{2})"
+    r"|(?P<y3>\d{4})年(?P<m3>\d{1,2})月(?P<d3>\d{1,2})日)"
+    r"(?: \d{1,2}:\d{2}(?::\d{2})?)?$"
+)
+
+
+def _assemble_dates(year: pd.Series, month: pd.Series, day: pd.Series) -> pd.Series:
+    """Build dates from parts; impossible dates (2024-02-30) become NaT."""
+    parts = pd.DataFrame(
+        {
+            "year": pd.to_numeric(year, errors="coerce"),
+            "month": pd.to_numeric(month, errors="coerce"),
+            "day": pd.to_numeric(day, errors="coerce"),
+        }
+    )
+    return pd.to_datetime(parts, errors="coerce").astype("datetime64[s]")
+
+
+def parse_dates(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """The six date spellings of the contract (+ Excel cells rendered as ISO by the reader)."""
+    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[s]")
+    present = text.notna()
+    if present.any():
+        m = text[present].str.extract(_DATE_RE)
+        y = m["y1"].fillna(m["y2"]).fillna(m["y3"])
+        mo = m["m1"].fillna(m["m2"]).fillna(m["m3"])
+        d = m["d1"].fillna(m["d2"]).fillna(m["d3"])
+        out[present] = _assemble_dates(y, mo, d)
+    return out, ~present | out.notna()
+
+
+_MONTH_RE = r"^(?P<y>\d{4})(?:[-/](?P<m1>\d{1,2})|年(?P<m2>\d{1,2})月)$"
+
+
+def parse_months(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """`2024-10`, `2024-1`, `2024/10`, `2024年10月` -> the month's first day."""
+    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[s]")
+    present = text.notna()
+    if present.any():
+        m = text[present].str.extract(_MONTH_RE)
+        one = pd.Series("1", index=m.index)
+        out[present] = _assemble_dates(m["y"], m["m1"].fillna(m["m2"]), one.where(m["y"].notna()))
+    return out, ~present | out.notna()
+
+
+def parse_epoch_ms_dates(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Epoch milliseconds (UTC instants) -> the Asia/Shanghai calendar date."""
+    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[s]")
+    present = text.notna()
+    if present.any():
+        digits = text[present].where(text[present].str.fullmatch(r"-?\d{1,15}(?:\.0+)?"))
+        ms = pd.to_numeric(digits.str.replace(r"\.0+$", "", regex=True), errors="coerce")
+        valid = ms.notna() & ms.between(-(10**14), 10**14)
+        instants = pd.to_datetime(ms[valid].astype("int64"), unit="ms", utc=True)
+        local = instants.dt.tz_convert(SHANGHAI).dt.tz_localize(None).dt.normalize()
+        out[local.index] = local.astype("datetime64[s]")
+    return out, ~present | out.notna()
+
+
+_INT_RE = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.0+)?"
+
+
+def parse_ints(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Non-negative integers, thousands separators allowed; negatives are rejected."""
+    out = pd.Series(pd.NA, index=text.index, dtype="Int64")
+    present = text.notna()
+    if present.any():
+        t = text[present]
+        good = t.str.fullmatch(_INT_RE)
+        cleaned = t[good].str.replace(",", "", regex=False).str.replace(r"\.0+$", "", regex=True)
+        # Values beyond int64 are not counts; leave them unparsed.
+        short = cleaned.str.len() <= 18
+        out[cleaned[short].index] = cleaned[short].astype("int64")
+    return out, ~present | out.notna()
+
+
+_DECIMAL_RE = r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d{1,3})?"
+
+
+def _to_decimal(value: str) -> Decimal | None:
+    try:
+        result = Decimal(value)
+    except InvalidOperation:
+        return None
+    return result if result.is_finite() else None
+
+
+def parse_decimals(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Exact decimals (thousands separators allowed), never through binary floats."""
+    out = pd.Series(None, index=text.index, dtype=object)
+    present = text.notna()
+    if present.any():
+        t = text[present]
+        good = t.str.fullmatch(_DECIMAL_RE)
+        cleaned = t[good].str.replace(",", "", regex=False)
+        out[cleaned.index] = [_to_decimal(v) for v in cleaned.tolist()]
+    return out, ~present | out.notna()
+
+
+def excel_cell_text(value: object) -> str:
+    """An XLSX cell as the text the value rules read.
+
+    Dates become ISO dates (the time part is ignored); a numeric cell goes through its
+    shortest round-trip decimal text (`repr`), never through binary arithmetic.
+    """
+    if value is None or value == "":
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e16:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, time):
+        return value.isoformat()
+    return str(value)
+
+
+def as_python_dates(values: pd.Series) -> pd.Series:
+    """datetime64 -> python `date` objects (object dtype), NaT -> None."""
+    out = pd.Series(None, index=values.index, dtype=object)
+    present = values.notna()
+    if present.any():
+        out[present] = values[present].dt.date
+    return out
+
+
+def contains_any(values: pd.Series, allowed: frozenset[str] | set[str]) -> pd.Series:
+    return values.isin(list(allowed)).fillna(False).astype(bool)
+
+
+def to_numpy_bool(values: pd.Series) -> np.ndarray:
+    return values.fillna(False).to_numpy(dtype=bool)
