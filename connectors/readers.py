@@ -15,6 +15,7 @@ from typing import IO, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from connectors.sources import Source
 from connectors.values import excel_cell_text, normalize_text
@@ -83,28 +84,42 @@ def _csv_grid(text: str) -> pd.DataFrame:
     """All cells as text, blank lines kept (so row i is line i + 1)."""
     if "\x00" in text:
         raise FileRejected("unreadable", "the file contains NUL bytes")
-    try:
-        grid = pd.read_csv(
-            io.StringIO(text),
-            header=None,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            skip_blank_lines=False,
-            engine="c",
-        )
-    except pd.errors.EmptyDataError:
+    if not text.strip():
         return pd.DataFrame()
-    except (pd.errors.ParserError, ValueError, csv.Error):
+    try:
+        grid = _arrow_csv(text)
+    except (pa.ArrowInvalid, ValueError):
         # Ragged rows or odd quoting: the slower, forgiving reader.
         try:
             rows = list(csv.reader(io.StringIO(text)))
         except csv.Error as exc:
             raise FileRejected("unreadable", f"malformed CSV: {exc}") from None
-        grid = pd.DataFrame(rows, dtype=object).fillna("")
-        grid = grid.astype("str")
+        grid = pd.DataFrame(rows, dtype=object).fillna("").astype("str")
     grid.columns = range(grid.shape[1])
     return grid
+
+
+def _arrow_csv(text: str) -> pd.DataFrame:
+    """pyarrow's multi-threaded CSV parser, every column as text, blank lines kept."""
+    from pyarrow import csv as pacsv
+
+    data = text.encode("utf-8")
+    first_line = text.split("\n", 1)[0]
+    width = len(next(csv.reader([first_line]))) if first_line.strip() else 1
+    names = [f"c{i}" for i in range(width)]
+    table = pacsv.read_csv(
+        io.BytesIO(data),
+        read_options=pacsv.ReadOptions(column_names=names, block_size=16 << 20),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    return table.to_pandas(
+        types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get
+    )
 
 
 def _xlsx_grid(data: bytes, source: Source, warnings: list[str]) -> pd.DataFrame:
@@ -192,19 +207,18 @@ def _locate(grid: pd.DataFrame, source: Source) -> RawTable:
     """Find the header row, drop blank lines and the footer, map headers to fields."""
     if grid.empty:
         raise FileRejected("empty", "no rows at all")
-    normalized = pd.DataFrame({c: normalize_text(grid[c]) for c in grid.columns})
-    blank = _blank_rows(normalized)
-    non_blank = np.flatnonzero(~blank)
-    if len(non_blank) == 0:
-        raise FileRejected("empty", "only blank lines")
     wanted = {header_key(c.header): c.field for c in source.columns}
+    head = grid.head(HEADER_SEARCH_ROWS * 10)
+    head_blank = _blank_rows(pd.DataFrame({c: normalize_text(head[c]) for c in head.columns}))
     header_at = None
-    for i in non_blank[:HEADER_SEARCH_ROWS]:
-        keys = {header_key(v) for v in grid.iloc[i].tolist()}
+    for i in np.flatnonzero(~head_blank)[:HEADER_SEARCH_ROWS]:
+        keys = {header_key(v) for v in head.iloc[i].tolist()}
         if len(keys & wanted.keys()) * 2 >= len(wanted):
             header_at = int(i)
             break
     if header_at is None:
+        if head_blank.all() and len(grid) <= len(head):
+            raise FileRejected("empty", "only blank lines")
         raise FileRejected(
             "missing_column",
             "no header row with the declared columns (expected "
@@ -219,22 +233,33 @@ def _locate(grid: pd.DataFrame, source: Source) -> RawTable:
     missing = [c.header for c in source.columns if c.field not in positions]
     if missing:
         raise FileRejected("missing_column", "missing columns: " + ", ".join(missing))
-    data_rows = non_blank[non_blank > header_at]
+    fields = [c.field for c in source.columns]
+    body = grid.iloc[header_at + 1 :]
+    raw = pd.DataFrame({f: body[positions[f]] for f in fields}).reset_index(drop=True)
+    norm = pd.DataFrame({f: normalize_text(raw[f]) for f in fields})
+    # Cells beyond the declared columns count too: a row is blank only when every cell is.
+    extra = [c for c in grid.columns if c not in positions.values()]
+    blank = _blank_rows(norm)
+    if extra and blank.any():
+        rest = body[extra].reset_index(drop=True)
+        blank &= _blank_rows(pd.DataFrame({c: normalize_text(rest[c]) for c in extra}))
+    keep = ~blank
+    data_rows = np.flatnonzero(keep)
     if len(data_rows):
         last = data_rows[-1]
-        first_cell = normalized.iloc[last].dropna()
-        if len(first_cell) and str(first_cell.iloc[0]).startswith(FOOTER_PREFIXES):
+        first_cell = grid.iloc[header_at + 1 + last].tolist()
+        first_text = next(
+            (str(v).strip(" \u3000") for v in first_cell if str(v).strip(" \u3000")), ""
+        )
+        if first_text.startswith(FOOTER_PREFIXES):
+            keep[last] = False
             data_rows = data_rows[:-1]
     if len(data_rows) == 0:
         raise FileRejected("empty", "a header but no data rows")
-    fields = [c.field for c in source.columns]
-    raw = pd.DataFrame(
-        {f: grid[positions[f]].iloc[data_rows].reset_index(drop=True) for f in fields}
-    )
-    norm = pd.DataFrame(
-        {f: normalized[positions[f]].iloc[data_rows].reset_index(drop=True) for f in fields}
-    )
-    return RawTable(raw=raw, normalized=norm, lines=data_rows + 1)
+    if not keep.all():
+        raw = raw[keep].reset_index(drop=True)
+        norm = norm[keep].reset_index(drop=True)
+    return RawTable(raw=raw, normalized=norm, lines=data_rows + header_at + 2)
 
 
 def read_export(fp: IO[bytes], source: Source, extension: str) -> RawTable:

@@ -6,7 +6,8 @@ demo generator — is derived from these declarations, so adding a source is add
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Literal
 
 ColumnType = Literal["text", "enum", "bool", "date", "epoch_ms_date", "month", "int", "decimal"]
@@ -41,7 +42,7 @@ class Column:
     required: bool = False
     # Closed value set (enum) and synonyms mapped onto it before the check.
     values: tuple[str, ...] = ()
-    synonyms: dict[str, str] = field(default_factory=dict)
+    synonyms: dict[str, str] = dataclass_field(default_factory=dict)
     # Conditional presence: required when the condition holds ...
     required_when: When | None = None
     # ... and, for `blank_otherwise`, must be blank when it does not.

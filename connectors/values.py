@@ -7,6 +7,8 @@ hot path: the big sources have millions of rows.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 
@@ -34,7 +36,9 @@ def normalize_text(values: pd.Series) -> pd.Series:
 
 
 _DATE_RE = (
-    r"^(?:(?P<y1>\d{4})(?P<sep>[-/.])(?P<m1>\d{1,2})(?P=sep)(?P<d1>\d{1,2})"
+    r"^(?:(?P<y1>\d{4})-(?P<m1>\d{1,2})-(?P<d1>\d{1,2})"
+    r"|(?P<y4>\d{4})/(?P<m4>\d{1,2})/(?P<d4>\d{1,2})"
+    r"|(?P<y5>\d{4})\.(?P<m5>\d{1,2})\.(?P<d5>\d{1,2})"
     r"|(?P<y2>\d{4})(?P<m2>\d{2})(?P<d2>\d{2})"
     r"|(?P<y3>\d{4})年(?P<m3>\d{1,2})月(?P<d3>\d{1,2})日)"
     r"(?: \d{1,2}:\d{2}(?::\d{2})?)?$"
@@ -53,15 +57,42 @@ def _assemble_dates(year: pd.Series, month: pd.Series, day: pd.Series) -> pd.Ser
     return pd.to_datetime(parts, errors="coerce").astype("datetime64[s]")
 
 
+def on_distinct_values(
+    parse: Callable[[pd.Series], tuple[pd.Series, pd.Series]],
+) -> Callable[[pd.Series], tuple[pd.Series, pd.Series]]:
+    """Parse each distinct text once: a million dates hold a few thousand distinct values."""
+
+    @functools.wraps(parse)
+    def wrapper(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+        codes, distinct = pd.factorize(text, use_na_sentinel=True)
+        if len(distinct) * 4 > len(text):
+            return parse(text)
+        value, ok = parse(pd.Series(distinct, dtype="str").reset_index(drop=True))
+        known = codes >= 0
+        out = pd.Series(pd.NaT, index=text.index, dtype=value.dtype)
+        out_ok = pd.Series(True, index=text.index)
+        out[known] = value.to_numpy()[codes[known]]
+        out_ok[known] = ok.to_numpy()[codes[known]]
+        return out, out_ok
+
+    return wrapper
+
+
+@on_distinct_values
 def parse_dates(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     """The six date spellings of the contract (+ Excel cells rendered as ISO by the reader)."""
     out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[s]")
     present = text.notna()
     if present.any():
         m = text[present].str.extract(_DATE_RE)
-        y = m["y1"].fillna(m["y2"]).fillna(m["y3"])
-        mo = m["m1"].fillna(m["m2"]).fillna(m["m3"])
-        d = m["d1"].fillna(m["d2"]).fillna(m["d3"])
+        y, mo, d = (
+            m[f"{part}1"]
+            .fillna(m[f"{part}2"])
+            .fillna(m[f"{part}3"])
+            .fillna(m[f"{part}4"])
+            .fillna(m[f"{part}5"])
+            for part in "ymd"
+        )
         out[present] = _assemble_dates(y, mo, d)
     return out, ~present | out.notna()
 
@@ -69,6 +100,7 @@ def parse_dates(text: pd.Series) -> tuple[pd.Series, pd.Series]:
 _MONTH_RE = r"^(?P<y>\d{4})(?:[-/](?P<m1>\d{1,2})|年(?P<m2>\d{1,2})月)$"
 
 
+@on_distinct_values
 def parse_months(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     """`2024-10`, `2024-1`, `2024/10`, `2024年10月` -> the month's first day."""
     out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[s]")

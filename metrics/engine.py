@@ -368,7 +368,11 @@ def compute_monthly(
     scope = scope_for(year, as_of, as_known_at, region)
     last_month = scope.window.end.month if scope.window.end.year == year else 0
     out: dict[str, list[Value]] = {
-        c: [0 if i < last_month else None for i in range(12)] for c in codes
+        c: [
+            _finish(_scaled(catalog[c], 0), catalog[c], catalog) if i < last_month else None
+            for i in range(12)
+        ]
+        for c in codes
     }
     groups: dict[tuple[str, str], list[Metric]] = {}
     monthly_values: list[Metric] = []

@@ -16,3 +16,8 @@ app = typer.Typer(
 EXIT_OK = 0
 EXIT_QUARANTINE = 1
 EXIT_USAGE = 2
+
+
+@app.callback()
+def _root() -> None:
+    """Turn a market-regulation bureau's export files into its annual-report figures."""

@@ -1,0 +1,428 @@
+"""The audit of write-audit-publish: validate one extracted batch with its Great Expectations suite.
+
+One GX context per process and Data Docs folder (built on first use, then cached): suites and
+validation definitions are created once, each batch only runs its validation. The context is
+ephemeral (nothing but results and Data Docs touches the disk), analytics are off and nothing
+uses the network.
+
+Personal data never reaches a result: GX runs with a result format that keeps counts but no
+unexpected values, and every stored result is scrubbed of exception messages (a message can quote
+a cell) before it is written under `<data_docs_dir>/results/`. Data Docs are rendered from those
+scrubbed results only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from connectors.batch import ExtractedBatch
+from connectors.sources import Source, get_source
+from expectations.build import (
+    DATE_TYPES,
+    DEFAULT_THRESHOLD,
+    PARTITION_COLUMN,
+    PERIOD_END,
+    PERIOD_START,
+    TODAY,
+    apply_threshold,
+    load_suite,
+)
+
+if TYPE_CHECKING:
+    from great_expectations.core import ExpectationSuiteValidationResult
+    from great_expectations.core.validation_definition import ValidationDefinition
+    from great_expectations.data_context import EphemeralDataContext
+
+# Analytics off before GX is first imported (it reads the variable at import and context time).
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+BUREAU_TZ = ZoneInfo("Asia/Shanghai")
+DATASOURCE = "bureau_stats"
+BATCH_DEFINITION = "whole_file"
+RESULTS_STORE = "audit_results_store"
+RESULTS_SUBDIR = "results"
+SITE_NAME = "bureau_stats"
+
+# Counts only: GX would otherwise copy up to 20 offending values into every failed result.
+RESULT_FORMAT: dict[str, Any] = {
+    "result_format": "SUMMARY",
+    "partial_unexpected_count": 0,
+    "include_unexpected_rows": False,
+    "return_unexpected_index_query": False,
+}
+# Result keys that are counts or percentages (everything else is dropped from stored results).
+_SAFE_RESULT_KEYS = frozenset(
+    {
+        "element_count",
+        "missing_count",
+        "missing_percent",
+        "unexpected_count",
+        "unexpected_percent",
+        "unexpected_percent_total",
+        "unexpected_percent_nonmissing",
+    }
+)
+# Expectations whose observed value is metadata (a row count, a dtype, column names).
+_SAFE_OBSERVED = frozenset(
+    {
+        "expect_table_row_count_to_be_between",
+        "expect_column_values_to_be_of_type",
+        "expect_table_columns_to_match_set",
+    }
+)
+
+
+@dataclass
+class AuditOutcome:
+    """The verdict of the audit step for one batch."""
+
+    success: bool
+    failures: list[str]  # short human-readable lines, never data values
+    result_path: str | None  # the stored validation result (JSON)
+    statistics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Validation:
+    threshold: Decimal
+    definition: ValidationDefinition
+
+
+@dataclass
+class _Context:
+    context: EphemeralDataContext
+    root: Path
+    validations: dict[str, _Validation] = field(default_factory=dict)
+
+
+_LOCK = threading.RLock()  # a GX context is not thread-safe; the pipeline may audit in threads
+_CONTEXTS: dict[Path, _Context] = {}
+
+
+def _project_config(root: Path) -> Any:
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    defaults = InMemoryStoreBackendDefaults()
+    stores = dict(defaults.stores)
+    stores[RESULTS_STORE] = {
+        "class_name": "ValidationResultsStore",
+        "store_backend": {
+            "class_name": "TupleFilesystemStoreBackend",
+            "base_directory": str(root / RESULTS_SUBDIR),
+        },
+    }
+    site = {
+        "class_name": "SiteBuilder",
+        "show_how_to_buttons": False,
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(root)},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        # Pages come from the scrubbed results on disk, never from GX's transient store.
+        "site_section_builders": {
+            "validations": {"source_store_name": RESULTS_STORE},
+            "profiling": "None",
+        },
+    }
+    return DataContextConfig(
+        store_backend_defaults=defaults,
+        stores=stores,
+        data_docs_sites={SITE_NAME: site},
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
+    )
+
+
+def _get_context(data_docs_dir: Path) -> _Context:
+    """The process-wide GX context for a Data Docs folder (created on first use)."""
+    root = Path(data_docs_dir).resolve()
+    with _LOCK:
+        cached = _CONTEXTS.get(root)
+        if cached is not None:
+            return cached
+        import great_expectations as gx
+        from great_expectations.execution_engine import pandas_execution_engine
+
+        # GX fingerprints every frame under 1 GB (an md5 over all cells): about half the audit
+        # time on 1M rows, and a digest of personal data we would only have to scrub again.
+        pandas_execution_engine.HASH_THRESHOLD = 0
+
+        root.mkdir(parents=True, exist_ok=True)
+        context = gx.get_context(mode="ephemeral", project_config=_project_config(root))
+        context.data_sources.add_pandas(DATASOURCE)
+        cached = _Context(context=context, root=root)
+        _CONTEXTS[root] = cached
+        return cached
+
+
+def _get_validation(ctx: _Context, source: Source, threshold: Decimal) -> ValidationDefinition:
+    """The validation definition of a source, (re)built when the threshold changes."""
+    import great_expectations as gx
+
+    current = ctx.validations.get(source.code)
+    if current is not None and current.threshold == threshold:
+        return current.definition
+    context = ctx.context
+    if current is not None:
+        context.validation_definitions.delete(current.definition.name)
+        context.suites.delete(source.code)
+    datasource = context.data_sources.get(DATASOURCE)
+    try:
+        asset = datasource.get_asset(source.code)
+    except LookupError:
+        asset = datasource.add_dataframe_asset(source.code)
+    try:
+        batch_definition = asset.get_batch_definition(BATCH_DEFINITION)
+    except KeyError:
+        batch_definition = asset.add_batch_definition_whole_dataframe(BATCH_DEFINITION)
+    suite = context.suites.add(gx.ExpectationSuite(**apply_threshold(load_suite(source.code), threshold)))
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=f"audit_{source.code}", data=batch_definition, suite=suite)
+    )
+    ctx.validations[source.code] = _Validation(threshold, definition)
+    return definition
+
+
+# --- pure helpers over frames and results ---------------------------------------------------
+
+
+def _as_datetime_ns(values: pd.Series) -> pd.Series:
+    """Dates as datetime64[ns]: GX 1.24 compares only that dtype vectorized, and cannot compare
+    pandas 3's default datetime64[us] (nor python `date` cells) with its date parameters."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        values = values.dt.tz_convert(BUREAU_TZ).dt.tz_localize(None)
+    if not pd.api.types.is_datetime64_dtype(values.dtype):
+        values = pd.to_datetime(values, errors="coerce")
+    if values.dtype != "datetime64[ns]":
+        lo, hi = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")
+        values = values.clip(lower=lo, upper=hi).astype("datetime64[ns]")
+    return values
+
+
+def validation_frame(source: Source, accepted: pd.DataFrame) -> pd.DataFrame:
+    """The frame GX sees: the accepted frame with dates as datetime64[ns] and gap-free Int64
+    columns as int64 (GX checks ranges on numpy dtypes vectorized, on others row by row).
+
+    Only those columns are replaced (a shallow copy); the caller's frame is left untouched.
+    """
+    dates = [c.field for c in source.columns if c.type in DATE_TYPES] + [PARTITION_COLUMN]
+    view = accepted.copy(deep=False)
+    for name in dates:
+        if name in view.columns:
+            view[name] = _as_datetime_ns(view[name])
+    for name in [c.field for c in source.columns if c.type == "int"]:
+        if name in view.columns:
+            values = view[name]
+            if isinstance(values.dtype, pd.Int64Dtype) and not values.hasnans:
+                view[name] = values.to_numpy(dtype="int64")
+    return view
+
+
+def suite_parameters(period_start: date, period_end: date, today: date) -> dict[str, str]:
+    """Values of the suite's `$PARAMETER`s, as ISO datetimes (GX reads them as datetimes)."""
+    return {
+        PERIOD_START: datetime.combine(period_start, time()).isoformat(),
+        PERIOD_END: datetime.combine(period_end, time()).isoformat(),
+        TODAY: datetime.combine(today, time()).isoformat(),
+    }
+
+
+_EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_]\w*\.)*([A-Za-z_]\w*(?:Error|Exception))(?::|$)")
+_WITHHELD = "(message withheld: it may quote data)"
+
+
+def _exception_names(info: dict[str, Any]) -> list[str]:
+    """Exception classes named in a GX traceback or scrubbed message, never their messages."""
+    text = info.get("exception_traceback") or info.get("exception_message") or ""
+    names = []
+    for line in str(text).splitlines():
+        match = _EXCEPTION_LINE.match(line)
+        if match and match.group(1) not in names:
+            names.append(match.group(1))
+    return names or ["Exception"]
+
+
+def _raised(exception_info: Any) -> list[dict[str, Any]]:
+    """GX gives either one info dict or a dict of them keyed by metric."""
+    if not isinstance(exception_info, dict):
+        return []
+    if "raised_exception" in exception_info:
+        return [exception_info] if exception_info.get("raised_exception") else []
+    return [i for i in exception_info.values() if isinstance(i, dict) and i.get("raised_exception")]
+
+
+def scrub_result(result: ExpectationSuiteValidationResult) -> None:
+    """Keep counts, drop anything that could hold a cell value (in place)."""
+    for item in result.results:
+        kind = item.expectation_config.type
+        raised = _raised(item.exception_info)
+        if raised:
+            names = list(dict.fromkeys(n for info in raised for n in _exception_names(info)))
+            text = "\n".join(f"{name}: {_WITHHELD}" for name in names)
+            # The Data Docs renderer needs a traceback string; it gets the same withheld text.
+            item.exception_info = {
+                "raised_exception": True,
+                "exception_message": text,
+                "exception_traceback": text,
+            }
+        kept = {k: v for k, v in (item.result or {}).items() if k in _SAFE_RESULT_KEYS}
+        if kind in _SAFE_OBSERVED and "observed_value" in (item.result or {}):
+            kept["observed_value"] = item.result["observed_value"]
+        if kind == "expect_table_columns_to_match_set" and "details" in (item.result or {}):
+            kept["details"] = item.result["details"]
+        item.result = kept
+    markers = result.meta.get("batch_markers")
+    if isinstance(markers, dict):
+        markers.pop("pandas_data_fingerprint", None)
+
+
+def _subject(kwargs: dict[str, Any]) -> str:
+    if "column" in kwargs:
+        return f"({kwargs['column']})"
+    if "column_list" in kwargs:
+        return f"({', '.join(kwargs['column_list'])})"
+    if "column_A" in kwargs:
+        return f"({kwargs['column_A']}, {kwargs['column_B']})"
+    return ""
+
+
+def failure_lines(result: ExpectationSuiteValidationResult) -> list[str]:
+    """One short line per failed expectation: what failed and how much, never which values."""
+    lines = []
+    for item in result.results:
+        if item.success:
+            continue
+        config = item.expectation_config
+        head = f"{config.type}{_subject(config.kwargs)} failed"
+        rule = (config.meta or {}).get("rule")
+        if rule:
+            head += f" [{rule}]"
+        res = item.result or {}
+        raised = _raised(item.exception_info)
+        if raised:
+            names = dict.fromkeys(n for info in raised for n in _exception_names(info))
+            detail = f"raised {', '.join(names)}"
+        elif "unexpected_count" in res:
+            detail = f"{res['unexpected_count']} of {res.get('element_count', '?')} rows unexpected"
+            mostly = config.kwargs.get("mostly")
+            if mostly is not None and mostly < 1:
+                detail += f" ({res.get('unexpected_percent_nonmissing') or 0:.1f} % > tolerated {100 * (1 - mostly):.1f} %)"
+        elif config.type == "expect_table_row_count_to_be_between":
+            detail = f"{res.get('observed_value')} rows"
+        elif config.type == "expect_column_values_to_be_of_type":
+            detail = f"dtype {res.get('observed_value')}, expected {config.kwargs.get('type_')}"
+        elif config.type == "expect_table_columns_to_match_set":
+            missing = (res.get("details") or {}).get("mismatched", {}).get("missing") or []
+            detail = f"missing columns: {', '.join(missing)}" if missing else "column set differs"
+        else:
+            detail = ""
+        lines.append(f"{head}: {detail}" if detail else head)
+    return lines
+
+
+# --- the audit --------------------------------------------------------------------------------
+
+
+def _run_name(batch: ExtractedBatch) -> str:
+    f = batch.file
+    return f"{f.period_start:%Y%m%d}-{f.period_end:%Y%m%d}_v{f.version}"
+
+
+def audit_batch(
+    batch: ExtractedBatch,
+    *,
+    data_docs_dir: Path,
+    threshold: Decimal = DEFAULT_THRESHOLD,
+    build_docs: bool = True,
+    today: date | None = None,
+) -> AuditOutcome:
+    """Validate a batch's accepted frame with its source's suite; store the (PII-free) result.
+
+    `success=False` means a batch-level failure: the warehouse quarantines the file with
+    reason `suite_failed`. `build_docs=False` skips Data Docs (the flow builds them once at the
+    end of a run with `build_data_docs`).
+    """
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    source = get_source(batch.source)
+    frame = validation_frame(source, batch.accepted)
+    params = suite_parameters(
+        batch.file.period_start, batch.file.period_end, today or datetime.now(BUREAU_TZ).date()
+    )
+    run_id = RunIdentifier(run_name=_run_name(batch), run_time=datetime.now(UTC))
+    with _LOCK:
+        ctx = _get_context(data_docs_dir)
+        definition = _get_validation(ctx, source, Decimal(threshold))
+        transient = ctx.context.validation_results_store
+        try:
+            result = definition.run(
+                batch_parameters={"dataframe": frame},
+                expectation_parameters=params,
+                result_format=RESULT_FORMAT,
+                run_id=run_id,
+            )
+        finally:
+            # VD.run also keeps the raw result in memory; drop it so nothing accumulates.
+            for key in transient.list_keys():
+                transient.remove_key(key)
+        scrub_result(result)
+        key = ValidationResultIdentifier(
+            expectation_suite_identifier=ExpectationSuiteIdentifier(name=source.code),
+            run_id=run_id,
+            batch_identifier=batch.sha256[:16] or "unknown",
+        )
+        store = ctx.context.stores[RESULTS_STORE]
+        store.set(key, result)
+        result_path = ctx.root / RESULTS_SUBDIR / Path(*key.to_tuple()).with_suffix(".json")
+        if build_docs:
+            ctx.context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=[key])
+    statistics = dict(result.statistics)
+    statistics["rows"] = len(batch.accepted)
+    return AuditOutcome(
+        success=bool(result.success),
+        failures=failure_lines(result),
+        result_path=str(result_path) if result_path.exists() else None,
+        statistics=statistics,
+    )
+
+
+def build_data_docs(data_docs_dir: Path) -> Path:
+    """Render Data Docs for every stored result under `data_docs_dir`; returns index.html."""
+    with _LOCK:
+        ctx = _get_context(data_docs_dir)
+        for source_code in _stored_suites(ctx.root):
+            # Suites of sources audited by other processes still get their page.
+            if source_code not in ctx.validations:
+                try:
+                    _get_validation(ctx, get_source(source_code), DEFAULT_THRESHOLD)
+                except KeyError:
+                    continue
+        ctx.context.build_data_docs(site_names=[SITE_NAME])
+    return ctx.root / "index.html"
+
+
+def _stored_suites(root: Path) -> list[str]:
+    results = root / RESULTS_SUBDIR
+    return sorted(p.name for p in results.iterdir() if p.is_dir()) if results.is_dir() else []
+
+
+def reset_contexts() -> None:
+    """Forget the cached contexts (tests, or a process that changes Data Docs folders)."""
+    with _LOCK:
+        _CONTEXTS.clear()

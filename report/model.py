@@ -1,0 +1,412 @@
+"""What the annual report shows, gathered from the warehouse in one place.
+
+The renderers (Markdown, HTML, DOCX) only lay out a `ReportData`; every number in it comes
+from the metric engine (values, monthly series, lineage) or the batch ledger (data quality).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
+from sqlalchemy import Engine, and_, case, exists, func, select
+
+from connectors.sources import SOURCES
+from metrics.catalog import AREA_LABELS, AREAS, Catalog, load_catalog
+from metrics.engine import (
+    Contribution,
+    Value,
+    Window,
+    compute_metrics,
+    compute_monthly,
+    contributions,
+    latest_months,
+    render_value,
+    scope_for,
+    visible,
+)
+from report.charts import Series, trend_chart
+from warehouse.schema import batch, source_table
+
+NO_DATA = "无数据"
+AREA_NUMBERS = {"licensing": "一", "enforcement": "二", "ip": "三"}
+AREA_LATIN = {"licensing": "Licensing", "enforcement": "Enforcement", "ip": "Intellectual property"}
+
+
+@dataclass(frozen=True)
+class FigureRow:
+    """One metric as the report prints it, with last year's figure and its source files."""
+
+    code: str
+    label: str
+    unit: str
+    value: Value
+    text: str
+    previous: Value = None
+    previous_text: str = "—"
+    change_text: str = "—"
+    change_pct_text: str = "—"
+    has_previous: bool = False
+    files: tuple[Contribution, ...] = ()
+
+    @property
+    def files_text(self) -> str:
+        if not self.files:
+            return "(无来源数据)"
+        return "、".join(f"{c.name}({c.rows}行)" for c in self.files)
+
+
+@dataclass(frozen=True)
+class AreaSection:
+    area: str
+    number: str
+    title: str
+    passages: tuple[str, ...]
+    rows: tuple[FigureRow, ...]
+    has_previous: bool
+    chart_png: bytes | None
+    chart_file: str
+
+
+@dataclass(frozen=True)
+class QualityRow:
+    """Per source, the year's deliveries as the batch ledger records them."""
+
+    source: str
+    label: str
+    files: int
+    published: int
+    quarantined: int
+    superseded: int
+    rows_read: int
+    rows_accepted: int
+    rows_rejected: int
+    rows_duplicate: int
+
+
+@dataclass(frozen=True)
+class Quarantine:
+    source: str
+    name: str
+    reason: str
+    rows_read: int
+    rows_rejected: int
+
+
+@dataclass(frozen=True)
+class ReportData:
+    title: str
+    year: int
+    as_of: date
+    window_end: date
+    period: str
+    region: str
+    generated_at: datetime
+    as_known_at: datetime | None
+    areas: tuple[AreaSection, ...]
+    quality: tuple[QualityRow, ...]
+    quarantines: tuple[Quarantine, ...]
+    file_stem: str
+    values: Mapping[str, Value] = field(default_factory=dict)
+
+    @property
+    def figures(self) -> list[FigureRow]:
+        return [row for area in self.areas for row in area.rows]
+
+
+# ---------------------------------------------------------------------------- wording
+
+
+def period_text(window: Window) -> str:
+    """ "2024年" for the full year, "2024年1-6月" to a month end, else the exact dates."""
+    end = window.end
+    if end == date(window.year, 12, 31):
+        return f"{window.year}年"
+    if (end + timedelta(days=1)).month != end.month:  # end is a month's last day
+        return f"{window.year}年1月" if end.month == 1 else f"{window.year}年1-{end.month}月"
+    return f"{window.year}年1月1日至{end.month}月{end.day}日"
+
+
+def value_with_unit(value: Value, unit: str) -> str:
+    return NO_DATA if value is None else f"{render_value(value)}{unit}"
+
+
+def _round2(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def change(current: Value, previous: Value, unit: str) -> tuple[str, str]:
+    """(difference with unit, growth in %) against last year; "—" where not computable."""
+    if current is None or previous is None:
+        return "—", "—"
+    diff = current - previous
+    sign = "+" if diff > 0 else ""
+    diff_unit = "个百分点" if unit == "%" else unit
+    diff_text = f"{sign}{render_value(diff)}{diff_unit}"
+    if unit == "%" or previous == 0:
+        return diff_text, "—"
+    pct = _round2((Decimal(current) / Decimal(previous) - 1) * 100)
+    return diff_text, f"{'+' if pct > 0 else ''}{pct}%"
+
+
+def change_clause(row: FigureRow) -> str:
+    """ ",比上年增长X%" style clause for the passages; empty without last year's data."""
+    if not row.has_previous or row.value is None or row.previous is None:
+        return ""
+    diff: int | Decimal = row.value - row.previous
+    if row.unit == "%":
+        if diff == 0:
+            return ",与上年持平"
+        verb = "提高" if diff > 0 else "下降"
+        return f",比上年{verb}{render_value(-diff if diff < 0 else diff)}个百分点"
+    if row.previous == 0:
+        return ""
+    pct = _round2((Decimal(row.value) / Decimal(row.previous) - 1) * 100)
+    if pct == 0:
+        return ",与上年持平"
+    return f",比上年{'增长' if pct > 0 else '下降'}{abs(pct)}%"
+
+
+def growth_text(value: Value) -> str:
+    if value is None:
+        return f"同比增长{NO_DATA}"
+    return f"同比增长{value}%" if value >= 0 else f"同比下降{abs(value)}%"
+
+
+# ------------------------------------------------------------------------- templates
+
+
+def template_environment(templates_dir: Path | None = None) -> Environment:
+    """The package's templates; files in `templates_dir` (if given) override them by name."""
+    loaders = [PackageLoader("report", "templates")]
+    if templates_dir is not None:
+        loaders.insert(0, FileSystemLoader(str(templates_dir)))  # type: ignore[arg-type]
+    return Environment(
+        loader=ChoiceLoader(loaders),  # type: ignore[arg-type]
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def render_passages(
+    env: Environment,
+    area: str,
+    rows: Mapping[str, FigureRow],
+    context: Mapping[str, object],
+) -> tuple[str, ...]:
+    """The area's passage template -> paragraphs (blank-line separated, lines joined)."""
+
+    def row(code: str) -> FigureRow:
+        if code not in rows:
+            raise KeyError(f"template passages_{area}.j2 uses unknown metric {code!r}")
+        return rows[code]
+
+    helpers: dict[str, Callable[[str], str]] = {
+        "v": lambda code: row(code).text,
+        "vu": lambda code: value_with_unit(row(code).value, row(code).unit),
+        "chg": lambda code: change_clause(row(code)),
+        "growth": lambda code: growth_text(row(code).value),
+    }
+    text = env.get_template(f"passages_{area}.j2").render(**context, **helpers)
+    paragraphs = re.split(r"\n\s*\n", text.strip())
+    return tuple("".join(line.strip() for line in p.splitlines()) for p in paragraphs if p.strip())
+
+
+# ---------------------------------------------------------------------------- ledger
+
+
+def sources_with_data(
+    engine: Engine, window: Window, as_known_at: datetime | None, sources: list[str]
+) -> set[str]:
+    """Sources holding at least one visible row dated inside the window."""
+    found: set[str] = set()
+    with engine.connect() as conn:
+        for code in sources:
+            table = source_table(code)
+            stmt = select(
+                exists().where(
+                    visible(table, as_known_at),
+                    table.c.partition_date.between(window.start, window.end),
+                )
+            )
+            if conn.execute(stmt).scalar():
+                found.add(code)
+    return found
+
+
+def quality_rows(engine: Engine, year: int) -> tuple[list[QualityRow], list[Quarantine]]:
+    """Deliveries whose declared period overlaps the year, per source, from the batch ledger."""
+    overlaps = and_(
+        batch.c.period_start <= date(year, 12, 31), batch.c.period_end >= date(year, 1, 1)
+    )
+
+    def status_count(status: str):  # type: ignore[no-untyped-def]
+        return func.count(case((batch.c.status == status, 1)))
+
+    stmt = (
+        select(
+            batch.c.source,
+            func.count().label("files"),
+            status_count("published").label("published"),
+            status_count("quarantined").label("quarantined"),
+            status_count("superseded").label("superseded"),
+            func.coalesce(func.sum(batch.c.rows_read), 0).label("rows_read"),
+            func.coalesce(func.sum(batch.c.rows_accepted), 0).label("rows_accepted"),
+            func.coalesce(func.sum(batch.c.rows_rejected), 0).label("rows_rejected"),
+            func.coalesce(func.sum(batch.c.rows_duplicate), 0).label("rows_duplicate"),
+        )
+        .where(overlaps)
+        .group_by(batch.c.source)
+    )
+    quarantine_stmt = (
+        select(
+            batch.c.source, batch.c.name, batch.c.reason, batch.c.rows_read, batch.c.rows_rejected
+        )
+        .where(overlaps, batch.c.status == "quarantined")
+        .order_by(batch.c.delivery_order)
+    )
+    with engine.connect() as conn:
+        by_source = {r.source: r for r in conn.execute(stmt)}
+        quarantines = [
+            Quarantine(r.source, r.name, r.reason or "", int(r.rows_read), int(r.rows_rejected))
+            for r in conn.execute(quarantine_stmt)
+        ]
+    rows = []
+    for code, source in SOURCES.items():
+        r = by_source.get(code)
+        rows.append(
+            QualityRow(
+                source=code,
+                label=source.label,
+                files=int(r.files) if r else 0,
+                published=int(r.published) if r else 0,
+                quarantined=int(r.quarantined) if r else 0,
+                superseded=int(r.superseded) if r else 0,
+                rows_read=int(r.rows_read) if r else 0,
+                rows_accepted=int(r.rows_accepted) if r else 0,
+                rows_rejected=int(r.rows_rejected) if r else 0,
+                rows_duplicate=int(r.rows_duplicate) if r else 0,
+            )
+        )
+    return rows, quarantines
+
+
+# ---------------------------------------------------------------------------- assembly
+
+
+def _sources_of(code: str, catalog: Catalog) -> set[str]:
+    metric = catalog[code]
+    if metric.source is not None:
+        return {metric.source}
+    return set().union(*(_sources_of(ref, catalog) for ref in metric.components))
+
+
+def build_report(
+    engine: Engine,
+    year: int,
+    as_of: date | None = None,
+    *,
+    region: str | None = None,
+    as_known_at: datetime | None = None,
+    templates_dir: Path | None = None,
+    charts: bool = True,
+    catalog: Catalog | None = None,
+) -> ReportData:
+    """Compute everything the report prints (values, last year, trends, lineage, quality)."""
+    catalog = catalog or load_catalog()
+    scope = scope_for(year, as_of, as_known_at, region)
+    window, region = scope.window, scope.region
+    values = compute_metrics(engine, year, window.as_of, as_known_at, region, catalog=catalog)
+    previous_window = window.previous_year()
+    with_previous = sources_with_data(engine, previous_window, as_known_at, list(SOURCES))
+    previous = compute_metrics(
+        engine, previous_window.year, previous_window.as_of, as_known_at, region, catalog=catalog
+    )
+    months = latest_months(engine, year, window.as_of, as_known_at, region, catalog=catalog)
+    trend_codes = [m.code for m in catalog if m.trend]
+    monthly = compute_monthly(
+        engine, year, trend_codes, window.as_of, as_known_at, region, catalog=catalog
+    )
+
+    rows: dict[str, FigureRow] = {}
+    for metric in catalog:
+        value = values[metric.code]
+        has_previous = _sources_of(metric.code, catalog) <= with_previous
+        prev = previous[metric.code] if has_previous else None
+        diff_text, pct_text = change(value, prev, metric.unit) if has_previous else ("—", "—")
+        files = contributions(
+            engine, metric.code, year, window.as_of, as_known_at, region, catalog=catalog
+        )
+        rows[metric.code] = FigureRow(
+            code=metric.code,
+            label=metric.label,
+            unit=metric.unit,
+            value=value,
+            text=render_value(value),
+            previous=prev,
+            previous_text=render_value(prev) if has_previous else "—",
+            change_text=diff_text,
+            change_pct_text=pct_text,
+            has_previous=has_previous,
+            files=tuple(files),
+        )
+
+    ip_month = next((m for m in months.values() if m is not None), None)
+    file_stem = f"report_{year}" + (
+        "" if window.end == date(year, 12, 31) else f"_{window.end:%Y%m%d}"
+    )
+    context = {
+        "year": year,
+        "period": period_text(window),
+        "region": region,
+        "as_of": window.as_of,
+        "ip_month": f"{ip_month.year}年{ip_month.month}月" if ip_month else None,
+    }
+    env = template_environment(templates_dir)
+    areas = []
+    for area in AREAS:
+        area_rows = tuple(rows[m.code] for m in catalog.in_area(area))
+        trend = [m for m in catalog.in_area(area) if m.trend]
+        chart = (
+            trend_chart(
+                f"{AREA_LABELS[area]}主要指标月度趋势({year}年)",
+                [Series(m.code, m.label, monthly[m.code]) for m in trend],
+                title_latin=f"{AREA_LATIN[area]}: monthly trend {year}",
+            )
+            if charts and trend
+            else None
+        )
+        areas.append(
+            AreaSection(
+                area=area,
+                number=AREA_NUMBERS[area],
+                title=AREA_LABELS[area],
+                passages=render_passages(env, area, rows, context),
+                rows=area_rows,
+                has_previous=any(r.has_previous for r in area_rows),
+                chart_png=chart,
+                chart_file=f"{file_stem}_{area}.png",
+            )
+        )
+    quality, quarantines = quality_rows(engine, year)
+    return ReportData(
+        title=f"{region}市场监督管理局{year}年度统计报告",
+        year=year,
+        as_of=window.as_of,
+        window_end=window.end,
+        period=period_text(window),
+        region=region,
+        generated_at=datetime.now(UTC),
+        as_known_at=as_known_at,
+        areas=tuple(areas),
+        quality=tuple(quality),
+        quarantines=tuple(quarantines),
+        file_stem=file_stem,
+        values=values,
+    )

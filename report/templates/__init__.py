@@ -1,0 +1,1 @@
+"""Editable Jinja2 templates of the annual report (package data)."""

@@ -1,0 +1,183 @@
+"""The operator's view of a run: Prefect artifacts rendered from the run's file outcomes.
+
+Pure rendering functions (tested without Prefect) and one task that creates the artifacts:
+- `<flow>-summary` (Markdown): files seen, published, skipped, quarantined, failed, with reasons,
+  and what was refreshed;
+- `<flow>-accounting` (table): per-file row accounting, `rows_read = accepted + rejected +
+  duplicate`;
+- `<flow>-rejects` (Markdown): a sample of rejected rows per file, masked and hashed as stored;
+- `data-docs` (link): the Great Expectations Data Docs of the validations.
+Artifact keys may only hold lowercase letters, digits and dashes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+
+from tasks.outcome import FileOutcome, RunResult
+
+REASON_HELP = {
+    "unreadable": "the file cannot be read in its declared format",
+    "encoding": "the text encoding cannot be decoded",
+    "missing_column": "a column (or key) listed for the source is absent",
+    "empty": "no data rows",
+    "truncated": "the export declares more records than it holds",
+    "reject_share": "too many rejected rows (above the threshold)",
+    "suite_failed": "the Great Expectations suite failed",
+}
+
+
+def artifact_key(flow: str, part: str) -> str:
+    return f"{flow}-{part}".lower().replace("_", "-")
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def summary_markdown(result: RunResult, *, flow_run_id: str | None = None) -> str:
+    """The run in a few lines an operator can act on."""
+    verdict = "✅ all files published or unchanged" if result.ok else "❌ files need attention"
+    lines = [
+        f"# {result.flow} run{f' `{flow_run_id}`' if flow_run_id else ''}",
+        "",
+        verdict,
+        "",
+        "| files | count |",
+        "|---|---:|",
+        f"| seen | {result.files_seen} |",
+        f"| published | {len(result.published)} |",
+        f"| skipped (unchanged) | {len(result.skipped)} |",
+        f"| quarantined | {len(result.quarantined)} |",
+        f"| failed (retry the run) | {len(result.failed)} |",
+    ]
+    rows = sum(o.rows_read for o in result.outcomes)
+    accepted = sum(o.rows_accepted for o in result.published)
+    lines += ["", f"Rows read {rows}, published {accepted}."]
+    if result.quarantined:
+        lines += ["", "## Quarantined", "", "| file | reason | detail |", "|---|---|---|"]
+        for o in result.quarantined:
+            why = f"{o.reason} ({REASON_HELP.get(o.reason or '', 'see detail')})"
+            lines.append(f"| {_cell(o.file)} | {_cell(why)} | {_cell(o.detail or '')} |")
+        lines += [
+            "",
+            "None of a quarantined file's rows are published. See the `rejects` artifact or "
+            "`bureau-stats rejects <file>`, have the source system re-export the period as "
+            "`_v2`, and the next nightly run publishes it.",
+        ]
+    if result.failed:
+        lines += ["", "## Failed (not data errors)", "", "| file | status | error |", "|---|---|---|"]
+        for o in result.failed:
+            lines.append(f"| {_cell(o.file)} | {o.status} | {_cell(o.detail or o.reason or '')} |")
+        lines += [
+            "",
+            "A failed file is not in the ledger as published; the next run (or a retry of "
+            "this run) processes it again.",
+        ]
+    warnings = [(o.file, w) for o in result.outcomes for w in o.warnings]
+    if warnings:
+        lines += ["", "## Warnings", ""]
+        lines += [f"- {_cell(f)}: {_cell(w)}" for f, w in warnings]
+    if result.ignored:
+        lines += ["", f"Ignored in the landing area: {len(result.ignored)} file(s)."]
+    if result.refreshed_years:
+        years = ", ".join(str(y) for y in result.refreshed_years)
+        lines += ["", f"Metrics refreshed for {years}."]
+    if result.reports:
+        lines += ["", "Reports:", ""] + [f"- `{r}`" for r in result.reports]
+    return "\n".join(lines)
+
+
+def accounting_rows(outcomes: Iterable[FileOutcome]) -> list[dict[str, Any]]:
+    """One row per file, in processing order."""
+    return [o.row() for o in outcomes]
+
+
+def rejects_markdown(outcomes: Iterable[FileOutcome]) -> str:
+    """Rejected rows an operator can read: line, reason, column and the (masked) raw cells."""
+    lines = ["# Rejected rows", ""]
+    any_rows = False
+    for o in outcomes:
+        if not o.rejects:
+            continue
+        any_rows = True
+        more = o.rows_rejected - len(o.rejects)
+        lines += [
+            f"## {o.file}",
+            "",
+            f"{o.rows_rejected} rejected row(s)"
+            + (f"; the first {len(o.rejects)} below" if more > 0 else "")
+            + f". All of them: `bureau-stats rejects '{o.file}'`.",
+            "",
+            "| line | reason | column | row (personal data masked) |",
+            "|---:|---|---|---|",
+        ]
+        for r in o.rejects:
+            raw = r.get("raw")
+            raw_text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False)
+            lines.append(
+                f"| {r.get('line', '')} | {_cell(r.get('reason', ''))} | "
+                f"{_cell(r.get('column') or '')} | {_cell(raw_text)} |"
+            )
+        lines.append("")
+    if not any_rows:
+        lines.append("No row was rejected in this run.")
+    return "\n".join(lines)
+
+
+def data_docs_link(data_docs_index: str | None, base_url: str | None = None) -> str | None:
+    """Where an operator opens the Data Docs: the published URL if configured, else the file."""
+    if base_url:
+        return base_url
+    if not data_docs_index:
+        return None
+    path = Path(data_docs_index)
+    return path.resolve().as_uri() if not data_docs_index.startswith(("http", "file:")) else data_docs_index
+
+
+@task(name="operator-view", task_run_name="operator view of the {result.flow} run")
+def create_operator_view(result: RunResult, data_docs_url: str | None = None) -> dict[str, str]:
+    """Create the run's artifacts; returns their keys."""
+    from prefect.artifacts import (
+        create_link_artifact,
+        create_markdown_artifact,
+        create_table_artifact,
+    )
+    from prefect.runtime import flow_run
+
+    run_id = str(flow_run.id) if flow_run.id else None
+    keys = {
+        "summary": artifact_key(result.flow, "summary"),
+        "accounting": artifact_key(result.flow, "accounting"),
+        "rejects": artifact_key(result.flow, "rejects"),
+    }
+    create_markdown_artifact(
+        summary_markdown(result, flow_run_id=run_id),
+        key=keys["summary"],
+        description=result.headline(),
+    )
+    create_table_artifact(
+        accounting_rows(result.outcomes),
+        key=keys["accounting"],
+        description="Per-file row accounting: rows_read = accepted + rejected + duplicate",
+    )
+    create_markdown_artifact(
+        rejects_markdown(result.outcomes),
+        key=keys["rejects"],
+        description="Rejected rows of this run (masked); all of them: bureau-stats rejects",
+    )
+    link = data_docs_link(result.data_docs, data_docs_url)
+    if link:
+        keys["data_docs"] = "data-docs"
+        create_link_artifact(
+            link,
+            link_text="Great Expectations Data Docs",
+            key="data-docs",
+            description="Validation results of every audited file",
+        )
+    return keys

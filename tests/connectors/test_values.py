@@ -1,0 +1,101 @@
+"""Common value rules, one test per rule."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from connectors import values
+
+
+def s(*items: object) -> pd.Series:
+    return pd.Series(list(items), dtype="str")
+
+
+def test_text_strips_ascii_and_fullwidth_spaces_and_blank_is_null() -> None:
+    out = values.normalize_text(s("  甲\u3000", "\u3000 ", "乙"))
+    assert out.iloc[0] == "甲"
+    assert pd.isna(out.iloc[1])
+    assert out.iloc[2] == "乙"
+
+
+def test_fullwidth_digits_and_letters_become_ascii_but_brackets_stay() -> None:
+    out = values.normalize_text(s("２０２４ＡＢｃ", "江蓬市监处罚〔2024〕１号", "（有限公司）"))
+    assert out.tolist() == ["2024ABc", "江蓬市监处罚〔2024〕1号", "（有限公司）"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-01-05",
+        "2024/1/5",
+        "2024.01.05",
+        "20240105",
+        "2024年1月5日",
+        "2024-01-05 08:30",
+        "2024/1/5 08:30:00",
+    ],
+)
+def test_every_date_spelling_parses(text: str) -> None:
+    parsed, ok = values.parse_dates(s(text))
+    assert ok.all()
+    assert parsed.iloc[0].date() == date(2024, 1, 5)
+
+
+@pytest.mark.parametrize(
+    "text", ["2024-02-30", "2024-01/05", "05/01/2024", "2024年1月5", "2024-1-5T08:30", "yesterday"]
+)
+def test_bad_or_impossible_dates_fail(text: str) -> None:
+    parsed, ok = values.parse_dates(s(text))
+    assert not ok.iloc[0]
+    assert pd.isna(parsed.iloc[0])
+
+
+def test_blank_date_is_ok_and_null() -> None:
+    parsed, ok = values.parse_dates(pd.Series([None], dtype="str"))
+    assert ok.iloc[0] and pd.isna(parsed.iloc[0])
+
+
+def test_epoch_ms_utc_becomes_shanghai_calendar_date() -> None:
+    # 2023-12-31T17:30:00Z is 2024-01-01 in Asia/Shanghai.
+    ms = int(pd.Timestamp("2023-12-31T17:30:00Z").timestamp() * 1000)
+    parsed, ok = values.parse_epoch_ms_dates(s(str(ms), f"{ms}.0", "2024-01-01"))
+    assert parsed.iloc[0].date() == date(2024, 1, 1)
+    assert parsed.iloc[1].date() == date(2024, 1, 1)
+    assert ok.tolist() == [True, True, False]
+
+
+@pytest.mark.parametrize("text", ["2024-10", "2024-1", "2024/10", "2024年10月", "2024年1月"])
+def test_month_spellings_give_first_day(text: str) -> None:
+    parsed, ok = values.parse_months(s(text))
+    assert ok.all()
+    assert parsed.iloc[0].day == 1 and parsed.iloc[0].year == 2024
+
+
+def test_month_13_is_rejected() -> None:
+    _, ok = values.parse_months(s("2024-13"))
+    assert not ok.iloc[0]
+
+
+def test_amounts_keep_exact_decimals_with_thousands_separators() -> None:
+    parsed, ok = values.parse_decimals(s("12,500.00", "0.1", "1,234,567.891", "12,50.0", "abc"))
+    assert parsed.iloc[0] == Decimal("12500.00")
+    assert parsed.iloc[1] == Decimal("0.1")
+    assert parsed.iloc[2] == Decimal("1234567.891")
+    assert ok.tolist() == [True, True, True, False, False]
+
+
+def test_excel_numeric_cell_goes_through_repr_not_binary_arithmetic() -> None:
+    assert values.excel_cell_text(0.1 + 0.2) == "0.30000000000000004"
+    assert values.excel_cell_text(772.55) == "772.55"
+    assert values.excel_cell_text(12500.0) == "12500"
+    assert values.excel_cell_text(date(2024, 1, 5)) == "2024-01-05"
+
+
+def test_integers_allow_separators_and_reject_negatives() -> None:
+    parsed, ok = values.parse_ints(s("1,234", "7", "-3", "1.5"))
+    assert parsed.iloc[0] == 1234 and parsed.iloc[1] == 7
+    assert ok.tolist() == [True, True, False, False]

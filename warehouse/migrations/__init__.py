@@ -1,0 +1,1 @@
+"""Alembic migrations of the warehouse (applied by `warehouse.engine.open_warehouse`)."""

@@ -1,0 +1,1 @@
+"""Alembic revisions, one file each, named `YYYY_MM_DD_<rev>_<slug>.py`."""
