@@ -88,7 +88,7 @@ def _csv_grid(text: str) -> pd.DataFrame:
         return pd.DataFrame()
     try:
         grid = _arrow_csv(text)
-    except (pa.ArrowInvalid, ValueError):
+    except (pa.ArrowInvalid, ValueError, csv.Error):
         # Ragged rows or odd quoting: the slower, forgiving reader.
         try:
             rows = list(csv.reader(io.StringIO(text)))
@@ -104,8 +104,7 @@ def _arrow_csv(text: str) -> pd.DataFrame:
     from pyarrow import csv as pacsv
 
     data = text.encode("utf-8")
-    first_line = text.split("\n", 1)[0]
-    width = len(next(csv.reader([first_line]))) if first_line.strip() else 1
+    width = max(len(next(csv.reader(io.StringIO(text)), [""])), 1)
     names = [f"c{i}" for i in range(width)]
     table = pacsv.read_csv(
         io.BytesIO(data),
@@ -200,7 +199,7 @@ def _json_cell_text(value: Any) -> str:
 def _blank_rows(normalized: pd.DataFrame) -> np.ndarray:
     if normalized.shape[1] == 0:
         return np.ones(len(normalized), dtype=bool)
-    return normalized.isna().all(axis=1).to_numpy()
+    return np.array(normalized.isna().all(axis=1).to_numpy(dtype=bool), copy=True)
 
 
 def _locate(grid: pd.DataFrame, source: Source) -> RawTable:

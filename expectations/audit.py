@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from connectors.batch import ExtractedBatch
-from connectors.sources import Source, get_source
+from connectors.sources import SOURCES, Source, get_source
 from expectations.build import (
     DATE_TYPES,
     DEFAULT_THRESHOLD,
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from great_expectations.core import ExpectationSuiteValidationResult
     from great_expectations.core.validation_definition import ValidationDefinition
     from great_expectations.data_context import EphemeralDataContext
+    from great_expectations.datasource.fluent import PandasDatasource
 
 # Analytics off before GX is first imported (it reads the variable at import and context time).
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -52,6 +53,9 @@ BATCH_DEFINITION = "whole_file"
 RESULTS_STORE = "audit_results_store"
 RESULTS_SUBDIR = "results"
 SITE_NAME = "bureau_stats"
+# Newest results listed and rendered by a full Data Docs build (keeps the build time bounded as
+# results accumulate; older result JSON stays on disk).
+DOCS_RESULTS_LIMIT = 1000
 
 # Counts only: GX would otherwise copy up to 20 offending values into every failed result.
 RESULT_FORMAT: dict[str, Any] = {
@@ -101,6 +105,7 @@ class _Validation:
 @dataclass
 class _Context:
     context: EphemeralDataContext
+    datasource: PandasDatasource
     root: Path
     validations: dict[str, _Validation] = field(default_factory=dict)
 
@@ -129,7 +134,10 @@ def _project_config(root: Path) -> Any:
         "class_name": "SiteBuilder",
         "show_how_to_buttons": False,
         "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(root)},
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        "site_index_builder": {
+            "class_name": "DefaultSiteIndexBuilder",
+            "validation_results_limit": DOCS_RESULTS_LIMIT,
+        },
         # Pages come from the scrubbed results on disk, never from GX's transient store.
         "site_section_builders": {
             "validations": {"source_store_name": RESULTS_STORE},
@@ -161,10 +169,15 @@ def _get_context(data_docs_dir: Path) -> _Context:
 
         root.mkdir(parents=True, exist_ok=True)
         context = gx.get_context(mode="ephemeral", project_config=_project_config(root))
-        context.data_sources.add_pandas(DATASOURCE)
-        cached = _Context(context=context, root=root)
+        datasource = context.data_sources.add_pandas(DATASOURCE)
+        cached = _Context(context=context, datasource=datasource, root=root)
         _CONTEXTS[root] = cached
         return cached
+
+
+def gx_context(data_docs_dir: Path) -> EphemeralDataContext:
+    """The cached GX context used for `data_docs_dir` (for inspection; do not reconfigure)."""
+    return _get_context(data_docs_dir).context
 
 
 def _get_validation(ctx: _Context, source: Source, threshold: Decimal) -> ValidationDefinition:
@@ -178,16 +191,17 @@ def _get_validation(ctx: _Context, source: Source, threshold: Decimal) -> Valida
     if current is not None:
         context.validation_definitions.delete(current.definition.name)
         context.suites.delete(source.code)
-    datasource = context.data_sources.get(DATASOURCE)
     try:
-        asset = datasource.get_asset(source.code)
+        asset = ctx.datasource.get_asset(source.code)
     except LookupError:
-        asset = datasource.add_dataframe_asset(source.code)
+        asset = ctx.datasource.add_dataframe_asset(source.code)
     try:
         batch_definition = asset.get_batch_definition(BATCH_DEFINITION)
     except KeyError:
         batch_definition = asset.add_batch_definition_whole_dataframe(BATCH_DEFINITION)
-    suite = context.suites.add(gx.ExpectationSuite(**apply_threshold(load_suite(source.code), threshold)))
+    suite = context.suites.add(
+        gx.ExpectationSuite(**apply_threshold(load_suite(source.code), threshold))
+    )
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name=f"audit_{source.code}", data=batch_definition, suite=suite)
     )
@@ -266,7 +280,7 @@ def _raised(exception_info: Any) -> list[dict[str, Any]]:
 def scrub_result(result: ExpectationSuiteValidationResult) -> None:
     """Keep counts, drop anything that could hold a cell value (in place)."""
     for item in result.results:
-        kind = item.expectation_config.type
+        kind = item.expectation_config.type if item.expectation_config else ""
         raised = _raised(item.exception_info)
         if raised:
             names = list(dict.fromkeys(n for info in raised for n in _exception_names(info)))
@@ -305,6 +319,9 @@ def failure_lines(result: ExpectationSuiteValidationResult) -> list[str]:
         if item.success:
             continue
         config = item.expectation_config
+        if config is None:
+            lines.append("an expectation failed")
+            continue
         head = f"{config.type}{_subject(config.kwargs)} failed"
         rule = (config.meta or {}).get("rule")
         if rule:
@@ -402,24 +419,19 @@ def audit_batch(
     )
 
 
-def build_data_docs(data_docs_dir: Path) -> Path:
-    """Render Data Docs for every stored result under `data_docs_dir`; returns index.html."""
+def build_data_docs(data_docs_dir: Path, *, threshold: Decimal | None = None) -> Path:
+    """Render Data Docs from every stored result under `data_docs_dir`; returns index.html.
+
+    Every source's suite gets a page, including sources this process has not audited (their
+    results may come from other runs or processes); `threshold` sets their tolerance.
+    """
     with _LOCK:
         ctx = _get_context(data_docs_dir)
-        for source_code in _stored_suites(ctx.root):
-            # Suites of sources audited by other processes still get their page.
-            if source_code not in ctx.validations:
-                try:
-                    _get_validation(ctx, get_source(source_code), DEFAULT_THRESHOLD)
-                except KeyError:
-                    continue
+        for code, source in SOURCES.items():
+            if code not in ctx.validations or threshold is not None:
+                _get_validation(ctx, source, Decimal(threshold or DEFAULT_THRESHOLD))
         ctx.context.build_data_docs(site_names=[SITE_NAME])
     return ctx.root / "index.html"
-
-
-def _stored_suites(root: Path) -> list[str]:
-    results = root / RESULTS_SUBDIR
-    return sorted(p.name for p in results.iterdir() if p.is_dir()) if results.is_dir() else []
 
 
 def reset_contexts() -> None:

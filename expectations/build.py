@@ -71,12 +71,19 @@ def _column_expectations(column: Column, threshold: Decimal) -> list[dict[str, A
     out: list[dict[str, Any]] = []
     if column.is_required:
         out.append(
-            _expectation("expect_column_values_to_not_be_null", "required (K, P, R, enum, bool)", column=name)
+            _expectation(
+                "expect_column_values_to_not_be_null", "required (K, P, R, enum, bool)", column=name
+            )
         )
     gx_type = GX_TYPES.get(column.type)
     if gx_type is not None:
         out.append(
-            _expectation("expect_column_values_to_be_of_type", f"{column.type} column", column=name, type_=gx_type)
+            _expectation(
+                "expect_column_values_to_be_of_type",
+                f"{column.type} column",
+                column=name,
+                type_=gx_type,
+            )
         )
     if column.type == "enum":
         out.append(
@@ -90,7 +97,9 @@ def _column_expectations(column: Column, threshold: Decimal) -> list[dict[str, A
                 threshold,
             )
         )
-    if column.type in ("int", "decimal") and (column.minimum is not None or column.maximum is not None):
+    if column.type in ("int", "decimal") and (
+        column.minimum is not None or column.maximum is not None
+    ):
         bounds: dict[str, Any] = {"min_value": column.minimum, "max_value": column.maximum}
         if column.exclusive_minimum:
             bounds["strict_min"] = True
@@ -172,16 +181,24 @@ def build_suite(source: Source, threshold: Decimal = DEFAULT_THRESHOLD) -> dict[
     keys = list(source.key_fields)
     if len(keys) == 1:
         expectations.append(
-            _expectation("expect_column_values_to_be_unique", "natural key unique per file", column=keys[0])
+            _expectation(
+                "expect_column_values_to_be_unique", "natural key unique per file", column=keys[0]
+            )
         )
     else:
         expectations.append(
             _expectation(
-                "expect_compound_columns_to_be_unique", "natural key unique per file", column_list=keys
+                "expect_compound_columns_to_be_unique",
+                "natural key unique per file",
+                column_list=keys,
             )
         )
     expectations += [
-        _expectation("expect_column_values_to_not_be_null", "every row has a partition date", column=PARTITION_COLUMN),
+        _expectation(
+            "expect_column_values_to_not_be_null",
+            "every row has a partition date",
+            column=PARTITION_COLUMN,
+        ),
         _expectation(
             "expect_column_values_to_be_between",
             "partition date inside the declared period",
@@ -189,8 +206,14 @@ def build_suite(source: Source, threshold: Decimal = DEFAULT_THRESHOLD) -> dict[
             min_value={"$PARAMETER": PERIOD_START},
             max_value={"$PARAMETER": PERIOD_END},
         ),
-        _expectation("expect_column_values_to_not_be_null", "line number of the row in the file", column=LINE_COLUMN),
-        _expectation("expect_column_values_to_be_of_type", "line number", column=LINE_COLUMN, type_="int64"),
+        _expectation(
+            "expect_column_values_to_not_be_null",
+            "line number of the row in the file",
+            column=LINE_COLUMN,
+        ),
+        _expectation(
+            "expect_column_values_to_be_of_type", "line number", column=LINE_COLUMN, type_="int64"
+        ),
     ]
     for column in source.columns:
         expectations += _column_expectations(column, threshold)
@@ -235,7 +258,9 @@ def load_suite(code: str, directory: Path = SUITES_DIR) -> dict[str, Any]:
     return result
 
 
-def write_suites(directory: Path = SUITES_DIR, threshold: Decimal = DEFAULT_THRESHOLD) -> list[Path]:
+def write_suites(
+    directory: Path = SUITES_DIR, threshold: Decimal = DEFAULT_THRESHOLD
+) -> list[Path]:
     """Write every source's suite; returns the files written."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []

@@ -1,16 +1,16 @@
-"""Per-source publish locks: a backfill and the nightly run never publish the same source at once.
+"""Per-source publish leases: a backfill and the nightly run never publish the same source at once.
 
-The lock lives in the warehouse (`source_lock` table, `warehouse.publish.acquire_source_locks`),
+The lease lives in the warehouse (`source_lock` table, `warehouse.publish.acquire_source_locks`),
 so it holds across processes, hosts and task runners, and it says who holds it: the holder is
-the flow run id. A lock whose holder is a flow run Prefect knows to be finished (crashed,
-cancelled, failed) is stale: it is released before trying again, so a crashed run does not
-block the next one.
+`<flow run id>@<host>:<pid>`, and every publish transaction checks it. A lease whose flow run
+Prefect knows to be finished (crashed, cancelled, failed) is stale and is taken over, so a
+crashed run does not block the next one (a killed process on the same host is detected by the
+warehouse itself).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from prefect import task
 
@@ -19,25 +19,26 @@ from tasks.retry import RETRIES, RETRY_DELAYS, RETRY_JITTER, retry_on_transient
 
 
 class SourcesBusy(RuntimeError):
-    """Another run holds a lock on a source this run needs."""
+    """Another run holds the lease of a source this run needs."""
 
     def __init__(self, source: str, holder: str, since: datetime | None) -> None:
         self.source = source
         self.holder = holder
         self.since = since
+        self.flow_run_id = holder.split("@", 1)[0]
         when = f" since {since.isoformat(timespec='seconds')}" if since else ""
         super().__init__(
-            f"source {source!r} is locked by flow run {holder}{when}; "
+            f"source {source!r} is locked by flow run {self.flow_run_id} ({holder}){when}; "
             "wait for it to finish, or pass --wait (deployment parameter wait=true) to queue"
         )
 
 
 def _holder_finished(holder: str) -> bool:
-    """True when the holder is a Prefect flow run in a final state (its lock is stale)."""
+    """True when the holder is a Prefect flow run in a final state (its lease is stale)."""
     from uuid import UUID
 
     try:
-        run_id = UUID(holder)
+        run_id = UUID(holder.split("@", 1)[0])
     except ValueError:
         return False
     try:
@@ -48,6 +49,14 @@ def _holder_finished(holder: str) -> bool:
     except Exception:  # unknown to this server, or no server: not provably stale
         return False
     return state is not None and state.is_final()
+
+
+def _release(engine: object, holder: str, sources: list[str]) -> None:
+    from warehouse.publish import SourceLease
+
+    lease = SourceLease(engine, holder)  # type: ignore[arg-type]
+    lease.sources = list(sources)
+    lease.release()
 
 
 @task(
@@ -61,28 +70,33 @@ def _holder_finished(holder: str) -> bool:
 def lock_sources(
     sources: list[str], holder: str, overrides: dict[str, str], wait: bool = False
 ) -> list[str]:
-    """Take the publish lock of every source (all or none); raise SourcesBusy if refused."""
-    from warehouse.publish import SourceLocked, acquire_source_locks, release_source_locks
+    """Lease every source (all or none); the sources this call newly leased.
+
+    Raises SourcesBusy (who holds it, since when) when refused and not waiting.
+    """
+    from warehouse.publish import SourceLocked, acquire_source_locks
 
     engine = warehouse(settings_for(overrides))
-    if not sources:
-        return []
-    try:
-        acquire_source_locks(engine, sources, holder, wait=wait)
-    except SourceLocked as exc:
-        if exc.holder != holder and _holder_finished(exc.holder):
-            release_source_locks(engine, exc.holder)
-            return lock_sources.fn(sources, holder, overrides, wait)
-        raise SourcesBusy(exc.source, exc.holder, exc.since) from None
-    return sorted(sources)
+    for _ in range(len(sources) + 1):  # each round may clear one stale lease
+        try:
+            lease = acquire_source_locks(engine, sources, holder, wait=wait)
+        except SourceLocked as exc:
+            if exc.holder != holder and _holder_finished(exc.holder):
+                _release(engine, exc.holder, [exc.source])
+                continue
+            raise SourcesBusy(exc.source, exc.holder, exc.since) from None
+        return lease.sources
+    raise SourcesBusy(sources[0], "stale leases kept reappearing", None)
 
 
-@task(name="unlock-sources", task_run_name="unlock sources", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS)
-def unlock_sources(holder: str, overrides: dict[str, str]) -> None:
-    from warehouse.publish import release_source_locks
-
-    release_source_locks(warehouse(settings_for(overrides)), holder)
-
-
-def describe_holder(holder: str) -> dict[str, Any]:
-    return {"holder": holder}
+@task(
+    name="unlock-sources",
+    task_run_name="unlock {sources}",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_jitter_factor=RETRY_JITTER,
+    retry_condition_fn=retry_on_transient,
+)
+def unlock_sources(sources: list[str], holder: str, overrides: dict[str, str]) -> None:
+    """Release the leases this run took."""
+    _release(warehouse(settings_for(overrides)), holder, sources)

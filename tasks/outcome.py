@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # How a file ended in this run.
-OUTCOME_STATUSES = ("published", "quarantined", "skipped", "failed", "blocked")
+OUTCOME_STATUSES = ("published", "quarantined", "skipped", "failed")
 
 # Rejected rows carried per file into the run's artifact (all of them are in the reject store).
 REJECTS_SAMPLE = 20
@@ -83,7 +83,7 @@ class RunResult:
 
     @property
     def failed(self) -> list[FileOutcome]:
-        return [o for o in self.outcomes if o.status in ("failed", "blocked")]
+        return self.by_status("failed")
 
     @property
     def skipped(self) -> list[FileOutcome]:

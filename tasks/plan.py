@@ -13,7 +13,7 @@ them, ordered like files first seen in the same run: period end, period start, v
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import Any, Literal
 
@@ -48,6 +48,7 @@ class Delivered:
     version: int
     delivery_order: int
     status: str
+    batch_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class PlannedFile:
     delivery_order: int | None  # None: a new delivery, its order is assigned when registered
     status: str | None  # ledger status before the backfill (None: not in the ledger)
     landing: LandingFile | None = field(default=None, compare=False)
+    batch_id: int | None = field(default=None, compare=False)
 
     @property
     def processed(self) -> bool:
@@ -110,6 +112,22 @@ class BackfillPlan:
             out[f.action] += 1
         return out
 
+    def registered(self, orders: Mapping[tuple[str, str], tuple[int, int]]) -> BackfillPlan:
+        """The same plan once its new deliveries are in the ledger.
+
+        `orders` maps (source, sha256) to (batch id, delivery order) as registration gave
+        them; nothing else changes, so the run executes exactly the plan the dry run showed.
+        """
+        files = []
+        for f in self.files:
+            got = orders.get((f.source, f.sha256))
+            if got is not None and f.delivery_order is None:
+                f = replace(f, batch_id=got[0], delivery_order=got[1])
+            elif got is not None and f.batch_id is None:
+                f = replace(f, batch_id=got[0])
+            files.append(f)
+        return replace(self, files=tuple(files))
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "start": self.start.isoformat(),
@@ -120,7 +138,7 @@ class BackfillPlan:
                 {
                     k: (v.isoformat() if isinstance(v, date) else v)
                     for k, v in asdict(f).items()
-                    if k != "landing"
+                    if k not in ("landing", "batch_id")
                 }
                 for f in self.files
             ],
@@ -191,6 +209,7 @@ def build_backfill_plan(
                 delivery_order=d.delivery_order,
                 status=d.status,
                 landing=holders[0].file if holders else None,
+                batch_id=d.batch_id,
             )
         )
 
@@ -229,6 +248,20 @@ def build_backfill_plan(
     )
 
 
+def build_nightly_plan(ledger: Iterable[Delivered], present: Iterable[Present]) -> BackfillPlan:
+    """The nightly run: every content in the landing area the ledger has not finished.
+
+    The same planning as a backfill over all time without force, minus the ledger entries whose
+    content has left the landing area (a nightly run only looks at what is there).
+    """
+    full = build_backfill_plan(ledger, present, start=date.min, end=date.max)
+    files = tuple(f for f in full.files if f.action != "missing")
+    years = tuple(sorted({y for f in files if f.processed for y in f.years}))
+    return BackfillPlan(
+        start=full.start, end=full.end, sources=(), force=False, files=files, years=years
+    )
+
+
 def delivered_from_row(row: Mapping[str, Any]) -> Delivered:
     """A ledger entry from a row of the `batch` table."""
     return Delivered(
@@ -240,6 +273,7 @@ def delivered_from_row(row: Mapping[str, Any]) -> Delivered:
         version=int(row["version"]),
         delivery_order=int(row["delivery_order"]),
         status=row["status"],
+        batch_id=row.get("id"),
     )
 
 

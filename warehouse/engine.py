@@ -72,13 +72,17 @@ def create_warehouse_engine(url: str) -> Engine:
             f"warehouse URL must be sqlite:///… or postgresql+psycopg://…, not {backend}://"
         )
     if backend == "postgresql" and parsed.get_driver_name() not in ("psycopg", ""):
-        raise WarehouseError("PostgreSQL warehouse URLs use the psycopg 3 driver: postgresql+psycopg://…")
+        raise WarehouseError(
+            "PostgreSQL warehouse URLs use the psycopg 3 driver: postgresql+psycopg://…"
+        )
     if backend == "postgresql" and parsed.get_driver_name() == "":
         parsed = parsed.set(drivername="postgresql+psycopg")
     if backend == "sqlite":
         database = parsed.database or ""
         if database in ("", ":memory:") or database.startswith("file:"):
-            raise WarehouseError("the SQLite warehouse must be a file: sqlite:///path/to/warehouse.db")
+            raise WarehouseError(
+                "the SQLite warehouse must be a file: sqlite:///path/to/warehouse.db"
+            )
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     try:
         engine = create_engine(parsed, pool_pre_ping=backend == "postgresql")
@@ -102,9 +106,7 @@ def alembic_config(connection: Connection | None = None) -> Any:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.set_main_option(
-        "file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s"
-    )
+    cfg.set_main_option("file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s")
     if connection is not None:
         cfg.attributes["connection"] = connection
     return cfg

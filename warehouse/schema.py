@@ -175,9 +175,13 @@ def _source_table(source: Source) -> Table:
         *(Column(c.field, _sql_type(c.type)) for c in source.columns),
         comment=f"{source.label}: one row per accepted row of a published {source.code} file",
     )
-    brin = {"postgresql_using": "brin", "postgresql_with": {"autosummarize": "on"}}
-    Index(f"ix_{source.code}_partition_date", table.c.partition_date, **brin)
-    Index(f"ix_{source.code}_batch", table.c.batch_id, **brin)
+    for name, column in (("partition_date", table.c.partition_date), ("batch", table.c.batch_id)):
+        Index(
+            f"ix_{source.code}_{name}",
+            column,
+            postgresql_using="brin",
+            postgresql_with={"autosummarize": "on"},
+        )
     return table
 
 

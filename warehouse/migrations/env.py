@@ -7,9 +7,10 @@ command line), the URL comes from BUREAU_STATS_WAREHOUSE_URL / the settings defa
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
 
 from warehouse.schema import Amount, metadata
@@ -17,7 +18,7 @@ from warehouse.schema import Amount, metadata
 config = context.config
 
 
-def _render_item(type_: str, obj: object, autogen_context: Any) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Render the exact-decimal type by name (and import it) in generated revisions."""
     if type_ == "type" and isinstance(obj, Amount):
         autogen_context.imports.add("from warehouse.schema import Amount")

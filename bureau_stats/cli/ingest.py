@@ -1,0 +1,298 @@
+"""`bureau-stats run | status | rejects`: load the landing area, and read the batch ledger.
+
+With `--json` exactly one JSON document goes to stdout; logs always go to stderr.
+Exit codes: 0 every file published (or skipped), 1 some file quarantined or failed, 2 usage or
+configuration error (one line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bureau_stats.cli.app import EXIT_OK, EXIT_USAGE, app
+
+WarehouseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--warehouse",
+        help="SQLAlchemy URL of the warehouse (default: BUREAU_STATS_WAREHOUSE_URL or sqlite:///var/warehouse.db)",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout")]
+
+
+def _log_to_stderr(level: int) -> None:
+    """Logs never mix with the JSON document or the table on stdout."""
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        if getattr(h, "_bureau_stats", False):
+            root.removeHandler(h)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler._bureau_stats = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level)
+    for noisy in ("alembic", "great_expectations", "sqlalchemy"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def _fail(message: str) -> typer.Exit:
+    print(f"error: {message}", file=sys.stderr)
+    return typer.Exit(EXIT_USAGE)
+
+
+@contextmanager
+def _usage_errors() -> Iterator[None]:
+    """Configuration problems become one line on stderr and exit code 2."""
+    from pydantic import ValidationError
+
+    from bureau_stats.settings import MissingSettingError
+    from warehouse.engine import WarehouseError
+
+    try:
+        yield
+    except (MissingSettingError, WarehouseError) as exc:
+        raise _fail(str(exc)) from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
+        raise _fail(f"invalid setting {where}: {first.get('msg')}") from None
+
+
+def _engine(warehouse: str | None) -> Any:
+    from bureau_stats.settings import load_settings
+    from warehouse.engine import open_warehouse
+
+    return open_warehouse(load_settings(warehouse_url=warehouse).resolved_warehouse_url())
+
+
+def _print_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _console() -> Console:
+    return Console(file=sys.stdout, soft_wrap=False)
+
+
+def _status_style(status: str) -> str:
+    return {
+        "published": "green",
+        "superseded": "dim",
+        "skipped": "dim",
+        "quarantined": "bold red",
+        "failed": "bold red",
+    }.get(status, "")
+
+
+@app.command()
+def run(
+    landing: Annotated[
+        str | None,
+        typer.Option(
+            "--landing",
+            help="Landing area: a folder or an fsspec URL (default: BUREAU_STATS_LANDING)",
+        ),
+    ] = None,
+    warehouse: WarehouseOption = None,
+    as_json: JsonOption = False,
+    docs: Annotated[
+        bool, typer.Option("--docs/--no-docs", help="Build Great Expectations Data Docs at the end")
+    ] = True,
+) -> None:
+    """Load every new delivery of the landing area: audit, publish or quarantine each file."""
+    _log_to_stderr(logging.INFO)
+    from bureau_stats.pipeline import ingest
+    from bureau_stats.settings import load_settings
+
+    with _usage_errors():
+        settings = load_settings(landing=landing, warehouse_url=warehouse)
+        settings.pii_key_bytes()  # before touching anything
+        root = str(landing or settings.landing)
+        if "://" not in root and not _is_dir(root):
+            raise _fail(f"landing area {root} is not a folder")
+        try:
+            summary = ingest(settings, root, build_docs=docs)
+        except FileNotFoundError as exc:
+            raise _fail(str(exc)) from None
+    if as_json:
+        _print_json(summary.to_dict())
+    else:
+        table = Table(title=f"run over {root}", show_lines=False)
+        for col, kw in (
+            ("#", {"justify": "right"}),
+            ("file", {}),
+            ("status", {}),
+            ("read", {"justify": "right"}),
+            ("accepted", {"justify": "right"}),
+            ("rejected", {"justify": "right"}),
+            ("dup", {"justify": "right"}),
+            ("reason", {}),
+        ):
+            table.add_column(col, **kw)  # type: ignore[arg-type]
+        for o in summary.outcomes:
+            table.add_row(
+                str(o.delivery_order or ""),
+                o.file,
+                f"[{_status_style(o.status)}]{o.status}[/]"
+                if _status_style(o.status)
+                else o.status,
+                str(o.rows_read),
+                str(o.rows_accepted),
+                str(o.rows_rejected),
+                str(o.rows_duplicate),
+                o.reason or (o.detail if o.status == "failed" else "") or "",
+            )
+        console = _console()
+        console.print(table)
+        for entry in summary.ignored:
+            console.print(f"ignored {entry.file}: {entry.why}")
+        counts = ", ".join(
+            f"{summary.count(s)} {s}"
+            for s in ("published", "superseded", "skipped", "quarantined", "failed")
+            if summary.count(s)
+        )
+        console.print(
+            f"{len(summary.outcomes)} files: {counts or 'nothing to do'}; {len(summary.ignored)} ignored"
+        )
+    raise typer.Exit(summary.exit_code)
+
+
+def _is_dir(path: str) -> bool:
+    from pathlib import Path
+
+    return Path(path).is_dir()
+
+
+@app.command()
+def status(
+    as_json: JsonOption = False,
+    source: Annotated[
+        str | None, typer.Option("--source", help="Only this source, e.g. registration")
+    ] = None,
+    warehouse: WarehouseOption = None,
+) -> None:
+    """The batch ledger: every delivered file, its status and row accounting, oldest first."""
+    _log_to_stderr(logging.WARNING)
+    from connectors.sources import SOURCES
+    from warehouse.ledger import list_batches
+
+    if source is not None and source not in SOURCES:
+        raise _fail(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
+    with _usage_errors():
+        engine = _engine(warehouse)
+        batches = list_batches(engine, source)
+        engine.dispose()
+    if as_json:
+        _print_json({"batches": batches})
+        raise typer.Exit(EXIT_OK)
+    table = Table(title="batch ledger" + (f" ({source})" if source else ""))
+    for col in (
+        "#",
+        "file",
+        "status",
+        "period",
+        "v",
+        "read",
+        "accepted",
+        "rejected",
+        "dup",
+        "reason",
+        "first seen",
+    ):
+        table.add_column(
+            col,
+            justify="right" if col in ("#", "v", "read", "accepted", "rejected", "dup") else "left",
+        )
+    for b in batches:
+        style = _status_style(b["status"])
+        table.add_row(
+            str(b["delivery_order"]),
+            b["file"],
+            f"[{style}]{b['status']}[/]" if style else b["status"],
+            f"{b['period'][0]}..{b['period'][1]}",
+            str(b["version"]),
+            str(b["rows_read"]),
+            str(b["rows_accepted"]),
+            str(b["rows_rejected"]),
+            str(b["rows_duplicate"]),
+            b["reason"] or "",
+            b["first_seen_at"],
+        )
+    console = _console()
+    console.print(table)
+    by_status: dict[str, int] = {}
+    for b in batches:
+        by_status[b["status"]] = by_status.get(b["status"], 0) + 1
+    console.print(
+        ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())) or "the ledger is empty"
+    )
+
+
+def _raw_text(raw: dict[str, Any], width: int = 120) -> str:
+    text = "; ".join(f"{k}={v}" for k, v in raw.items())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@app.command()
+def rejects(
+    file: Annotated[str, typer.Argument(help="File as in `status` (source/name) or its bare name")],
+    as_json: JsonOption = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Rejected rows to show")] = 50,
+    warehouse: WarehouseOption = None,
+) -> None:
+    """Rejected rows of a delivered file: line, reason code, column, raw values (masked)."""
+    _log_to_stderr(logging.WARNING)
+    from warehouse.ledger import count_rejects, find_deliveries, list_rejects
+
+    with _usage_errors():
+        engine = _engine(warehouse)
+        deliveries = find_deliveries(engine, file)
+        if not deliveries:
+            engine.dispose()
+            raise _fail(f"no delivery named {file!r} in the ledger (see `bureau-stats status`)")
+        rows = list_rejects(engine, file, limit)
+        total = count_rejects(engine, file)
+        engine.dispose()
+    for d in deliveries:
+        d.pop("id", None)
+    if as_json:
+        _print_json(
+            {
+                "file": deliveries[0]["file"],
+                "deliveries": deliveries,
+                "total": total,
+                "rejects": rows,
+            }
+        )
+        raise typer.Exit(EXIT_OK)
+    console = _console()
+    table = Table(
+        title=f"rejected rows of {deliveries[0]['file']} ({min(total, len(rows))} of {total})"
+    )
+    for col in ("#", "line", "reason", "column", "raw values"):
+        table.add_column(col, justify="right" if col in ("#", "line") else "left", overflow="fold")
+    for r in rows:
+        table.add_row(
+            str(r["delivery_order"]),
+            str(r["line"]),
+            r["reason"],
+            r["column"] or "",
+            _raw_text(r["raw"]),
+        )
+    console.print(table)
+    for d in deliveries:
+        if d["status"] == "quarantined":
+            console.print(f"delivery {d['delivery_order']} is quarantined: {d['reason']}")
+
+
+_COMMANDS: tuple[Callable[..., None], ...] = (run, status, rejects)

@@ -1,0 +1,384 @@
+"""The ingest pipeline as plain functions: discover -> fingerprint -> register -> extract ->
+audit -> publish. `bureau-stats run` calls `ingest`; the Prefect flows wrap the same steps as
+tasks (each step takes and returns plain values, and none keeps state between calls).
+
+One bad file never stops the others: every per-file failure becomes that file's outcome.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import fsspec
+import pandas as pd
+from sqlalchemy import Engine, select
+
+from connectors.batch import REJECT_COLUMNS, ExtractedBatch, LandingFile
+from warehouse.engine import open_warehouse
+from warehouse.publish import (
+    BatchRecord,
+    Delivery,
+    PublishResult,
+    acquire_source_locks,
+    default_holder,
+    needs_audit,
+    order_deliveries,
+    publish_batch,
+    quarantine_batch,
+    register_deliveries,
+    run_audit,
+)
+from warehouse.schema import batch as batch_table
+
+if TYPE_CHECKING:
+    from bureau_stats.settings import Settings
+    from expectations.audit import AuditOutcome
+
+log = logging.getLogger(__name__)
+
+HASH_CHUNK = 1 << 20
+OK_STATUSES = ("published", "superseded", "skipped")
+
+
+@dataclass
+class FileOutcome:
+    """What this run did with one landing file."""
+
+    file: str
+    source: str
+    status: str  # published | superseded | quarantined | skipped | failed
+    sha256: str | None = None
+    delivery_order: int | None = None
+    reason: str | None = None
+    detail: str | None = None
+    rows_read: int = 0
+    rows_accepted: int = 0
+    rows_rejected: int = 0
+    rows_duplicate: int = 0
+    seconds: float = 0.0
+
+    @classmethod
+    def from_result(cls, r: PublishResult, seconds: float) -> FileOutcome:
+        return cls(
+            file=r.file,
+            source=r.source,
+            status=r.status,
+            sha256=r.sha256,
+            delivery_order=r.delivery_order,
+            reason=r.reason,
+            detail=r.detail,
+            rows_read=r.rows_read,
+            rows_accepted=r.rows_accepted,
+            rows_rejected=r.rows_rejected,
+            rows_duplicate=r.rows_duplicate,
+            seconds=round(seconds, 3),
+        )
+
+
+@dataclass
+class IgnoredEntry:
+    file: str
+    why: str
+
+
+@dataclass
+class RunSummary:
+    """Per-file outcomes of one run, and the landing files that are not deliveries."""
+
+    outcomes: list[FileOutcome] = field(default_factory=list)
+    ignored: list[IgnoredEntry] = field(default_factory=list)
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    finished_at: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(o.status in OK_STATUSES for o in self.outcomes)
+
+    @property
+    def exit_code(self) -> int:
+        """0: every file published or skipped; 1: some file quarantined or failed."""
+        return 0 if self.ok else 1
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "files": [asdict(o) for o in self.outcomes],
+            "ignored": [asdict(i) for i in self.ignored],
+            "started_at": self.started_at.isoformat(timespec="seconds"),
+            "finished_at": self.finished_at.isoformat(timespec="seconds")
+            if self.finished_at
+            else None,
+        }
+
+
+# --- steps -----------------------------------------------------------------------------------
+
+
+def discover_step(landing: str) -> tuple[list[LandingFile], list[IgnoredEntry]]:
+    """Deliveries in the landing area and the files ignored (with why)."""
+    from connectors.landing import discover
+
+    files, ignored = discover(landing)
+    entries = [
+        IgnoredEntry(getattr(i, "relative", str(i)), getattr(i, "why", "not a delivery"))
+        for i in ignored
+    ]
+    return list(files), entries
+
+
+def fingerprint(file: LandingFile) -> Delivery:
+    """sha256 of the content, streamed: a known file is skipped without being parsed."""
+    digest = hashlib.sha256()
+    with fsspec.open(file.path, "rb") as fp:
+        while chunk := fp.read(HASH_CHUNK):
+            digest.update(chunk)
+    return Delivery(file=file, sha256=digest.hexdigest())
+
+
+def register_step(
+    engine: Engine, deliveries: Iterable[Delivery], flow_run_id: str | None = None
+) -> list[tuple[Delivery, BatchRecord]]:
+    """Ledger first: delivery orders for this run's new files, in rule-2 order."""
+    ordered = order_deliveries(list(deliveries))
+    records = register_deliveries(engine, ordered, flow_run_id=flow_run_id)
+    return list(zip(ordered, records, strict=True))
+
+
+def extract_step(file: LandingFile, pii_key: bytes, threshold: Decimal) -> ExtractedBatch:
+    from connectors.extract import extract_file
+
+    return extract_file(file, pii_key=pii_key, threshold=threshold)
+
+
+def audit_step(
+    batch: ExtractedBatch, data_docs_dir: Path, threshold: Decimal
+) -> AuditOutcome | None:
+    """The expectation suite, for a batch that would otherwise be published."""
+    if not needs_audit(batch, threshold):
+        return None
+    return run_audit(batch, data_docs_dir=data_docs_dir, threshold=threshold)
+
+
+def publish_step(
+    engine: Engine,
+    batch: ExtractedBatch,
+    record: BatchRecord,
+    audit: AuditOutcome | None,
+    threshold: Decimal,
+    holder: str | None = None,
+    started_at: datetime | None = None,
+    flow_run_id: str | None = None,
+) -> PublishResult:
+    return publish_batch(
+        engine,
+        batch,
+        record,
+        audit=audit,
+        threshold=threshold,
+        holder=holder,
+        started_at=started_at,
+        flow_run_id=flow_run_id,
+    )
+
+
+def _refused(record: BatchRecord, file: LandingFile, reason: str, detail: str) -> ExtractedBatch:
+    """An empty batch standing for content that could not be processed at all."""
+    return ExtractedBatch(
+        file=file,
+        sha256=record.sha256,
+        accepted=pd.DataFrame(),
+        rejects=pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS}),
+        rows_read=0,
+        rows_duplicate=0,
+        verdict="quarantine",
+        reason=reason,
+        detail=detail,
+    )
+
+
+def process_file(
+    engine: Engine,
+    delivery: Delivery,
+    record: BatchRecord,
+    *,
+    pii_key: bytes,
+    threshold: Decimal,
+    data_docs_dir: Path,
+    holder: str | None = None,
+    flow_run_id: str | None = None,
+) -> FileOutcome:
+    """extract -> audit -> publish for one registered file; never raises for a bad file.
+
+    Exception messages are not logged at error level: a reader's message may quote a cell.
+    """
+    t0 = time.perf_counter()
+    started_at = datetime.now(UTC)
+    file = delivery.file
+    try:
+        batch = extract_step(file, pii_key, threshold)
+    except OSError as exc:  # transient: the ledger row stays pending, the next run resumes it
+        log.error("%s: cannot read (%s); will retry next run", file.relative, type(exc).__name__)
+        return FileOutcome(
+            file.relative,
+            file.source,
+            "failed",
+            record.sha256,
+            record.delivery_order,
+            detail=f"read error ({type(exc).__name__})",
+        )
+    except Exception as exc:
+        log.error("%s: reader failed (%s)", file.relative, type(exc).__name__)
+        log.debug("reader failure", exc_info=True)
+        batch = _refused(record, file, "unreadable", f"reader failed ({type(exc).__name__})")
+    if batch.sha256 != record.sha256:
+        batch = _refused(
+            record,
+            file,
+            "unreadable",
+            "content changed while being read; the new content is a new delivery",
+        )
+    audit: AuditOutcome | None = None
+    try:
+        audit = audit_step(batch, data_docs_dir, threshold)
+    except Exception as exc:
+        log.error("%s: audit failed to run (%s)", file.relative, type(exc).__name__)
+        log.debug("audit failure", exc_info=True)
+        result = quarantine_batch(
+            engine,
+            batch,
+            record,
+            "suite_failed",
+            f"the audit could not run ({type(exc).__name__})",
+            started_at=started_at,
+            flow_run_id=flow_run_id,
+        )
+        return FileOutcome.from_result(result, time.perf_counter() - t0)
+    try:
+        result = publish_step(
+            engine, batch, record, audit, threshold, holder, started_at, flow_run_id
+        )
+    except Exception as exc:  # database trouble: rolled back, the row stays pending
+        log.error("%s: publish failed (%s); will retry next run", file.relative, type(exc).__name__)
+        log.debug("publish failure", exc_info=True)
+        return FileOutcome(
+            file.relative,
+            file.source,
+            "failed",
+            record.sha256,
+            record.delivery_order,
+            detail=f"publish error ({type(exc).__name__})",
+        )
+    return FileOutcome.from_result(result, time.perf_counter() - t0)
+
+
+def _skipped(delivery: Delivery, record: BatchRecord) -> FileOutcome:
+    return FileOutcome(
+        file=delivery.file.relative,
+        source=delivery.source,
+        status="skipped",
+        sha256=record.sha256,
+        delivery_order=record.delivery_order,
+        detail=f"content already delivered as {record.file}"
+        if record.file != delivery.file.relative
+        else None,
+    )
+
+
+def _final_statuses(engine: Engine, outcomes: list[FileOutcome]) -> None:
+    """A file published early in the run may be superseded by a later one of the same run."""
+    orders = [o.delivery_order for o in outcomes if o.status == "published" and o.delivery_order]
+    if not orders:
+        return
+    with engine.connect() as conn:
+        now = dict(
+            conn.execute(
+                select(batch_table.c.delivery_order, batch_table.c.status).where(
+                    batch_table.c.delivery_order.in_(orders)
+                )
+            ).all()
+        )
+    for o in outcomes:
+        if o.status == "published" and o.delivery_order in now:
+            o.status = now[o.delivery_order]
+
+
+def ingest(
+    settings: Settings,
+    landing: str | None = None,
+    *,
+    engine: Engine | None = None,
+    build_docs: bool = False,
+    flow_run_id: str | None = None,
+) -> RunSummary:
+    """One run over the landing area: every new delivery published or quarantined."""
+    pii_key = settings.pii_key_bytes()  # refuse to start without it (exit 2 in the CLI)
+    threshold = Decimal(settings.reject_threshold)
+    data_docs_dir = settings.resolved_data_docs_dir()
+    root = str(landing or settings.landing)
+    own_engine = engine is None
+    engine = engine or open_warehouse(settings.resolved_warehouse_url())
+    summary = RunSummary()
+    try:
+        files, summary.ignored = discover_step(root)
+        for entry in summary.ignored:
+            log.info("ignored %s: %s", entry.file, entry.why)
+        deliveries: list[Delivery] = []
+        for f in files:
+            try:
+                deliveries.append(fingerprint(f))
+            except OSError as exc:
+                log.error("%s: cannot read (%s)", f.relative, type(exc).__name__)
+                summary.outcomes.append(
+                    FileOutcome(
+                        f.relative, f.source, "failed", detail=f"read error ({type(exc).__name__})"
+                    )
+                )
+        planned = register_step(engine, deliveries, flow_run_id)
+        todo: dict[str, list[tuple[Delivery, BatchRecord]]] = {}
+        for delivery, record in planned:
+            if record.action == "skipped":
+                summary.outcomes.append(_skipped(delivery, record))
+            else:
+                todo.setdefault(delivery.source, []).append((delivery, record))
+        holder = default_holder(flow_run_id)
+        for source, items in todo.items():
+            with acquire_source_locks(engine, [source], holder, wait=True):
+                for delivery, record in items:
+                    outcome = process_file(
+                        engine,
+                        delivery,
+                        record,
+                        pii_key=pii_key,
+                        threshold=threshold,
+                        data_docs_dir=data_docs_dir,
+                        holder=holder,
+                        flow_run_id=flow_run_id,
+                    )
+                    summary.outcomes.append(outcome)
+        _final_statuses(engine, summary.outcomes)
+        if build_docs and any(
+            o.status in ("published", "superseded", "quarantined") for o in summary.outcomes
+        ):
+            try:
+                from expectations.audit import build_data_docs
+
+                build_data_docs(data_docs_dir)
+            except Exception as exc:  # Data Docs are a convenience, never a reason to fail
+                log.warning("Data Docs not built (%s)", type(exc).__name__)
+    finally:
+        if own_engine:
+            engine.dispose()
+    summary.finished_at = datetime.now(UTC)
+    # Outcomes in the order the files were delivered (skipped ones by their original order).
+    summary.outcomes.sort(key=lambda o: (o.delivery_order is None, o.delivery_order or 0, o.file))
+    return summary

@@ -1,0 +1,21 @@
+"""Render one year's annual report (after refreshing its metrics), on demand."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow
+
+from flows.common import refresh_years
+from tasks.context import clean_overrides
+
+
+@flow(
+    name="annual-report",
+    description="Refresh the metrics of one year and render its annual report.",
+    validate_parameters=True,
+)
+def annual_report(year: int, as_of: date | None = None) -> list[str]:
+    """The report of `year`, with figures up to `as_of` (default: the whole year)."""
+    _, reports = refresh_years([year], clean_overrides(), as_of)
+    return reports

@@ -1,0 +1,92 @@
+"""Steps the flows share: settings of the run, locking, refreshing, concluding."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tasks.context import clean_overrides, settings_for
+from tasks.locks import lock_sources, unlock_sources
+from tasks.outcome import RunResult
+from tasks.refresh import build_data_docs, refresh_metrics, render_annual_report
+
+BUREAU_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def current_year() -> int:
+    """The bureau's current year (its calendar is Asia/Shanghai)."""
+    return datetime.now(BUREAU_TZ).year
+
+
+def run_id() -> str | None:
+    from prefect.runtime import flow_run
+
+    return str(flow_run.id) if flow_run.id else None
+
+
+def run_holder() -> str:
+    """Who holds this run's leases: `<flow run id>@<host>:<pid>` (the warehouse's format)."""
+    from warehouse.publish import default_holder
+
+    return default_holder(run_id())
+
+
+def run_overrides(landing: str | None, max_parallel_sources: int | None) -> dict[str, str]:
+    return clean_overrides(landing=landing, max_parallel_sources=max_parallel_sources)
+
+
+def parallel_sources(overrides: dict[str, str]) -> int:
+    return max(1, int(settings_for(overrides).max_parallel_sources))
+
+
+@contextmanager
+def source_locks(
+    sources: Iterable[str], holder: str, overrides: dict[str, str], *, wait: bool
+) -> Iterator[list[str]]:
+    """Hold the publish locks of `sources` for the block (released even when it fails)."""
+    wanted = sorted(set(sources))
+    if not wanted:
+        yield []
+        return
+    locked = lock_sources(wanted, holder, overrides, wait=wait)
+    try:
+        yield locked
+    finally:
+        unlock_sources(locked, holder, overrides)
+
+
+def refresh_years(
+    years: Iterable[int], overrides: dict[str, str], as_of: Any = None
+) -> tuple[list[int], list[str]]:
+    """Metrics mart, then the report, of each year; returns (years, report files)."""
+    done: list[int] = []
+    reports: list[str] = []
+    for year in sorted(set(years)):
+        refresh_metrics(year, overrides, as_of)
+        reports += render_annual_report(year, overrides, as_of)
+        done.append(year)
+    return done, reports
+
+
+def data_docs(overrides: dict[str, str], audited: bool) -> str | None:
+    """Rebuild the Data Docs when this run audited a file, else point at the existing site."""
+    if audited:
+        return build_data_docs(overrides)
+    index = settings_for(overrides).resolved_data_docs_dir() / "index.html"
+    return str(index) if index.exists() else None
+
+
+def conclude(result: RunResult) -> Any:
+    """The flow's return value: the result, or a Failed state carrying it and the reasons."""
+    from prefect.states import Completed, Failed
+
+    from tasks.operator_view import create_operator_view
+
+    docs_url = getattr(settings_for({}), "data_docs_url", None)
+    create_operator_view(result, docs_url)
+    if result.ok:
+        return Completed(message=result.headline(), data=result)
+    return Failed(message=result.failure_message(), data=result)

@@ -1,0 +1,956 @@
+"""Write-audit-publish of one delivered file, and the batch ledger that orders deliveries.
+
+The steps, each a function a Prefect task can wrap:
+
+1. `register_deliveries` (ledger first): every file seen in a run gets its delivery order
+   before anything is read, in the order of rule 2; known content is `skipped`.
+2. `run_audit`: the Great Expectations suite of the source, on the extracted frame.
+3. `publish_batch`: in ONE transaction, under a per-source database lock: stage the accepted
+   rows (COPY into a TEMP table on PostgreSQL, batched executemany on SQLite), insert them into
+   the source table, supersede older rows for the dates this file covers (set-based), update
+   the ledger, store the rejects. A batch that must be quarantined goes to `quarantine_batch`
+   instead: ledger + rejects, none of its rows.
+
+Supersession (sources.md rules 1-2): for each source and partition date the current rows are
+those of the published file with the highest delivery order whose period covers that date.
+Publishing a file marks current rows of files with a lower (or its own) delivery order in its
+period as superseded; its own rows for dates covered by a file with a higher delivery order are
+inserted already superseded, so replays and backfills never let an older file win.
+
+A crash at any point leaves the source tables and reject store as before the file (the ledger
+row stays `pending` and is resumed, with its delivery order, by the next run).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import socket
+import sys
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    MetaData,
+    Table,
+    and_,
+    case,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from connectors.batch import ExtractedBatch, LandingFile
+from connectors.sources import SOURCES, Source
+from warehouse.engine import writer
+from warehouse.schema import AMOUNT_SCALE, batch, reject, source_lock, source_table
+
+if TYPE_CHECKING:
+    from expectations.audit import AuditOutcome
+
+log = logging.getLogger(__name__)
+
+DEFAULT_THRESHOLD = Decimal("0.05")
+CRASH_ENV = "BUREAU_STATS_TEST_CRASH_AT"  # test hook: os._exit at a named point of publish
+LEDGER_LOCK_KEY = 0x62757265_61750002  # pg_advisory_xact_lock key for delivery-order assignment
+STAGE_CHUNK_ROWS = 65_536  # rows per CSV chunk streamed into COPY / per executemany
+DECIMAL_TYPE = pa.decimal128(20, AMOUNT_SCALE)  # warehouse.schema.Amount: NUMERIC(20, 4)
+
+Action = Literal["new", "resumed", "skipped"]
+FINAL_STATUSES = ("published", "superseded", "quarantined")
+
+
+# --- records ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A landing file and the sha256 of its content: what the ledger registers."""
+
+    file: LandingFile
+    sha256: str
+
+    @property
+    def source(self) -> str:
+        return self.file.source
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """A ledger row, and what registering a delivery did with it.
+
+    `action`: `new` (first seen now), `resumed` (registered by an earlier run that did not
+    finish it; its delivery order is kept) or `skipped` (this content was already loaded).
+    """
+
+    id: int
+    source: str
+    file: str
+    sha256: str
+    period_start: date
+    period_end: date
+    version: int
+    delivery_order: int
+    status: str
+    first_seen_at: datetime
+    action: Action
+
+
+@dataclass
+class PublishResult:
+    """What became of one file: its final ledger status and accounting."""
+
+    batch_id: int
+    file: str
+    source: str
+    sha256: str
+    delivery_order: int
+    status: str  # published | superseded | quarantined | skipped
+    reason: str | None = None
+    detail: str | None = None
+    rows_read: int = 0
+    rows_accepted: int = 0
+    rows_rejected: int = 0
+    rows_duplicate: int = 0
+    rows_superseded: int = 0  # rows of older files this publish superseded
+    seconds: float = 0.0
+
+
+class SourceLocked(RuntimeError):
+    """Another process holds the publish lock of a source."""
+
+    def __init__(self, source: str, holder: str, since: datetime | None) -> None:
+        self.source, self.holder, self.since = source, holder, since
+        when = f" since {since.isoformat(timespec='seconds')}" if since else ""
+        super().__init__(f"source {source!r} is locked by {holder}{when}")
+
+
+class _HasFile(Protocol):
+    @property
+    def file(self) -> LandingFile: ...
+
+
+# --- ordering and registration (ledger first) ----------------------------------------------
+
+
+def _landing_file(item: LandingFile | _HasFile) -> LandingFile:
+    return item if isinstance(item, LandingFile) else item.file
+
+
+def delivery_sort_key(item: LandingFile | _HasFile) -> tuple[date, date, int, str, str]:
+    """Rule 2: period end, then period start, then version (then a stable tie-breaker)."""
+    f = _landing_file(item)
+    return (f.period_end, f.period_start, f.version, f.source, f.relative)
+
+
+T = TypeVar("T", LandingFile, Delivery, ExtractedBatch)
+
+
+def order_deliveries(files: Iterable[T]) -> list[T]:
+    """Files first seen in the same run, in the delivery order they will be given."""
+    return sorted(files, key=delivery_sort_key)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _as_utc(value: datetime) -> datetime:
+    """SQLite returns naive datetimes; the warehouse stores UTC everywhere."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _record(row: Any, action: Action) -> BatchRecord:
+    return BatchRecord(
+        id=row.id,
+        source=row.source,
+        file=row.file,
+        sha256=row.sha256,
+        period_start=row.period_start,
+        period_end=row.period_end,
+        version=row.version,
+        delivery_order=row.delivery_order,
+        status=row.status,
+        first_seen_at=_as_utc(row.first_seen_at),
+        action=action,
+    )
+
+
+def register_deliveries(
+    engine: Engine,
+    items: Sequence[Delivery | ExtractedBatch],
+    *,
+    now: datetime | None = None,
+    flow_run_id: str | None = None,
+) -> list[BatchRecord]:
+    """Give each delivery its ledger row, in the order given (use `order_deliveries` first).
+
+    Content already in the ledger (same source and sha256) is `skipped` when it was finished
+    and `resumed` when a previous run registered it but died before publishing; either way
+    it keeps its original delivery order. One transaction under the ledger lock, so two
+    runs registering at once never hand out the same delivery order.
+    """
+    now = now or _now()
+    records: list[BatchRecord] = []
+    if not items:
+        return records
+    with writer(engine) as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LEDGER_LOCK_KEY})
+        shas = sorted({i.sha256 for i in items})
+        known = {
+            (r.source, r.sha256): r
+            for r in conn.execute(select(batch).where(batch.c.sha256.in_(shas))).all()
+        }
+        next_order = (conn.execute(select(func.max(batch.c.delivery_order))).scalar() or 0) + 1
+        seen_now: set[tuple[str, str]] = set()
+        for item in items:
+            f = item.file
+            key = (f.source, item.sha256)
+            row = known.get(key)
+            if row is not None:
+                action: Action = (
+                    "resumed" if row.status == "pending" and key not in seen_now else "skipped"
+                )
+                records.append(_record(row, action))
+                seen_now.add(key)
+                continue
+            values = {
+                "source": f.source,
+                "file": f.relative,
+                "name": f.relative.rsplit("/", 1)[-1],
+                "sha256": item.sha256,
+                "period_start": f.period_start,
+                "period_end": f.period_end,
+                "version": f.version,
+                "delivery_order": next_order,
+                "status": "pending",
+                "first_seen_at": now,
+                "flow_run_id": flow_run_id,
+            }
+            new_id = conn.execute(insert(batch).values(**values).returning(batch.c.id)).scalar_one()
+            row = conn.execute(select(batch).where(batch.c.id == new_id)).one()
+            known[key] = row
+            seen_now.add(key)
+            records.append(_record(row, "new"))
+            next_order += 1
+    return records
+
+
+def register_delivery(engine: Engine, item: Delivery | ExtractedBatch) -> BatchRecord:
+    """Register one delivery (see `register_deliveries`); `action` says what happened."""
+    return register_deliveries(engine, [item])[0]
+
+
+# --- audit and verdict -----------------------------------------------------------------------
+
+
+def run_audit(
+    batch_: ExtractedBatch, *, data_docs_dir: Path | str, threshold: Decimal = DEFAULT_THRESHOLD
+) -> AuditOutcome:
+    """The audit step: the source's expectation suite over the accepted frame."""
+    from expectations.audit import audit_batch
+
+    return audit_batch(
+        batch_, data_docs_dir=Path(data_docs_dir), threshold=threshold, build_docs=False
+    )
+
+
+def batch_verdict(
+    batch_: ExtractedBatch,
+    threshold: Decimal = DEFAULT_THRESHOLD,
+    audit: AuditOutcome | None = None,
+) -> tuple[str | None, str | None]:
+    """(reason, detail) when the file must be quarantined (rule 6), else (None, None)."""
+    if batch_.verdict == "quarantine":
+        return batch_.reason or "unreadable", batch_.detail
+    if batch_.rows_read == 0:
+        return "empty", "the file holds no data rows"
+    share = Decimal(batch_.rows_rejected) / Decimal(batch_.rows_read)
+    if share > Decimal(threshold):
+        return "reject_share", (
+            f"{batch_.rows_rejected} of {batch_.rows_read} rows rejected, above the "
+            f"{(Decimal(threshold) * 100).normalize():f} % threshold"
+        )
+    if not batch_.accounting_closes:
+        return "suite_failed", (
+            f"row accounting does not close: read {batch_.rows_read} != accepted "
+            f"{batch_.rows_accepted} + rejected {batch_.rows_rejected} + duplicate "
+            f"{batch_.rows_duplicate}"
+        )
+    if audit is not None and not audit.success:
+        return "suite_failed", "; ".join(audit.failures)[:2000] or "expectation suite failed"
+    return None, None
+
+
+def needs_audit(batch_: ExtractedBatch, threshold: Decimal = DEFAULT_THRESHOLD) -> bool:
+    """Only a batch that would otherwise be published is worth validating."""
+    return batch_verdict(batch_, threshold)[0] is None
+
+
+# --- locks -----------------------------------------------------------------------------------
+
+
+def source_lock_key(source: str) -> int:
+    """A stable signed 64-bit pg_advisory lock key per source."""
+    digest = hashlib.sha256(f"bureau-stats/source/{source}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def default_holder(flow_run_id: str | None = None) -> str:
+    """Who holds a lock: `<flow run id>@host:pid` inside a Prefect flow run, else `host:pid`."""
+    if flow_run_id is None and "prefect" in sys.modules:
+        try:
+            from prefect.runtime import flow_run
+
+            flow_run_id = flow_run.id
+        except Exception:  # not inside a flow run, or Prefect not usable
+            flow_run_id = None
+    host_pid = f"{socket.gethostname()}:{os.getpid()}"
+    return f"{flow_run_id}@{host_pid}" if flow_run_id else host_pid
+
+
+def _holder_is_dead(holder: str) -> bool:
+    """A lease left by a process of this host that no longer exists (killed) is stale."""
+    host, _, pid = holder.rsplit("@", 1)[-1].rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _insert_if_absent(conn: Connection, values: dict[str, Any]) -> bool:
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = dialect_insert(source_lock).values(**values).on_conflict_do_nothing()
+    return bool(conn.execute(stmt).rowcount)
+
+
+def _try_take(conn: Connection, source: str, holder: str) -> tuple[bool, bool, Any]:
+    """(acquired, inserted_by_us, current row) for one source lease."""
+    now = _now()
+    inserted = _insert_if_absent(conn, {"source": source, "holder": holder, "acquired_at": now})
+    row = conn.execute(select(source_lock).where(source_lock.c.source == source)).one()
+    if row.holder == holder:
+        return True, inserted, row
+    if _holder_is_dead(row.holder):
+        log.warning("taking over the lock of %s left by %s (process gone)", source, row.holder)
+        taken = conn.execute(
+            update(source_lock)
+            .where(source_lock.c.source == source, source_lock.c.holder == row.holder)
+            .values(holder=holder, acquired_at=now)
+        ).rowcount
+        return bool(taken), bool(taken), row
+    return False, False, row
+
+
+class SourceLease:
+    """Publish leases on sources, visible in `source_lock` (who holds it, since when).
+
+    The mutual exclusion of publishing itself is the database lock taken inside each publish
+    transaction (pg_advisory_xact_lock / SQLite BEGIN IMMEDIATE); the lease lets a long
+    operation (a run, a backfill) keep a source for itself across many transactions, and lets
+    an operator see who has it. Release with `release()` or use as a context manager.
+    """
+
+    def __init__(self, engine: Engine, holder: str) -> None:
+        self.engine, self.holder = engine, holder
+        self.sources: list[str] = []  # leases this object inserted (and will delete)
+
+    def release(self) -> None:
+        if not self.sources:
+            return
+        with writer(self.engine) as conn:
+            conn.execute(
+                delete(source_lock).where(
+                    source_lock.c.source.in_(self.sources), source_lock.c.holder == self.holder
+                )
+            )
+        self.sources = []
+
+    def __enter__(self) -> SourceLease:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def acquire_source_locks(
+    engine: Engine,
+    sources: Iterable[str],
+    holder: str | None = None,
+    wait: bool = True,
+    *,
+    timeout: float | None = None,
+    poll_seconds: float = 0.5,
+) -> SourceLease:
+    """Lease every source in `sources` for `holder` (sorted order, so no deadlock).
+
+    `wait=False` raises `SourceLocked(source, holder, since)` at the first source another
+    live holder has (releasing what was taken); `wait=True` polls until free, or until
+    `timeout` seconds and then raises. Leases of a killed process on this host are taken over.
+    Re-entrant: a source already leased by the same holder counts as acquired.
+    """
+    lease = SourceLease(engine, holder or default_holder())
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        for source in sorted(set(sources)):
+            announced = False
+            while True:
+                with writer(engine) as conn:
+                    acquired, inserted, row = _try_take(conn, source, lease.holder)
+                if acquired:
+                    if inserted:
+                        lease.sources.append(source)
+                    break
+                since = _as_utc(row.acquired_at)
+                if not wait or (deadline is not None and time.monotonic() >= deadline):
+                    raise SourceLocked(source, row.holder, since)
+                if not announced:
+                    log.info(
+                        "waiting for source %s, locked by %s since %s", source, row.holder, since
+                    )
+                    announced = True
+                time.sleep(poll_seconds)
+    except BaseException:
+        lease.release()
+        raise
+    return lease
+
+
+def _lock_source_for_publish(conn: Connection, source: str, holder: str) -> None:
+    """Inside the publish transaction: the database lock, and respect another holder's lease."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": source_lock_key(source)})
+    # SQLite: the transaction began with BEGIN IMMEDIATE, which already excludes other writers.
+    row = conn.execute(select(source_lock).where(source_lock.c.source == source)).first()
+    if row is not None and row.holder != holder and not _holder_is_dead(row.holder):
+        raise SourceLocked(source, row.holder, _as_utc(row.acquired_at))
+
+
+# --- staging ---------------------------------------------------------------------------------
+
+
+def _crash_point(name: str) -> None:
+    """Test hook: die like a SIGKILL (no cleanup, no rollback) at a named point."""
+    if os.environ.get(CRASH_ENV) == name:
+        logging.shutdown()
+        os._exit(86)
+
+
+def _arrow_type(kind: str) -> pa.DataType:
+    if kind in ("text", "enum"):
+        return pa.string()
+    if kind == "bool":
+        return pa.bool_()
+    if kind in ("date", "epoch_ms_date", "month"):
+        return pa.date32()
+    if kind == "int":
+        return pa.int64()
+    if kind == "decimal":
+        return DECIMAL_TYPE
+    raise ValueError(f"no staging type for column type {kind!r}")
+
+
+def _arrow_column(values: pd.Series, target: pa.DataType) -> pa.Array:
+    """One frame column as an Arrow array of the warehouse type; never rounds a decimal."""
+    if len(values) == 0:
+        return pa.array([], type=target)
+    arr = pa.Array.from_pandas(values)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.type == target:
+        return arr
+    if pa.types.is_null(arr.type):
+        return pa.nulls(len(arr), type=target)
+    if pa.types.is_timestamp(arr.type) and target == pa.date32():
+        if arr.type.tz is not None:
+            arr = arr.cast(pa.timestamp(arr.type.unit))
+        return arr.cast(pa.date32())  # safe cast: fails if a time part would be lost
+    if pa.types.is_decimal(target) and not pa.types.is_decimal(arr.type):
+        # Text or integers: go through Decimal, exactly.
+        arr = pa.array(
+            [None if v is None else Decimal(str(v)) for v in arr.to_pylist()], type=target
+        )
+        return arr
+    return arr.cast(target)  # safe cast: raises instead of losing digits or precision
+
+
+def stage_frame(source: Source, accepted: pd.DataFrame) -> pa.Table:
+    """The accepted frame as an Arrow table: line, partition_date, then the declared fields."""
+    missing = [
+        c
+        for c in ("line", "partition_date", *(c.field for c in source.columns))
+        if c not in accepted.columns
+    ]
+    if missing:
+        raise ValueError(f"{source.code}: accepted frame lacks columns {missing}")
+    arrays = [
+        _arrow_column(accepted["line"], pa.int64()),
+        _arrow_column(accepted["partition_date"], pa.date32()),
+        *(_arrow_column(accepted[c.field], _arrow_type(c.type)) for c in source.columns),
+    ]
+    names = ["line", "partition_date", *(c.field for c in source.columns)]
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+def _csv_chunks(table: pa.Table) -> Iterator[bytes]:
+    """CSV text for COPY, written vectorized by Arrow (strings quoted, NULL = empty field)."""
+    options = pacsv.WriteOptions(include_header=False)
+    for chunk in table.to_batches(max_chunksize=STAGE_CHUNK_ROWS):
+        buf = io.BytesIO()
+        pacsv.write_csv(chunk, buf, options)
+        yield buf.getvalue()
+
+
+def _python_columns(table: pa.Table) -> list[list[Any]]:
+    """Arrow columns as the values SQLAlchemy would store on SQLite (dates ISO, amounts scaled)."""
+    out: list[list[Any]] = []
+    for col in table.columns:
+        if pa.types.is_date(col.type):
+            out.append(col.cast(pa.string()).to_pylist())
+        elif pa.types.is_decimal(col.type):
+            out.append(
+                [None if v is None else int(v.scaleb(AMOUNT_SCALE)) for v in col.to_pylist()]
+            )
+        else:
+            out.append(col.to_pylist())
+    return out
+
+
+def bulk_load(conn: Connection, table: Table, data: pa.Table) -> None:
+    """Load an Arrow table into `table` (columns by name): COPY on PostgreSQL, executemany on
+    SQLite. Never one INSERT per row from Python on PostgreSQL."""
+    if data.num_rows == 0:
+        return
+    names = data.column_names
+    if conn.dialect.name == "postgresql":
+        prep = conn.dialect.identifier_preparer
+        target = prep.format_table(table)
+        cols = ", ".join(prep.quote(n) for n in names)
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY {target} ({cols}) FROM STDIN (FORMAT csv)") as copy:
+            for chunk in _csv_chunks(data):
+                copy.write(chunk)
+        return
+    compiled = insert(table).compile(dialect=conn.dialect, column_keys=names)
+    order = list(compiled.positiontup or [])  # qmark parameters, in the statement's order
+    data = data.select(order)
+    sql = str(compiled)
+    for chunk in data.to_batches(max_chunksize=STAGE_CHUNK_ROWS):
+        rows = list(zip(*_python_columns(pa.Table.from_batches([chunk])), strict=True))
+        conn.exec_driver_sql(sql, rows)  # type: ignore[arg-type]
+
+
+def _stage_table(source: Source, batch_id: int) -> Table:
+    """A TEMP table shaped like the source table's data columns (dropped at commit)."""
+    target = source_table(source.code)
+    columns = [
+        Column(c.name, c.type)
+        for c in target.columns
+        if c.name not in ("batch_id", "published_at", "superseded_at")
+    ]
+    return Table(
+        f"stage_{source.code}_{batch_id}",
+        MetaData(),
+        *columns,
+        prefixes=["TEMPORARY"],
+        postgresql_on_commit="DROP",
+    )
+
+
+def _stage(conn: Connection, source: Source, batch_id: int, data: pa.Table) -> Table:
+    stage = _stage_table(source, batch_id)
+    conn.exec_driver_sql(
+        f"DROP TABLE IF EXISTS {conn.dialect.identifier_preparer.quote(stage.name)}"
+    )
+    stage.create(conn)
+    bulk_load(conn, stage, data)
+    return stage
+
+
+# --- supersession and the ledger -------------------------------------------------------------
+
+
+def _covered(intervals: list[tuple[int, int]], start: int, end: int) -> bool:
+    return any(s <= start and end <= e for s, e in intervals)
+
+
+def _add_interval(intervals: list[tuple[int, int]], start: int, end: int) -> list[tuple[int, int]]:
+    """Union of day intervals (inclusive ordinals), adjacent days merged."""
+    merged: list[tuple[int, int]] = []
+    for s, e in sorted([*intervals, (start, end)]):
+        if merged and s <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def ledger_statuses(rows: Iterable[Any]) -> dict[int, str]:
+    """Status of each published file of one source: `superseded` when every date of its period
+    is covered by files with a higher delivery order, else `published`. Pure."""
+    out: dict[int, str] = {}
+    union: list[tuple[int, int]] = []
+    for r in sorted(rows, key=lambda r: r.delivery_order, reverse=True):
+        start, end = r.period_start.toordinal(), r.period_end.toordinal()
+        out[r.id] = "superseded" if _covered(union, start, end) else "published"
+        union = _add_interval(union, start, end)
+    return out
+
+
+def _refresh_statuses(conn: Connection, source: str, now: datetime) -> None:
+    rows = conn.execute(
+        select(
+            batch.c.id,
+            batch.c.delivery_order,
+            batch.c.period_start,
+            batch.c.period_end,
+            batch.c.status,
+        ).where(batch.c.source == source, batch.c.status.in_(("published", "superseded")))
+    ).all()
+    wanted = ledger_statuses(rows)
+    to_supersede = [r.id for r in rows if r.status == "published" and wanted[r.id] == "superseded"]
+    to_restore = [r.id for r in rows if r.status == "superseded" and wanted[r.id] == "published"]
+    if to_supersede:
+        conn.execute(
+            update(batch)
+            .where(batch.c.id.in_(to_supersede))
+            .values(status="superseded", superseded_at=now)
+        )
+    if to_restore:
+        conn.execute(
+            update(batch)
+            .where(batch.c.id.in_(to_restore))
+            .values(status="published", superseded_at=None)
+        )
+
+
+def _store_rejects(conn: Connection, batch_id: int, rejects: pd.DataFrame) -> None:
+    """The batch's rejected rows (raw already masked and hashed by the connector)."""
+    conn.execute(delete(reject).where(reject.c.batch_id == batch_id))
+    if rejects is None or len(rejects) == 0:
+        return
+    n = len(rejects)
+    data = pa.Table.from_arrays(
+        [
+            pa.array([batch_id] * n, type=pa.int64()),
+            _arrow_column(rejects["line"].reset_index(drop=True), pa.int64()),
+            _arrow_column(rejects["reason"].astype(object).reset_index(drop=True), pa.string()),
+            _arrow_column(
+                rejects["column"]
+                .astype(object)
+                .where(rejects["column"].notna(), None)
+                .reset_index(drop=True),
+                pa.string(),
+            ),
+            _arrow_column(rejects["raw"].astype(object).reset_index(drop=True), pa.string()),
+        ],
+        names=["batch_id", "line", "reason", "column", "raw"],
+    )
+    bulk_load(conn, reject, data)
+
+
+def _lock_ledger_row(conn: Connection, batch_id: int) -> Any:
+    query = select(batch).where(batch.c.id == batch_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return conn.execute(query).one()
+
+
+def _result(record: BatchRecord, batch_: ExtractedBatch, status: str, **kw: Any) -> PublishResult:
+    return PublishResult(
+        batch_id=record.id,
+        file=record.file,
+        source=record.source,
+        sha256=record.sha256,
+        delivery_order=record.delivery_order,
+        status=status,
+        rows_read=batch_.rows_read,
+        rows_accepted=batch_.rows_accepted,
+        rows_rejected=batch_.rows_rejected,
+        rows_duplicate=batch_.rows_duplicate,
+        **kw,
+    )
+
+
+def _skipped(record: BatchRecord, row: Any) -> PublishResult:
+    """The ledger row was finished by someone else meanwhile (a concurrent run)."""
+    return PublishResult(
+        batch_id=record.id,
+        file=record.file,
+        source=record.source,
+        sha256=record.sha256,
+        delivery_order=record.delivery_order,
+        status="skipped",
+        reason=row.reason,
+        rows_read=row.rows_read,
+        rows_accepted=row.rows_accepted,
+        rows_rejected=row.rows_rejected,
+        rows_duplicate=row.rows_duplicate,
+    )
+
+
+def _check_matches(batch_: ExtractedBatch, record: BatchRecord) -> None:
+    if (batch_.source, batch_.sha256) != (record.source, record.sha256):
+        raise ValueError(
+            f"batch {batch_.file.relative} ({batch_.sha256[:12]}) does not match ledger row "
+            f"{record.id} ({record.file}, {record.sha256[:12]})"
+        )
+
+
+def quarantine_batch(
+    engine: Engine,
+    batch_: ExtractedBatch,
+    record: BatchRecord,
+    reason: str,
+    detail: str | None = None,
+    *,
+    audit: AuditOutcome | None = None,
+    started_at: datetime | None = None,
+    flow_run_id: str | None = None,
+) -> PublishResult:
+    """Refuse a file: ledger status `quarantined` with its reason and accounting as far as it
+    got, its rejects stored for the operator; none of its rows reach the source table."""
+    _check_matches(batch_, record)
+    t0 = time.perf_counter()
+    with writer(engine) as conn:
+        row = _lock_ledger_row(conn, record.id)
+        if row.status in FINAL_STATUSES:
+            return _skipped(record, row)
+        now = _now()
+        _store_rejects(conn, record.id, batch_.rejects)
+        conn.execute(
+            update(batch)
+            .where(batch.c.id == record.id)
+            .values(
+                status="quarantined",
+                reason=reason,
+                detail=detail,
+                rows_read=batch_.rows_read,
+                rows_accepted=batch_.rows_accepted,
+                rows_rejected=batch_.rows_rejected,
+                rows_duplicate=batch_.rows_duplicate,
+                validation_result=audit.result_path if audit else None,
+                started_at=started_at or now,
+                finished_at=_now(),
+                flow_run_id=flow_run_id or row.flow_run_id,
+            )
+        )
+    log.warning("quarantined %s: %s", record.file, reason)
+    return _result(
+        record,
+        batch_,
+        "quarantined",
+        reason=reason,
+        detail=detail,
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def publish_batch(
+    engine: Engine,
+    batch_: ExtractedBatch,
+    record: BatchRecord,
+    *,
+    audit: AuditOutcome | None = None,
+    threshold: Decimal = DEFAULT_THRESHOLD,
+    holder: str | None = None,
+    started_at: datetime | None = None,
+    flow_run_id: str | None = None,
+) -> PublishResult:
+    """Publish one extracted (and audited) batch atomically, or quarantine it (rule 6).
+
+    Everything happens in one transaction holding the source's database lock: stage, insert,
+    supersede, ledger, rejects. `audit=None` means the caller did not audit (benchmarks, unit
+    tests); the pipeline always passes the outcome of `run_audit`.
+    """
+    _check_matches(batch_, record)
+    reason, detail = batch_verdict(batch_, threshold, audit)
+    if reason is not None:
+        return quarantine_batch(
+            engine,
+            batch_,
+            record,
+            reason,
+            detail,
+            audit=audit,
+            started_at=started_at,
+            flow_run_id=flow_run_id,
+        )
+    source = SOURCES[record.source]
+    target = source_table(source.code)
+    holder = holder or default_holder(flow_run_id)
+    data = stage_frame(source, batch_.accepted)  # outside the lock: pure conversion
+    t0 = time.perf_counter()
+    with writer(engine) as conn:
+        _lock_source_for_publish(conn, source.code, holder)
+        row = _lock_ledger_row(conn, record.id)
+        if row.status in FINAL_STATUSES:
+            return _skipped(record, row)
+        now = _now()
+        _crash_point("after_lock")
+        stage = _stage(conn, source, record.id, data)
+        _crash_point("after_stage")
+
+        # Rule 1: rows of files delivered before this one (or of this very file, when it is
+        # re-processed) stop being current for the dates this file covers.
+        older = select(batch.c.id).where(
+            batch.c.source == source.code, batch.c.delivery_order <= record.delivery_order
+        )
+        superseded_rows = conn.execute(
+            update(target)
+            .where(
+                target.c.superseded_at.is_(None),
+                target.c.partition_date.between(record.period_start, record.period_end),
+                target.c.batch_id.in_(older),
+            )
+            .values(superseded_at=now)
+        ).rowcount
+
+        # Rule 2: dates already covered by a file delivered after this one stay with it.
+        newer = batch.alias("newer")
+        newer_exists = conn.execute(
+            select(func.count()).where(
+                newer.c.source == source.code,
+                newer.c.status.in_(("published", "superseded")),
+                newer.c.delivery_order > record.delivery_order,
+                newer.c.period_start <= record.period_end,
+                newer.c.period_end >= record.period_start,
+            )
+        ).scalar_one()
+        now_literal = literal(now, DateTime(timezone=True))
+        if newer_exists:
+            superseded_expr: Any = case(
+                (
+                    exists().where(
+                        newer.c.source == source.code,
+                        newer.c.status.in_(("published", "superseded")),
+                        newer.c.delivery_order > record.delivery_order,
+                        and_(
+                            newer.c.period_start <= stage.c.partition_date,
+                            newer.c.period_end >= stage.c.partition_date,
+                        ),
+                    ),
+                    now_literal,
+                ),
+                else_=cast(null(), DateTime(timezone=True)),
+            )
+        else:
+            superseded_expr = cast(null(), DateTime(timezone=True))
+        fields = [c.field for c in source.columns]
+        conn.execute(
+            insert(target).from_select(
+                ["batch_id", "line", "partition_date", "published_at", "superseded_at", *fields],
+                select(
+                    literal(record.id),
+                    stage.c.line,
+                    stage.c.partition_date,
+                    now_literal,
+                    superseded_expr,
+                    *(stage.c[f] for f in fields),
+                ),
+            )
+        )
+        _crash_point("after_insert")
+        if conn.dialect.name == "sqlite":
+            stage.drop(conn)  # PostgreSQL drops it at commit (ON COMMIT DROP)
+
+        conn.execute(
+            update(batch)
+            .where(batch.c.id == record.id)
+            .values(
+                status="published",
+                reason=None,
+                detail=None,
+                rows_read=batch_.rows_read,
+                rows_accepted=batch_.rows_accepted,
+                rows_rejected=batch_.rows_rejected,
+                rows_duplicate=batch_.rows_duplicate,
+                validation_result=audit.result_path if audit else None,
+                started_at=started_at or now,
+                published_at=now,
+                superseded_at=None,
+                flow_run_id=flow_run_id or row.flow_run_id,
+            )
+        )
+        _refresh_statuses(conn, source.code, now)
+        _store_rejects(conn, record.id, batch_.rejects)
+        _crash_point("before_commit")
+        conn.execute(update(batch).where(batch.c.id == record.id).values(finished_at=_now()))
+        status = conn.execute(select(batch.c.status).where(batch.c.id == record.id)).scalar_one()
+    _crash_point("after_commit")
+    seconds = time.perf_counter() - t0
+    log.info(
+        "published %s: %d rows (%s), %d older rows superseded, %.2fs",
+        record.file,
+        batch_.rows_accepted,
+        status,
+        superseded_rows,
+        seconds,
+    )
+    return _result(record, batch_, status, rows_superseded=superseded_rows, seconds=seconds)
+
+
+@dataclass
+class WapOutcome:
+    """The audit and publish results of one file."""
+
+    result: PublishResult
+    audit: AuditOutcome | None = None
+
+
+def write_audit_publish(
+    engine: Engine,
+    batch_: ExtractedBatch,
+    record: BatchRecord,
+    *,
+    data_docs_dir: Path | str,
+    threshold: Decimal = DEFAULT_THRESHOLD,
+    holder: str | None = None,
+    started_at: datetime | None = None,
+    flow_run_id: str | None = None,
+) -> WapOutcome:
+    """Audit (when the file would otherwise be published) then publish or quarantine."""
+    audit = (
+        run_audit(batch_, data_docs_dir=data_docs_dir, threshold=threshold)
+        if needs_audit(batch_, threshold)
+        else None
+    )
+    result = publish_batch(
+        engine,
+        batch_,
+        record,
+        audit=audit,
+        threshold=threshold,
+        holder=holder,
+        started_at=started_at,
+        flow_run_id=flow_run_id,
+    )
+    return WapOutcome(result=result, audit=audit)
