@@ -72,9 +72,7 @@ def pick(rng: np.random.Generator, values: list[str] | np.ndarray, n: int) -> np
 
 def mix(ids: np.ndarray, salt: int) -> np.ndarray:
     """A cheap deterministic integer hash (splitmix-like), so one id always maps the same way."""
-    x = (ids.astype(np.uint64) + np.uint64(salt) * np.uint64(0x9E3779B97F4A7C15)) & np.uint64(
-        0xFFFFFFFFFFFFFFFF
-    )
+    x = ids.astype(np.uint64) + np.uint64((salt * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF)
     x ^= x >> np.uint64(30)
     x *= np.uint64(0xBF58476D1CE4E5B9)
     x ^= x >> np.uint64(27)

@@ -427,9 +427,10 @@ def build_data_docs(data_docs_dir: Path, *, threshold: Decimal | None = None) ->
     """
     with _LOCK:
         ctx = _get_context(data_docs_dir)
+        wanted = DEFAULT_THRESHOLD if threshold is None else Decimal(threshold)
         for code, source in SOURCES.items():
             if code not in ctx.validations or threshold is not None:
-                _get_validation(ctx, source, Decimal(threshold or DEFAULT_THRESHOLD))
+                _get_validation(ctx, source, wanted)
         ctx.context.build_data_docs(site_names=[SITE_NAME])
     return ctx.root / "index.html"
 

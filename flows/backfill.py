@@ -8,6 +8,7 @@ from typing import Any
 from prefect import flow
 
 from flows.common import (
+    call_flow,
     conclude,
     data_docs,
     parallel_sources,
@@ -18,8 +19,8 @@ from flows.common import (
     source_locks,
 )
 from flows.execute import run_plan
-from tasks.files import register_plan, plan_backfill, survey_landing
-from tasks.outcome import RunResult
+from tasks.files import final_statuses, plan_backfill, register_plan, survey_landing
+from tasks.outcome import PUBLISHED_STATUSES, RunResult
 from tasks.plan import render_plan
 from tasks.progress import RunProgress
 from tasks.runner import SettingsTaskRunner
@@ -79,9 +80,16 @@ def backfill(
             progress=progress,
         )
     progress.finish()
+    if any(o.status in PUBLISHED_STATUSES for o in outcomes):
+        outcomes = final_statuses(outcomes, overrides)
 
     result = RunResult(flow="backfill", outcomes=outcomes, files_seen=len(plan.files))
     result.refreshed_years, result.reports = refresh_years(plan.years, overrides)
-    audited = any(o.status in ("published", "quarantined") for o in outcomes)
+    audited = bool(result.published) or bool(result.quarantined)
     result.data_docs = data_docs(overrides, audited)
     return conclude(result)
+
+
+def run_backfill(**parameters: Any) -> Any:
+    """The backfill flow run in this process: a RunResult, or the plan when dry_run."""
+    return call_flow(backfill, **parameters)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from tasks.context import clean_overrides, settings_for
 from tasks.locks import lock_sources, unlock_sources
-from tasks.outcome import RunResult
+from tasks.outcome import RunFailed, RunResult
 from tasks.refresh import build_data_docs, refresh_metrics, render_annual_report
 
 BUREAU_TZ = ZoneInfo("Asia/Shanghai")
@@ -80,13 +80,34 @@ def data_docs(overrides: dict[str, str], audited: bool) -> str | None:
 
 
 def conclude(result: RunResult) -> Any:
-    """The flow's return value: the result, or a Failed state carrying it and the reasons."""
+    """The flow's return value: the result, or a Failed state with the reasons as its message.
+
+    Calling the flow then returns the RunResult, or raises RunFailed carrying it.
+    """
+    from datetime import UTC
+
     from prefect.states import Completed, Failed
 
     from tasks.operator_view import create_operator_view
 
+    result.finished_at = datetime.now(UTC)
     docs_url = getattr(settings_for({}), "data_docs_url", None)
     create_operator_view(result, docs_url)
     if result.ok:
         return Completed(message=result.headline(), data=result)
-    return Failed(message=result.failure_message(), data=result)
+    return Failed(message=result.failure_message(), data=RunFailed(result))
+
+
+def call_flow(flow_fn: Any, **parameters: Any) -> Any:
+    """Run a flow in this process and return its result even when the run ended Failed.
+
+    A RunFailed result gives back its RunResult; any other failure is raised (SourcesBusy,
+    configuration errors, ...).
+    """
+    state = flow_fn(**parameters, return_state=True)
+    value = state.result(raise_on_failure=False)
+    if isinstance(value, RunFailed):
+        return value.result
+    if isinstance(value, BaseException):
+        raise value
+    return value

@@ -15,41 +15,41 @@ from typing import Any
 
 from prefect.futures import PrefectFuture, as_completed
 
-from tasks.files import process_file
+from tasks.files import TransientFileError, process_file
 from tasks.outcome import FileOutcome
 from tasks.plan import BackfillPlan, PlannedFile
 from tasks.progress import RunProgress
 
 
 def skipped_outcome(f: PlannedFile) -> FileOutcome:
-    detail = (
-        "content already in the ledger" if f.action == "skip" else "content no longer in landing"
-    )
+    """A file the plan leaves alone (unchanged content, or content gone from the landing)."""
     return FileOutcome(
-        source=f.source,
         file=f.file,
-        action=f.action,
+        source=f.source,
         status="skipped",
-        reason="unchanged" if f.action == "skip" else "missing",
-        detail=detail,
+        sha256=f.sha256,
         delivery_order=f.delivery_order,
+        reason=None if f.action == "skip" else "missing",
+        detail=None if f.action == "skip" else "content no longer in the landing area",
+        action=f.action,
     )
 
 
 def _safe_error(exc: BaseException | None, message: str | None) -> str:
-    """The failure without values: exception types (a DB error's text may quote a cell)."""
+    """The failure without values: exception types only (a DB error's text may quote a cell)."""
     if exc is None:
         return (message or "task did not complete").splitlines()[0][:200]
+    if isinstance(exc, TransientFileError):
+        return str(exc)  # the pipeline's own detail: exception type names, no cell values
     names = [type(exc).__name__]
     orig = getattr(exc, "orig", None)
     if orig is not None:
         names.append(type(orig).__name__)
-    if isinstance(exc, (OSError, TimeoutError)) and not orig:
-        return f"{' / '.join(names)}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
     return " / ".join(names)
 
 
 def failed_outcome(f: PlannedFile, future: PrefectFuture[Any]) -> FileOutcome:
+    """A file whose task failed after its retries (it stays pending; the next run resumes it)."""
     state = future.state
     exc: BaseException | None = None
     try:
@@ -59,13 +59,14 @@ def failed_outcome(f: PlannedFile, future: PrefectFuture[Any]) -> FileOutcome:
     except BaseException as e:  # a crashed task's result cannot be read
         exc = e
     return FileOutcome(
-        source=f.source,
         file=f.file,
-        action=f.action,
+        source=f.source,
         status="failed",
+        sha256=f.sha256,
+        delivery_order=f.delivery_order,
         reason=type(exc).__name__ if exc else (state.name or "failed"),
         detail=_safe_error(exc, state.message),
-        delivery_order=f.delivery_order,
+        action=f.action,
     )
 
 
@@ -99,6 +100,7 @@ def run_plan(
     while in_flight:
         future = next(as_completed(list(in_flight)))
         source, f = in_flight.pop(future)
+        future.wait()  # the final state, from the runner (the API may not have it yet)
         if future.state.is_completed():
             outcome: FileOutcome = future.result()
         else:

@@ -7,6 +7,7 @@ from typing import Any
 from prefect import flow
 
 from flows.common import (
+    call_flow,
     conclude,
     data_docs,
     parallel_sources,
@@ -17,8 +18,8 @@ from flows.common import (
     source_locks,
 )
 from flows.execute import run_plan
-from tasks.files import register_plan, plan_nightly, survey_landing
-from tasks.outcome import RunResult
+from tasks.files import final_statuses, plan_nightly, register_plan, survey_landing
+from tasks.outcome import PUBLISHED_STATUSES, RunResult
 from tasks.progress import RunProgress
 from tasks.runner import SettingsTaskRunner
 
@@ -60,13 +61,26 @@ def nightly(
             progress=progress,
         )
     progress.finish()
+    if any(o.status in PUBLISHED_STATUSES for o in outcomes):
+        outcomes = final_statuses(outcomes, overrides)
 
     result = RunResult(
         flow="nightly", outcomes=outcomes, files_seen=survey.files_seen, ignored=survey.ignored
     )
-    audited = any(o.status in ("published", "quarantined") for o in outcomes)
+    published = {o.file for o in result.published}
     if refresh:
-        years = {y for o, f in zip(outcomes, plan.files, strict=True) if o.status == "published" for y in f.years}
+        years = {y for f in plan.files if f.file in published for y in f.years}
         result.refreshed_years, result.reports = refresh_years(years, overrides)
+    audited = bool(published) or bool(result.quarantined)
     result.data_docs = data_docs(overrides, audited)
     return conclude(result)
+
+
+def run_nightly(**parameters: Any) -> RunResult:
+    """The nightly flow run in this process (what `bureau-stats run` calls).
+
+    Returns the RunResult whether the run completed or ended Failed (quarantined files); the
+    result has the interface of `bureau_stats.pipeline.RunSummary`.
+    """
+    result: RunResult = call_flow(nightly, **parameters)
+    return result

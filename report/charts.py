@@ -6,6 +6,8 @@ axis labels instead of Chinese ones (and a warning), rather than boxes for every
 
 from __future__ import annotations
 
+import logging
+
 import io
 import warnings
 from collections.abc import Mapping, Sequence
@@ -44,7 +46,12 @@ class NoCJKFontWarning(UserWarning):
 
 @cache
 def cjk_font() -> str | None:
-    """The family name of an installed CJK font, or None."""
+    """The family name of an installed CJK font, or None.
+
+    The Python dependency `manimgx-fonts-cjk` ships Noto Sans CJK (OFL), so a fresh
+    `pip install` draws Chinese without any system font.
+    """
+    _register_packaged_font()
     installed = {f.name for f in font_manager.fontManager.ttflist}
     for family in CJK_FAMILIES:
         if family in installed:
@@ -58,6 +65,24 @@ def cjk_font() -> str | None:
                 continue
     installed = {f.name for f in font_manager.fontManager.ttflist}
     return next((family for family in CJK_FAMILIES if family in installed), None)
+
+
+def _register_packaged_font() -> None:
+    # The variable font has no separate "normal" weight entry; matplotlib says so once per
+    # glyph lookup at WARNING level, which is noise for an operator.
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
+    try:
+        from importlib.resources import files
+
+        folder = files("manimgx_fonts_cjk")
+    except ModuleNotFoundError:
+        return
+    for entry in folder.iterdir():
+        if entry.name.lower().endswith((".ttc", ".otf", ".ttf")):
+            try:
+                font_manager.fontManager.addfont(str(entry))
+            except (OSError, RuntimeError):
+                continue
 
 
 @dataclass(frozen=True)
@@ -106,11 +131,19 @@ def trend_chart(title: str, series: Sequence[Series], title_latin: str = "") -> 
             ax.grid(axis="y", alpha=0.3)
             for side in ("top", "right"):
                 ax.spines[side].set_visible(False)
-            if ax.get_legend_handles_labels()[0]:
-                ax.legend(loc="upper left", fontsize=8, frameon=False, ncol=2)
+            handles = ax.get_legend_handles_labels()[0]
+            if handles:
+                # below the axes, so it never hides a point
+                ax.legend(
+                    loc="upper center",
+                    bbox_to_anchor=(0.5, -0.2),
+                    fontsize=8,
+                    frameon=False,
+                    ncol=min(4, len(handles)),
+                )
             fig.tight_layout()
             buffer = io.BytesIO()
-            fig.savefig(buffer, format="png")
+            fig.savefig(buffer, format="png", bbox_inches="tight")
         finally:
             plt.close(fig)
     return buffer.getvalue()

@@ -54,11 +54,35 @@ class FigureRow:
     has_previous: bool = False
     files: tuple[Contribution, ...] = ()
 
+    derived: bool = False
+
     @property
     def files_text(self) -> str:
+        """Source files, the common name stem once: `行政处罚案件_*.xlsx: 20240101-20240131(58行)、…`.
+
+        Rows are shown for figures counted from rows; a derived figure (ratio, yoy) lists the
+        files of its components once each.
+        """
         if not self.files:
             return "(无来源数据)"
-        return "、".join(f"{c.name}({c.rows}行)" for c in self.files)
+        groups: dict[str, list[str]] = {}
+        seen: set[int] = set()
+        for c in self.files:
+            if self.derived and c.batch_id in seen:
+                continue
+            seen.add(c.batch_id)
+            base, dot, ext = c.name.rpartition(".")
+            stem, sep, rest = (base if dot else c.name).partition("_")
+            head = (f"{stem}_*.{ext}" if dot else f"{stem}_*") if sep else c.name
+            shown = rest if sep else ""
+            if not self.derived:
+                shown = f"{shown}({c.rows}行)"
+            groups.setdefault(head, []).append(shown)
+        parts = []
+        for head, items in groups.items():
+            listed = "、".join(i for i in items if i)
+            parts.append(f"{head}: {listed}" if listed else head)
+        return ";".join(parts)
 
 
 @dataclass(frozen=True)
@@ -355,6 +379,7 @@ def build_report(
             change_pct_text=pct_text,
             has_previous=has_previous,
             files=tuple(files),
+            derived=not metric.is_row_metric,
         )
 
     ip_month = next((m for m in months.values() if m is not None), None)

@@ -125,9 +125,12 @@ def _table(
             if i in numeric:
                 cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.RIGHT
             _run(cell.paragraphs[0], text, BODY_FONT, size)
-    for i, width in enumerate(widths):
-        for row in table.rows:
-            row.cells[i].width = Cm(width)
+    if widths:
+        table.autofit = False
+        for i, width in enumerate(widths):
+            table.columns[i].width = Cm(width)
+            for row in table.rows:
+                row.cells[i].width = Cm(width)
 
 
 def render_docx(report: ReportData) -> bytes:
@@ -159,7 +162,8 @@ def render_docx(report: ReportData) -> bytes:
             if area.has_previous:
                 row += [f.previous_text, f.change_text, f.change_pct_text]
             rows.append(row)
-        _table(doc, header, rows, numeric=numeric)
+        widths = (5.0, 2.2, 1.6, 2.4, 2.4, 2.2) if area.has_previous else (8.0, 4.0, 3.8)
+        _table(doc, header, rows, numeric=numeric, widths=widths)
         if area.chart_png:
             doc.add_picture(io.BytesIO(area.chart_png), width=Cm(15.5))
             doc.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
@@ -202,6 +206,7 @@ def render_docx(report: ReportData) -> bytes:
             for q in report.quality
         ),
         numeric=list(range(1, 9)),
+        widths=(4.6, 1.4, 1.4, 1.4, 1.4, 1.4, 1.4, 1.4, 1.4),
     )
     p = doc.add_paragraph()
     if report.quarantines:

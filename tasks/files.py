@@ -1,25 +1,23 @@
-"""Tasks over delivered files: survey the landing area, and process one file.
+"""Tasks over delivered files: survey, plan, register, process one file, final statuses.
 
-Thin wrappers: discovery is `connectors.landing`, the per-file work (extract, audit, publish
-with write-audit-publish, ledger) is `bureau_stats.pipeline`. What the wrappers add is what
-Prefect is for: task names that say which file, retries on transient errors only, timeouts,
-and a persisted result per file so that a retried flow run does not redo published files.
+Thin wrappers over `bureau_stats.pipeline` (discover, fingerprint, extract -> audit -> publish)
+and `warehouse.publish` (ledger registration). What they add is what Prefect is for: task names
+that say which file, retries with backoff on transient errors only, timeouts, and a persisted
+result per file so that a retried flow run does not redo the files it already finished.
 """
 
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date
 from typing import Any
 
 from prefect import task
 from prefect.context import TaskRunContext
 
-from connectors.batch import LandingFile
 from tasks.context import settings_for, warehouse
-from tasks.outcome import REJECTS_SAMPLE, FileOutcome
+from tasks.outcome import REJECTS_SAMPLE, FileOutcome, Ignored
 from tasks.plan import (
     BackfillPlan,
     Delivered,
@@ -41,7 +39,17 @@ from tasks.retry import (
 
 quiet_soft_timeout_notice()
 
-_HASH_CHUNK = 1 << 20
+_ROBUST: dict[str, Any] = dict(
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_jitter_factor=RETRY_JITTER,
+    retry_condition_fn=retry_on_transient,
+    timeout_seconds=FILE_TIMEOUT_SECONDS,
+)
+
+
+class TransientFileError(OSError):
+    """The pipeline could not read or publish a file for a reason a retry can cure."""
 
 
 @dataclass
@@ -50,26 +58,17 @@ class Survey:
 
     present: list[Present]
     ledger: list[Delivered]
-    ignored: list[str] = field(default_factory=list)  # "relative path: why"
+    ignored: list[Ignored] = field(default_factory=list)
 
     @property
     def files_seen(self) -> int:
         return len(self.present)
 
 
-def content_hash(file: LandingFile) -> str:
-    """sha256 of a delivery's bytes (the ledger's identity of a delivery, rule 3)."""
-    from connectors.landing import open_file
-
-    digest = hashlib.sha256()
-    with open_file(file) as fp:
-        while chunk := fp.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def read_ledger(settings: Any, *, start: date | None = None, end: date | None = None) -> list[Delivered]:
-    """Ledger entries (optionally only those whose period intersects [start, end])."""
+def read_ledger(
+    settings: Any, *, start: date | None = None, end: date | None = None
+) -> list[Delivered]:
+    """Ledger entries (pending ones included), optionally those intersecting [start, end]."""
     from sqlalchemy import select
 
     from warehouse.schema import batch
@@ -91,37 +90,35 @@ def read_ledger(settings: Any, *, start: date | None = None, end: date | None = 
         return [delivered_from_row(r) for r in conn.execute(query).mappings()]
 
 
-@task(
-    name="survey-landing",
-    task_run_name="survey the landing area and the ledger",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_jitter_factor=RETRY_JITTER,
-    retry_condition_fn=retry_on_transient,
-    timeout_seconds=FILE_TIMEOUT_SECONDS,
-)
+@task(name="survey-landing", task_run_name="survey the landing area and the ledger", **_ROBUST)
 def survey_landing(
     overrides: dict[str, str],
     start: date | None = None,
     end: date | None = None,
     sources: list[str] | None = None,
 ) -> Survey:
-    """Every delivery in the landing area (hashed) and the ledger, limited to a range if given."""
-    from connectors.landing import discover
+    """Every delivery in the landing area with its content hash, and the ledger.
+
+    Limited to the sources and the period range when given (a backfill hashes only what it
+    may touch). Reads only: a dry run calls this too.
+    """
+    from bureau_stats.pipeline import discover_step, fingerprint
 
     settings = settings_for(overrides)
-    files, ignored = discover(settings.landing)
+    files, ignored = discover_step(str(settings.landing))
     wanted = set(sources or ())
-    present = [
-        Present(file=f, sha256=content_hash(f))
-        for f in files
-        if (not wanted or f.source in wanted)
-        and (start is None or end is None or intersects(start, end, f.period_start, f.period_end))
-    ]
+    present = []
+    for f in files:
+        in_range = (
+            start is None or end is None or intersects(start, end, f.period_start, f.period_end)
+        )
+        if (wanted and f.source not in wanted) or not in_range:
+            continue
+        present.append(Present(file=f, sha256=fingerprint(f).sha256))
     return Survey(
         present=present,
         ledger=read_ledger(settings, start=start, end=end),
-        ignored=[f"{i.relative}: {i.why}" for i in ignored],
+        ignored=[Ignored(i.file, i.why) for i in ignored],
     )
 
 
@@ -145,35 +142,27 @@ def plan_backfill(
     )
 
 
-def _file_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
-    """Same flow run, same content, same action: the persisted outcome is reused on retry."""
-    planned: PlannedFile = parameters["planned"]
-    run_id = str(context.task_run.flow_run_id)
-    return hashlib.sha256(
-        f"{run_id}|{planned.source}|{planned.sha256}|{planned.action}".encode()
-    ).hexdigest()
+@task(name="register-deliveries", task_run_name="register new deliveries", **_ROBUST)
+def register_plan(
+    plan: BackfillPlan, overrides: dict[str, str], run_id: str | None
+) -> BackfillPlan:
+    """Ledger first: new contents get their delivery order (rule 2) before any is read."""
+    from bureau_stats.pipeline import register_step
+    from warehouse.publish import Delivery
 
-
-def _rejects_sample(rejects: Any) -> list[dict[str, Any]]:
-    """The first rejected rows as plain dicts (already masked and hashed by the connector)."""
-    if rejects is None or len(rejects) == 0:
-        return []
-    head = rejects.head(REJECTS_SAMPLE)
-    return [
-        {
-            "line": int(r["line"]),
-            "reason": str(r["reason"]),
-            "column": None if r["column"] is None else str(r["column"]),
-            "raw": r["raw"],
-        }
-        for r in head.to_dict("records")
+    todo = [
+        Delivery(file=f.landing, sha256=f.sha256)
+        for f in plan.to_process
+        if f.action == "publish" and f.landing is not None
     ]
+    if not todo:
+        return plan
+    pairs = register_step(warehouse(settings_for(overrides)), todo, run_id)
+    return plan.registered({(r.source, r.sha256): (r.id, r.delivery_order) for _, r in pairs})
 
 
 def _batch_record(engine: Any, batch_id: int) -> Any:
     """The ledger row of a registered delivery as `warehouse.publish.BatchRecord`."""
-    from datetime import UTC
-
     from sqlalchemy import select
 
     from warehouse.publish import BatchRecord
@@ -208,105 +197,89 @@ def _reopen(engine: Any, batch_id: int) -> None:
         conn.execute(update(batch).where(batch.c.id == batch_id).values(status="pending"))
 
 
-class ContentChanged(RuntimeError):
-    """The file's content changed between planning and processing: it is a new delivery."""
+def _stored_rejects(
+    engine: Any, planned: PlannedFile, delivery_order: int | None
+) -> list[dict[str, Any]]:
+    """The first rejected rows of this delivery, as the reject store keeps them (masked)."""
+    from warehouse.ledger import list_rejects
 
-
-@task(
-    name="register-deliveries",
-    task_run_name="register new deliveries",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_jitter_factor=RETRY_JITTER,
-    retry_condition_fn=retry_on_transient,
-)
-def register_plan(plan: BackfillPlan, overrides: dict[str, str], run_id: str | None) -> BackfillPlan:
-    """Ledger first: new contents get their delivery order (rule 2) before any is read."""
-    from warehouse.publish import Delivery, order_deliveries, register_deliveries
-
-    todo = [
-        Delivery(file=f.landing, sha256=f.sha256)
-        for f in plan.to_process
-        if f.action == "publish" and f.landing is not None
+    rows = list_rejects(engine, planned.file, limit=None)
+    mine = [r for r in rows if r.get("delivery_order") == delivery_order][:REJECTS_SAMPLE]
+    return [
+        {
+            "line": r.get("line"),
+            "reason": r.get("reason"),
+            "column": r.get("column"),
+            "raw": r.get("raw"),
+        }
+        for r in mine
     ]
-    if not todo:
-        return plan
-    records = register_deliveries(
-        warehouse(settings_for(overrides)), order_deliveries(todo), flow_run_id=run_id
-    )
-    return plan.registered({(r.source, r.sha256): (r.id, r.delivery_order) for r in records})
+
+
+def _file_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    """Same flow run, same content, same action: the persisted outcome is reused on retry."""
+    planned: PlannedFile = parameters["planned"]
+    run_id = str(context.task_run.flow_run_id)
+    key = f"process-file|{run_id}|{planned.source}|{planned.sha256}|{planned.action}"
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 @task(
     name="process-file",
     task_run_name="{planned.action} {planned.file}",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_jitter_factor=RETRY_JITTER,
-    retry_condition_fn=retry_on_transient,
-    timeout_seconds=FILE_TIMEOUT_SECONDS,
     persist_result=True,
     cache_key_fn=_file_cache_key,
+    **_ROBUST,
 )
 def process_file(planned: PlannedFile, overrides: dict[str, str], holder: str) -> FileOutcome:
-    """Extract, audit and publish (or quarantine) one registered delivery."""
-    from prefect import get_run_logger
+    """Extract, audit and publish (or quarantine) one registered delivery.
 
-    from connectors.extract import extract_file
-    from warehouse.publish import write_audit_publish
+    A quarantined file is a normal outcome; a read or database error makes the task fail so
+    Prefect retries it (the ledger row stays `pending`, so nothing is half-done meanwhile).
+    """
+    from bureau_stats.pipeline import process_file as process_one
+    from warehouse.publish import Delivery
 
     if planned.landing is None or planned.batch_id is None:
         raise ValueError(f"{planned.file}: not registered, or no content to process")
     settings = settings_for(overrides)
     engine = warehouse(settings)
-    started = time.monotonic()
-    extracted = extract_file(
-        planned.landing,
-        pii_key=settings.pii_key_bytes(),
-        threshold=settings.reject_threshold,
-    )
-    if extracted.sha256 != planned.sha256:
-        raise ContentChanged(
-            f"{planned.file} changed since the run was planned; the next run takes it as a "
-            "new delivery"
-        )
     if planned.action in ("republish", "revalidate"):
         _reopen(engine, planned.batch_id)
-    wap = write_audit_publish(
+    out = process_one(
         engine,
-        extracted,
+        Delivery(file=planned.landing, sha256=planned.sha256),
         _batch_record(engine, planned.batch_id),
-        data_docs_dir=settings.resolved_data_docs_dir(),
+        pii_key=settings.pii_key_bytes(),
         threshold=settings.reject_threshold,
+        data_docs_dir=settings.resolved_data_docs_dir(),
         holder=holder,
-        flow_run_id=holder.split("@", 1)[0],
+        flow_run_id=holder.split("@", 1)[0] if "@" in holder else None,
     )
-    result = wap.result
-    outcome = FileOutcome(
-        source=planned.source,
-        file=planned.file,
+    if out.status == "failed":
+        raise TransientFileError(f"{planned.file}: {out.detail}")
+    return FileOutcome(
+        file=out.file,
+        source=out.source,
+        status=out.status,
+        sha256=out.sha256,
+        delivery_order=out.delivery_order,
+        reason=out.reason,
+        detail=out.detail,
+        rows_read=out.rows_read,
+        rows_accepted=out.rows_accepted,
+        rows_rejected=out.rows_rejected,
+        rows_duplicate=out.rows_duplicate,
+        seconds=out.seconds,
         action=planned.action,
-        status="published" if result.status in ("published", "superseded") else result.status,
-        reason=result.reason,
-        detail=result.detail,
-        rows_read=result.rows_read,
-        rows_accepted=result.rows_accepted,
-        rows_rejected=result.rows_rejected,
-        rows_duplicate=result.rows_duplicate,
-        delivery_order=result.delivery_order,
-        seconds=round(time.monotonic() - started, 3),
-        rejects=_rejects_sample(extracted.rejects),
-        warnings=list(extracted.warnings),
+        rejects=_stored_rejects(engine, planned, out.delivery_order) if out.rows_rejected else [],
     )
-    get_run_logger().info(
-        "%s %s: %s (read %d, accepted %d, rejected %d, duplicate %d)%s",
-        planned.action,
-        planned.file,
-        outcome.status,
-        outcome.rows_read,
-        outcome.rows_accepted,
-        outcome.rows_rejected,
-        outcome.rows_duplicate,
-        f" - {outcome.reason}" if outcome.reason else "",
-    )
-    return outcome
+
+
+@task(name="final-statuses", task_run_name="final ledger statuses")
+def final_statuses(outcomes: list[FileOutcome], overrides: dict[str, str]) -> list[FileOutcome]:
+    """A file published early in the run may be superseded by a later one of the same run."""
+    from bureau_stats.pipeline import _final_statuses
+
+    _final_statuses(warehouse(settings_for(overrides)), outcomes)  # type: ignore[arg-type]
+    return outcomes

@@ -71,7 +71,13 @@ def summary_markdown(result: RunResult, *, flow_run_id: str | None = None) -> st
             "`_v2`, and the next nightly run publishes it.",
         ]
     if result.failed:
-        lines += ["", "## Failed (not data errors)", "", "| file | status | error |", "|---|---|---|"]
+        lines += [
+            "",
+            "## Failed (not data errors)",
+            "",
+            "| file | status | error |",
+            "|---|---|---|",
+        ]
         for o in result.failed:
             lines.append(f"| {_cell(o.file)} | {o.status} | {_cell(o.detail or o.reason or '')} |")
         lines += [
@@ -79,10 +85,6 @@ def summary_markdown(result: RunResult, *, flow_run_id: str | None = None) -> st
             "A failed file is not in the ledger as published; the next run (or a retry of "
             "this run) processes it again.",
         ]
-    warnings = [(o.file, w) for o in result.outcomes for w in o.warnings]
-    if warnings:
-        lines += ["", "## Warnings", ""]
-        lines += [f"- {_cell(f)}: {_cell(w)}" for f, w in warnings]
     if result.ignored:
         lines += ["", f"Ignored in the landing area: {len(result.ignored)} file(s)."]
     if result.refreshed_years:
@@ -137,7 +139,11 @@ def data_docs_link(data_docs_index: str | None, base_url: str | None = None) -> 
     if not data_docs_index:
         return None
     path = Path(data_docs_index)
-    return path.resolve().as_uri() if not data_docs_index.startswith(("http", "file:")) else data_docs_index
+    return (
+        path.resolve().as_uri()
+        if not data_docs_index.startswith(("http", "file:"))
+        else data_docs_index
+    )
 
 
 @task(name="operator-view", task_run_name="operator view of the {result.flow} run")

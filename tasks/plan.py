@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from connectors.batch import LandingFile
+if TYPE_CHECKING:  # connectors.batch imports pandas: not needed to plan
+    from connectors.batch import LandingFile
 
 Action = Literal["skip", "publish", "republish", "revalidate", "missing"]
 

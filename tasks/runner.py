@@ -50,8 +50,8 @@ class SettingsTaskRunner(TaskRunner[Any]):
     """Delegates to the runner the settings select, resolved at `__enter__`."""
 
     def __init__(self) -> None:
-        super().__init__()
         self._inner: TaskRunner[Any] | None = None
+        super().__init__()
 
     @property
     def name(self) -> str:

@@ -7,6 +7,7 @@ are applied on first use, under a lock so two processes starting at once migrate
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, exc, text
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,9 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # pg_advisory_xact_lock key serializing schema migrations (any constant unique to this app).
 MIGRATION_LOCK_KEY = 0x62757265_61750001  # "bureau" + 1
+
+# Modules that declare tables on `warehouse.schema.metadata` (Alembic compares against all).
+TABLE_MODULES = ("warehouse.schema", "metrics.mart")
 
 _migrated: set[str] = set()
 _migrate_lock = threading.Lock()
@@ -33,6 +37,19 @@ class WarehouseError(RuntimeError):
 
     The CLI maps it to exit code 2: it is a configuration problem, not a data problem.
     """
+
+
+def full_metadata() -> MetaData:
+    """`warehouse.schema.metadata` with the tables of every module that adds to it."""
+    for name in TABLE_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:
+                raise
+    from warehouse.schema import metadata
+
+    return metadata
 
 
 def _sqlite_pragmas(engine: Engine) -> None:

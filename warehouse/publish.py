@@ -568,25 +568,24 @@ def bulk_load(conn: Connection, table: Table, data: pa.Table) -> None:
         conn.exec_driver_sql(sql, rows)  # type: ignore[arg-type]
 
 
-def _stage_table(source: Source, batch_id: int) -> Table:
-    """A TEMP table shaped like the source table's data columns (dropped at commit)."""
+def staging_table(source: Source, name: str, *, temporary: bool = True) -> Table:
+    """A table shaped like the source table's data columns: line, partition_date, fields.
+
+    Temporary by default (session-local, not WAL-logged; dropped at commit on PostgreSQL).
+    """
     target = source_table(source.code)
     columns = [
         Column(c.name, c.type)
         for c in target.columns
         if c.name not in ("batch_id", "published_at", "superseded_at")
     ]
-    return Table(
-        f"stage_{source.code}_{batch_id}",
-        MetaData(),
-        *columns,
-        prefixes=["TEMPORARY"],
-        postgresql_on_commit="DROP",
-    )
+    if not temporary:
+        return Table(name, MetaData(), *columns)
+    return Table(name, MetaData(), *columns, prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
 
 
 def _stage(conn: Connection, source: Source, batch_id: int, data: pa.Table) -> Table:
-    stage = _stage_table(source, batch_id)
+    stage = staging_table(source, f"stage_{source.code}_{batch_id}")
     conn.exec_driver_sql(
         f"DROP TABLE IF EXISTS {conn.dialect.identifier_preparer.quote(stage.name)}"
     )

@@ -81,7 +81,9 @@ def _print_json(doc: Any) -> None:
 
 
 def _console() -> Console:
-    return Console(file=sys.stdout, soft_wrap=False)
+    """A wide console when stdout is not a terminal (logs, pipes), so file names stay whole."""
+    interactive = sys.stdout.isatty()
+    return Console(file=sys.stdout, width=None if interactive else 240, soft_wrap=False)
 
 
 def _status_style(status: str) -> str:

@@ -179,7 +179,7 @@ def explain_command(
     console.print(f"[bold]{metric}[/bold]  {m.label}")
     console.print(f"value:      [bold]{shown(value)}[/bold] {m.unit}")
     console.print(f"window:     {window.start} .. {window.end}")
-    console.print(f"definition: {definition}")
+    console.print(f"definition: {definition}", soft_wrap=True)
     table = Table(title="contributing batches (times in UTC)")
     table.add_column("metric", no_wrap=True)
     table.add_column("batch", justify="right")
@@ -191,7 +191,7 @@ def explain_command(
         table.add_row(
             c.metric,
             str(c.batch_id),
-            c.file,
+            c.name,
             _utc(c.first_seen_at),
             str(c.rows),
             "" if c.amount is None else str(c.amount),

@@ -48,7 +48,7 @@ def test_suite_is_valid_gx(code: str) -> None:
 def test_build_is_pure_and_stable() -> None:
     source = get_source("cases")
     assert build_suite(source) == build_suite(source)
-    assert "\"id\"" not in render(build_suite(source))
+    assert '"id"' not in render(build_suite(source))
 
 
 def test_threshold_sets_mostly_of_tolerant_expectations_only() -> None:
@@ -56,7 +56,9 @@ def test_threshold_sets_mostly_of_tolerant_expectations_only() -> None:
     in_set = [e for e in suite["expectations"] if e["type"] == "expect_column_values_to_be_in_set"]
     assert {e["kwargs"]["column"] for e in in_set} == {"entity_type", "txn_type", "channel"}
     assert all(e["kwargs"]["mostly"] == 0.95 for e in in_set)
-    unique = next(e for e in suite["expectations"] if e["type"] == "expect_column_values_to_be_unique")
+    unique = next(
+        e for e in suite["expectations"] if e["type"] == "expect_column_values_to_be_unique"
+    )
     assert "mostly" not in unique["kwargs"]
 
 

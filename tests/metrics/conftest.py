@@ -9,19 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from tiny_warehouse import open_tiny
+from sqlalchemy import Engine
+from tiny_warehouse import open_tiny, pg_schema_url
 
 PG_SCHEMA = "metrics_tests"
-
-
-def pg_schema_url(pg_url: str, schema: str) -> str:
-    """`pg_url` with its own schema first on the search path (created when missing)."""
-    admin = create_engine(pg_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-    admin.dispose()
-    return f"{pg_url}?options=-csearch_path%3D{schema}"
 
 
 @pytest.fixture(scope="session")

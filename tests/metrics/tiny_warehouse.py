@@ -7,13 +7,22 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, func, insert, select
+from sqlalchemy import Engine, create_engine, delete, func, insert, select, text
 
 import metrics.mart  # noqa: F401  (registers the mart table on the metadata)
 from connectors.sources import SOURCES
 from warehouse.schema import batch, metadata, source_table
 
 PUBLISHED = datetime(2025, 1, 10, 2, 0, tzinfo=UTC)
+
+
+def pg_schema_url(pg_url: str, schema: str) -> str:
+    """`pg_url` with its own schema first on the search path (created when missing)."""
+    admin = create_engine(pg_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    admin.dispose()
+    return f"{pg_url}?options=-csearch_path%3D{schema}"
 
 
 def open_tiny(url: str) -> Engine:
@@ -42,7 +51,9 @@ def add_batch(
 ) -> int:
     """One ledger row; returns its id."""
     with engine.begin() as conn:
-        order = conn.execute(select(func.coalesce(func.max(batch.c.delivery_order), 0))).scalar()
+        order = int(
+            conn.execute(select(func.coalesce(func.max(batch.c.delivery_order), 0))).scalar_one()
+        )
         name = name or f"{SOURCES[source].file_stem}_{order + 1}.{SOURCES[source].extension}"
         return int(
             conn.execute(

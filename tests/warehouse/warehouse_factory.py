@@ -19,7 +19,9 @@ from connectors.sources import SOURCES
 PERSON_ID = "11010519491231002X"  # a syntactically valid resident ID, never to be stored in clear
 
 
-def landing_file(source: str, start: date, end: date, version: int = 1, name: str | None = None) -> LandingFile:
+def landing_file(
+    source: str, start: date, end: date, version: int = 1, name: str | None = None
+) -> LandingFile:
     src = SOURCES[source]
     suffix = f"_v{version}" if version > 1 else ""
     name = name or f"{src.file_stem}_{start:%Y%m%d}-{end:%Y%m%d}{suffix}.{src.extension}"
@@ -68,8 +70,13 @@ def accepted_frame(source: str, days: list[date], tag: str = "v1") -> pd.DataFra
     return frame
 
 
-def rejects_frame(lines: list[int], reason: str = "bad_date", column: str = "核准日期") -> pd.DataFrame:
-    raw = json.dumps({"当事人证件号码": hashlib.sha256(PERSON_ID.encode()).hexdigest(), "值": "x"}, ensure_ascii=False)
+def rejects_frame(
+    lines: list[int], reason: str = "bad_date", column: str = "核准日期"
+) -> pd.DataFrame:
+    raw = json.dumps(
+        {"当事人证件号码": hashlib.sha256(PERSON_ID.encode()).hexdigest(), "值": "x"},
+        ensure_ascii=False,
+    )
     return pd.DataFrame(
         {
             "line": pd.Series(lines, dtype="int64"),
@@ -105,7 +112,19 @@ def make_batch(
     accepted = accepted_frame(source, days, tag) if verdict == "readable" else pd.DataFrame()
     rejects = rejects_frame(list(range(1000, 1000 + rejected)))
     sha = hashlib.sha256(
-        json.dumps([source, str(start), str(end), version, tag, [str(d) for d in days], rejected, duplicates, verdict]).encode()
+        json.dumps(
+            [
+                source,
+                str(start),
+                str(end),
+                version,
+                tag,
+                [str(d) for d in days],
+                rejected,
+                duplicates,
+                verdict,
+            ]
+        ).encode()
     ).hexdigest()
     n_accepted = len(accepted)
     return ExtractedBatch(

@@ -1,4 +1,5 @@
-"""Alembic environment: the target is `warehouse.schema.metadata` (with its naming convention).
+"""Alembic environment: the target is `warehouse.schema.metadata` (with its naming convention),
+including tables other modules declare on it (`warehouse.engine.TABLE_MODULES`).
 
 Run through `warehouse.engine.migrate`, which passes an open connection (inside a transaction
 holding the migration lock) in `config.attributes["connection"]`. Without one (the `alembic`
@@ -13,7 +14,8 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
 
-from warehouse.schema import Amount, metadata
+from warehouse.engine import full_metadata
+from warehouse.schema import Amount
 
 config = context.config
 
@@ -29,7 +31,7 @@ def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str |
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
-        target_metadata=metadata,
+        target_metadata=full_metadata(),
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         render_item=_render_item,
