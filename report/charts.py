@@ -6,9 +6,8 @@ axis labels instead of Chinese ones (and a warning), rather than boxes for every
 
 from __future__ import annotations
 
-import logging
-
 import io
+import logging
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
