@@ -27,6 +27,7 @@ from warehouse.publish import (
     BatchRecord,
     Delivery,
     PublishResult,
+    SourceLocked,
     acquire_source_locks,
     default_holder,
     needs_audit,
@@ -261,6 +262,7 @@ def process_file(
             f"the audit could not run ({type(exc).__name__})",
             started_at=started_at,
             flow_run_id=flow_run_id,
+            holder=holder,
         )
         return FileOutcome.from_result(result, time.perf_counter() - t0)
     try:
@@ -319,8 +321,13 @@ def ingest(
     engine: Engine | None = None,
     build_docs: bool = False,
     flow_run_id: str | None = None,
+    lock_timeout: float | None = 1800.0,
 ) -> RunSummary:
-    """One run over the landing area: every new delivery published or quarantined."""
+    """One run over the landing area: every new delivery published or quarantined.
+
+    Sources leased by someone else (a backfill) are waited for up to `lock_timeout` seconds;
+    after that their files are reported `failed` and stay pending for the next run.
+    """
     pii_key = settings.pii_key_bytes()  # refuse to start without it (exit 2 in the CLI)
     threshold = Decimal(settings.reject_threshold)
     data_docs_dir = settings.resolved_data_docs_dir()
@@ -352,7 +359,25 @@ def ingest(
                 todo.setdefault(delivery.source, []).append((delivery, record))
         holder = default_holder(flow_run_id)
         for source, items in todo.items():
-            with acquire_source_locks(engine, [source], holder, wait=True):
+            try:
+                lease = acquire_source_locks(
+                    engine, [source], holder, wait=True, timeout=lock_timeout
+                )
+            except SourceLocked as exc:  # a backfill (or a stuck run) keeps the source
+                log.error("%s", exc)
+                summary.outcomes.extend(
+                    FileOutcome(
+                        d.file.relative,
+                        source,
+                        "failed",
+                        r.sha256,
+                        r.delivery_order,
+                        detail=str(exc),
+                    )
+                    for d, r in items
+                )
+                continue
+            with lease:
                 for delivery, record in items:
                     outcome = process_file(
                         engine,

@@ -143,6 +143,8 @@ def break_uscc(codes: np.ndarray) -> np.ndarray:
 
 def resident_ids(rng: np.random.Generator, n: int, year: int, force_x: int = 0) -> np.ndarray:
     """Valid 18-digit resident identity numbers of adults (GB 11643), `force_x` ending in X."""
+    if n == 0:
+        return np.empty(0, dtype=object)
     region = ID_REGIONS[rng.integers(0, len(ID_REGIONS), n)]
     birth = np.datetime64(f"{year - 70}-01-01") + rng.integers(0, 365 * 50, n).astype(
         "timedelta64[D]"

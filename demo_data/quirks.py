@@ -123,6 +123,14 @@ def render(source: str, canon: pd.DataFrame, spec: FileSpec, rng: np.random.Gene
         out[col.field] = cell
     # dtype=object: pandas 3 would infer `str` and turn None (blank cells) into NaN.
     df = pd.DataFrame(out, dtype=object)
+    if source == "cases":
+        # Resident IDs ending in X are sometimes typed with a lower-case x (reads as X).
+        pid = df["party_id"].to_numpy(dtype=object)
+        person = (canon["party_type"] == "个人").to_numpy()
+        ends_x = np.array([isinstance(v, str) and v.endswith("X") for v in pid])
+        low = np.flatnonzero(person & ends_x & (rng.random(len(pid)) < 0.4))
+        for i in low:
+            df.iat[i, df.columns.get_loc("party_id")] = pid[i][:-1] + "x"
     if source == "ip_stats":
         # The city's figures are the big ones: some months print them with separators.
         city = (canon["region"] == "江门市").to_numpy()

@@ -29,8 +29,23 @@ _PERMANENT_OS_ERRORS = (
 
 
 def is_transient(exc: BaseException) -> bool:
-    """True for errors a retry can cure: connection, IO and database availability errors."""
-    from prefect.exceptions import TaskRunTimeoutError
+    """True for errors a retry can cure: connection, IO and database availability errors.
+
+    Wrapped errors count by their cause (`WarehouseError` from an unreachable server is
+    transient, from a malformed URL it is not).
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if _transient_itself(current):
+            return True
+        current = current.__cause__
+    return False
+
+
+def _transient_itself(exc: BaseException) -> bool:
+    from prefect.task_engine import TaskRunTimeoutError
 
     if isinstance(exc, TaskRunTimeoutError):
         return False  # a file that takes too long will take too long again

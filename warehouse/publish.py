@@ -504,19 +504,14 @@ def _arrow_column(values: pd.Series, target: pa.DataType) -> pa.Array:
 
 def stage_frame(source: Source, accepted: pd.DataFrame) -> pa.Table:
     """The accepted frame as an Arrow table: line, partition_date, then the declared fields."""
-    missing = [
-        c
-        for c in ("line", "partition_date", *(c.field for c in source.columns))
-        if c not in accepted.columns
-    ]
+    names = ["line", "partition_date", *(c.field for c in source.columns)]
+    types = [pa.int64(), pa.date32(), *(_arrow_type(c.type) for c in source.columns)]
+    if len(accepted) == 0:
+        return pa.Table.from_arrays([pa.array([], type=t) for t in types], names=names)
+    missing = [n for n in names if n not in accepted.columns]
     if missing:
         raise ValueError(f"{source.code}: accepted frame lacks columns {missing}")
-    arrays = [
-        _arrow_column(accepted["line"], pa.int64()),
-        _arrow_column(accepted["partition_date"], pa.date32()),
-        *(_arrow_column(accepted[c.field], _arrow_type(c.type)) for c in source.columns),
-    ]
-    names = ["line", "partition_date", *(c.field for c in source.columns)]
+    arrays = [_arrow_column(accepted[n], t) for n, t in zip(names, types, strict=True)]
     return pa.Table.from_arrays(arrays, names=names)
 
 
@@ -586,9 +581,10 @@ def staging_table(source: Source, name: str, *, temporary: bool = True) -> Table
 
 def _stage(conn: Connection, source: Source, batch_id: int, data: pa.Table) -> Table:
     stage = staging_table(source, f"stage_{source.code}_{batch_id}")
-    conn.exec_driver_sql(
-        f"DROP TABLE IF EXISTS {conn.dialect.identifier_preparer.quote(stage.name)}"
-    )
+    # Leftover of this session only (the temp schema), never a permanent table of that name.
+    temp_schema = "pg_temp" if conn.dialect.name == "postgresql" else "temp"
+    quoted = conn.dialect.identifier_preparer.quote(stage.name)
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {temp_schema}.{quoted}")
     stage.create(conn)
     bulk_load(conn, stage, data)
     return stage
@@ -648,6 +644,78 @@ def _refresh_statuses(conn: Connection, source: str, now: datetime) -> None:
             update(batch)
             .where(batch.c.id.in_(to_restore))
             .values(status="published", superseded_at=None)
+        )
+
+
+def _owners(rows: Iterable[Any], start: date, end: date) -> list[tuple[int, date, date]]:
+    """(batch id, from, to): which published file holds each date of [start, end] (rule 1),
+    as maximal runs of days. Pure."""
+    out: list[tuple[int, date, date]] = []
+    taken: list[tuple[int, int]] = []
+    lo, hi = start.toordinal(), end.toordinal()
+    for r in sorted(rows, key=lambda r: r.delivery_order, reverse=True):
+        s, e = max(lo, r.period_start.toordinal()), min(hi, r.period_end.toordinal())
+        day = s
+        while day <= e:
+            blocker = next(((a, b) for a, b in taken if a <= day <= b), None)
+            if blocker is not None:
+                day = blocker[1] + 1
+                continue
+            nxt = min([a for a, _ in taken if a > day] + [e + 1])
+            run_end = min(e, nxt - 1)
+            out.append((r.id, date.fromordinal(day), date.fromordinal(run_end)))
+            day = run_end + 1
+        if s <= e:
+            taken = _add_interval(taken, s, e)
+    return out
+
+
+def _withdraw(conn: Connection, record: BatchRecord, now: datetime) -> None:
+    """Take a previously published delivery's rows out, and give its dates back to the files
+    that held them before (their latest rows are re-inserted as current, published now)."""
+    target = source_table(record.source)
+    withdrawn = conn.execute(
+        update(target)
+        .where(target.c.batch_id == record.id, target.c.superseded_at.is_(None))
+        .values(superseded_at=now)
+    ).rowcount
+    if not withdrawn:
+        return
+    others = conn.execute(
+        select(batch.c.id, batch.c.delivery_order, batch.c.period_start, batch.c.period_end).where(
+            batch.c.source == record.source,
+            batch.c.status.in_(("published", "superseded")),
+            batch.c.id != record.id,
+            batch.c.period_start <= record.period_end,
+            batch.c.period_end >= record.period_start,
+        )
+    ).all()
+    fields = [c.name for c in target.columns if c.name not in ("published_at", "superseded_at")]
+    for owner, first, last in _owners(others, record.period_start, record.period_end):
+        latest = (
+            select(func.max(target.c.published_at))
+            .where(target.c.batch_id == owner)
+            .scalar_subquery()
+        )
+        current = target.alias("current_rows")
+        conn.execute(
+            insert(target).from_select(
+                [*fields, "published_at", "superseded_at"],
+                select(
+                    *(target.c[f] for f in fields),
+                    literal(now, DateTime(timezone=True)),
+                    cast(null(), DateTime(timezone=True)),
+                ).where(
+                    target.c.batch_id == owner,
+                    target.c.published_at == latest,
+                    target.c.partition_date.between(first, last),
+                    ~exists().where(
+                        current.c.batch_id == owner,
+                        current.c.superseded_at.is_(None),
+                        current.c.partition_date == target.c.partition_date,
+                    ),
+                ),
+            )
         )
 
 
@@ -734,16 +802,23 @@ def quarantine_batch(
     audit: AuditOutcome | None = None,
     started_at: datetime | None = None,
     flow_run_id: str | None = None,
+    holder: str | None = None,
 ) -> PublishResult:
     """Refuse a file: ledger status `quarantined` with its reason and accounting as far as it
-    got, its rejects stored for the operator; none of its rows reach the source table."""
+    got, its rejects stored for the operator; none of its rows reach the source table.
+
+    A delivery that was published before (re-validated by a backfill) loses its rows, and the
+    dates it held go back to the newest remaining published file covering them.
+    """
     _check_matches(batch_, record)
     t0 = time.perf_counter()
     with writer(engine) as conn:
+        _lock_source_for_publish(conn, record.source, holder or default_holder(flow_run_id))
         row = _lock_ledger_row(conn, record.id)
         if row.status in FINAL_STATUSES:
             return _skipped(record, row)
         now = _now()
+        _withdraw(conn, record, now)
         _store_rejects(conn, record.id, batch_.rejects)
         conn.execute(
             update(batch)
@@ -759,9 +834,12 @@ def quarantine_batch(
                 validation_result=audit.result_path if audit else None,
                 started_at=started_at or now,
                 finished_at=_now(),
+                published_at=None,
+                superseded_at=None,
                 flow_run_id=flow_run_id or row.flow_run_id,
             )
         )
+        _refresh_statuses(conn, record.source, now)
     log.warning("quarantined %s: %s", record.file, reason)
     return _result(
         record,
@@ -802,6 +880,7 @@ def publish_batch(
             audit=audit,
             started_at=started_at,
             flow_run_id=flow_run_id,
+            holder=holder,
         )
     source = SOURCES[record.source]
     target = source_table(source.code)

@@ -240,8 +240,10 @@ def status(
     )
 
 
-def _raw_text(raw: dict[str, Any], width: int = 120) -> str:
-    text = "; ".join(f"{k}={v}" for k, v in raw.items())
+def _raw_text(raw: dict[str, Any], column: str | None, width: int = 120) -> str:
+    """The raw cells, the offending one first."""
+    first = [k for k in raw if column and k in column.split("+")]
+    text = "; ".join(f"{k}={raw[k]}" for k in [*first, *(k for k in raw if k not in first)])
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -289,7 +291,7 @@ def rejects(
             str(r["line"]),
             r["reason"],
             r["column"] or "",
-            _raw_text(r["raw"]),
+            _raw_text(r["raw"], r["column"]),
         )
     console.print(table)
     for d in deliveries:

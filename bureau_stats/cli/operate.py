@@ -168,6 +168,12 @@ def serve(
             "and export PREFECT_API_URL=http://127.0.0.1:4200/api.",
             file=sys.stderr,
         )
+    import signal
+
     from flows.deployments import serve_all
 
+    def _stop(*_: object) -> None:  # `docker stop` / systemd send SIGTERM: stop like Ctrl-C
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
     serve_all(limit=limit)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select, text, update
 from warehouse_factory import PERSON_ID, make_batch
 
 from connectors.batch import ExtractedBatch
@@ -24,9 +24,11 @@ from warehouse.publish import (
     CRASH_ENV,
     PublishResult,
     SourceLocked,
+    _owners,
     acquire_source_locks,
     order_deliveries,
     publish_batch,
+    quarantine_batch,
     register_deliveries,
     register_delivery,
     source_lock_key,
@@ -53,11 +55,12 @@ def current_rows(engine: Engine, source: str) -> list[tuple[Any, ...]]:
     t = source_table(source)
     key = t.c[SOURCES[source].key_fields[0]]
     with engine.connect() as conn:
-        return conn.execute(
+        rows = conn.execute(
             select(t.c.batch_id, t.c.partition_date, key)
             .where(t.c.superseded_at.is_(None))
             .order_by(t.c.partition_date, key)
         ).all()
+    return [tuple(r) for r in rows]
 
 
 def current_tags(engine: Engine, source: str = "registration") -> dict[date, str]:
@@ -160,6 +163,52 @@ def test_partial_overlap_keeps_uncovered_dates(engine: Engine) -> None:
     deliver(engine, q1_v2)
     assert set(current_tags(engine).values()) == {"q1b"}
     assert sorted(statuses(engine).values()) == ["published", "superseded", "superseded"]
+
+
+def test_a_published_delivery_quarantined_later_gives_its_dates_back(engine: Engine) -> None:
+    q1 = make_batch("registration", date(2024, 1, 1), date(2024, 3, 31), tag="q1")
+    feb = make_batch("registration", *FEB, tag="feb")
+    deliver(engine, q1)
+    q1_february = {d for d, t in current_tags(engine).items() if d.month == 2}
+    deliver(engine, feb)
+    # A backfill re-validates February (ledger row reopened) and now refuses it.
+    with engine.begin() as conn:
+        conn.execute(update(batch).where(batch.c.sha256 == feb.sha256).values(status="pending"))
+    record = register_delivery(engine, feb)
+    assert record.action == "resumed"
+    result = quarantine_batch(engine, feb, record, "suite_failed", "re-validated")
+    assert result.status == "quarantined"
+    tags = current_tags(engine)
+    assert set(tags.values()) == {"q1"}
+    assert {d for d in tags if d.month == 2} == q1_february
+    assert statuses(engine) == {
+        q1.file.relative.split("/")[-1]: "published",
+        feb.file.relative.split("/")[-1]: "quarantined",
+    }
+
+
+def test_owner_of_each_date() -> None:
+    from types import SimpleNamespace
+
+    def row(i: int, order: int, start: date, end: date) -> SimpleNamespace:
+        return SimpleNamespace(id=i, delivery_order=order, period_start=start, period_end=end)
+
+    q1 = row(1, 1, date(2024, 1, 1), date(2024, 3, 31))
+    feb = row(2, 2, *FEB)
+    jan = row(3, 3, *JAN)
+    assert sorted(
+        _owners([q1, feb, jan], date(2024, 1, 1), date(2024, 3, 31)), key=lambda o: o[1]
+    ) == [
+        (3, date(2024, 1, 1), date(2024, 1, 31)),
+        (2, date(2024, 2, 1), date(2024, 2, 29)),
+        (1, date(2024, 3, 1), date(2024, 3, 31)),
+    ]
+    mid = row(4, 4, date(2024, 1, 10), date(2024, 1, 20))
+    assert sorted(_owners([q1, mid], date(2024, 1, 1), date(2024, 1, 31)), key=lambda o: o[1]) == [
+        (1, date(2024, 1, 1), date(2024, 1, 9)),
+        (4, date(2024, 1, 10), date(2024, 1, 20)),
+        (1, date(2024, 1, 21), date(2024, 1, 31)),
+    ]
 
 
 def test_amounts_dates_booleans_stay_exact(engine: Engine) -> None:

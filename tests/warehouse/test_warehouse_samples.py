@@ -19,6 +19,7 @@ from bureau_stats.pipeline import RunSummary, ingest
 from bureau_stats.settings import Settings, load_settings
 from warehouse.engine import open_warehouse
 from warehouse.ledger import list_batches
+from warehouse.publish import acquire_source_locks
 from warehouse.schema import SOURCE_TABLES, reject
 
 REPO = Path(__file__).resolve().parents[2]
@@ -198,8 +199,8 @@ class Runner:
     settings: Settings
     engine: Engine
 
-    def run(self) -> RunSummary:
-        return ingest(self.settings, engine=self.engine)
+    def run(self, **kw: Any) -> RunSummary:
+        return ingest(self.settings, engine=self.engine, **kw)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -298,3 +299,26 @@ def test_truncated_json_and_reject_share_are_quarantined(
         assert len(conn.execute(select(reject.c.id)).all()) == 1  # the bad ip_stats row is kept
     # Quarantined content is not retried by the next run.
     assert {o.status for o in run().outcomes} == {"skipped"}
+
+
+def test_a_leased_source_is_left_pending_for_the_next_run(
+    runner: Runner, landing_samples: Path
+) -> None:
+    _copy(landing_samples, runner.landing, REG)
+    _copy(landing_samples, runner.landing, "ip_stats/知识产权统计月报_202401.csv")
+    with acquire_source_locks(runner.engine, ["registration"], "backfill@elsewhere:1", wait=False):
+        summary = runner.run(lock_timeout=0)
+    assert summary.exit_code == 1
+    assert {o.source: o.status for o in summary.outcomes} == {
+        "registration": "failed",
+        "ip_stats": "published",
+    }
+    failed = next(o for o in summary.outcomes if o.status == "failed")
+    assert "backfill@elsewhere:1" in (failed.detail or "")
+    assert [b["source"] for b in list_batches(runner.engine)] == ["ip_stats"]
+    again = runner.run()
+    assert {o.source: o.status for o in again.outcomes} == {
+        "registration": "published",
+        "ip_stats": "skipped",
+    }
+    assert again.exit_code == 0
