@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -91,7 +92,10 @@ def conclude(result: RunResult) -> Any:
     from tasks.operator_view import create_operator_view
 
     result.finished_at = datetime.now(UTC)
-    docs_url = getattr(settings_for({}), "data_docs_url", None)
+    # Settings.data_docs_url (BUREAU_STATS_DATA_DOCS_URL): where operators browse the Data Docs.
+    docs_url = getattr(settings_for({}), "data_docs_url", None) or os.environ.get(
+        "BUREAU_STATS_DATA_DOCS_URL"
+    )
     create_operator_view(result, docs_url)
     if result.ok:
         return Completed(message=result.headline(), data=result)

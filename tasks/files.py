@@ -14,6 +14,7 @@ from datetime import UTC, date
 from typing import Any
 
 from prefect import task
+from prefect.cache_policies import DEFAULT
 from prefect.context import TaskRunContext
 
 from tasks.context import settings_for, warehouse
@@ -38,6 +39,11 @@ from tasks.retry import (
 )
 
 quiet_soft_timeout_notice()
+
+# A retried flow run (same flow run id) reads these back instead of recomputing them, so it
+# executes the very plan of its first attempt: the default cache policy keys on the inputs,
+# the task's source and the flow run id.
+_SAME_RUN: dict[str, Any] = dict(persist_result=True, cache_policy=DEFAULT)
 
 _ROBUST: dict[str, Any] = dict(
     retries=RETRIES,
@@ -87,10 +93,15 @@ def read_ledger(
     if start is not None and end is not None:
         query = query.where(batch.c.period_start <= end, batch.c.period_end >= start)
     with warehouse(settings).connect() as conn:
-        return [delivered_from_row(r) for r in conn.execute(query).mappings()]
+        return [delivered_from_row(dict(r)) for r in conn.execute(query).mappings()]
 
 
-@task(name="survey-landing", task_run_name="survey the landing area and the ledger", **_ROBUST)
+@task(
+    name="survey-landing",
+    task_run_name="survey the landing area and the ledger",
+    **_ROBUST,
+    **_SAME_RUN,
+)
 def survey_landing(
     overrides: dict[str, str],
     start: date | None = None,
@@ -122,13 +133,13 @@ def survey_landing(
     )
 
 
-@task(name="plan-nightly", task_run_name="plan the nightly run")
+@task(name="plan-nightly", task_run_name="plan the nightly run", **_SAME_RUN)
 def plan_nightly(survey: Survey) -> BackfillPlan:
     """New contents in the landing area, in delivery order per source."""
     return build_nightly_plan(survey.ledger, survey.present)
 
 
-@task(name="plan-backfill", task_run_name="plan the backfill {start}..{end}")
+@task(name="plan-backfill", task_run_name="plan the backfill {start}..{end}", **_SAME_RUN)
 def plan_backfill(
     survey: Survey,
     start: date,
@@ -142,7 +153,7 @@ def plan_backfill(
     )
 
 
-@task(name="register-deliveries", task_run_name="register new deliveries", **_ROBUST)
+@task(name="register-deliveries", task_run_name="register new deliveries", **_ROBUST, **_SAME_RUN)
 def register_plan(
     plan: BackfillPlan, overrides: dict[str, str], run_id: str | None
 ) -> BackfillPlan:

@@ -56,11 +56,12 @@ class RunProgress:
     def start(self) -> None:
         from prefect.artifacts import create_progress_artifact
 
-        self._artifact = create_progress_artifact(
+        created = create_progress_artifact(
             self.percent,
             key=artifact_key(self.flow, "progress"),
             description=f"{self.flow}: {self.done} of {self.total} file(s) processed",
         )
+        self._artifact = created if isinstance(created, UUID) else None
         self.percentages.append(self.percent)
 
     def advance(self, outcome: FileOutcome) -> None:

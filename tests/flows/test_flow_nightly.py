@@ -11,6 +11,8 @@ from flow_helpers import artifacts_of
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
+FIRST_PLEDGE = "ip_pledge/知识产权质押登记_20240101-20240630.xlsx"
+
 
 def test_nightly_publishes_every_sample_with_its_accounting(loaded: Any, samples_dir: Path) -> None:
     from tasks.context import settings_for, warehouse
@@ -121,3 +123,33 @@ def test_a_quarantined_file_fails_the_run_with_its_reason(loaded_copy: Any) -> N
     arts = artifacts_of(str(state.state_details.flow_run_id))
     assert "## Quarantined" in arts["nightly-summary"].data
     assert "empty" in arts["nightly-summary"].data
+
+
+def test_a_retried_run_does_not_redo_the_files_it_finished(
+    prefect_harness: None, tmp_path: Path, use_workdir: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flow_helpers import new_workdir
+
+    import bureau_stats.pipeline as pipeline
+    from flows.nightly import nightly
+
+    use_workdir(new_workdir(tmp_path / "w", ("ip_cases", "ip_pledge")))
+    calls: list[str] = []
+    real = pipeline.process_file
+
+    def crashes_once(engine: Any, delivery: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(delivery.file.relative)
+        if delivery.file.relative == FIRST_PLEDGE and calls.count(FIRST_PLEDGE) == 1:
+            raise RuntimeError("worker lost")  # not transient: the task fails, so does the run
+        return real(engine, delivery, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "process_file", crashes_once)
+    state = nightly.with_options(retries=1, retry_delay_seconds=0)(return_state=True)
+    result = state.result()
+    assert state.is_completed(), state.message
+    # the retry ran the first attempt's plan: finished files came from their persisted results
+    assert (
+        sorted(set(calls)) == sorted(o.file for o in result.outcomes) and len(result.outcomes) == 6
+    )
+    assert sorted(calls) == sorted([o.file for o in result.outcomes] + [FIRST_PLEDGE])
+    assert {o.status for o in result.outcomes} == {"published"}
