@@ -80,16 +80,25 @@ def parse_table(source: Source, table: RawTable) -> Parsed:
 
 
 def _comparison_frame(source: Source, p: Parsed) -> pd.DataFrame:
-    """Rows are compared on parsed values; a cell that failed to parse on its text."""
+    """Rows are compared on parsed values; a cell that failed to parse on its text.
+
+    One 64-bit hash per cell (no string copies of a million dates): equal parsed values
+    hash equal, a cell that failed to parse hashes its normalized text, marked apart.
+    """
     cols = {}
     for col in source.columns:
         v = p.value[col.field]
-        as_text = (
-            v.astype("str") if col.type != "decimal" else v.map(_decimal_key, na_action="ignore")
-        )
-        cols[col.field] = as_text.where(p.ok[col.field], "\x00" + p.text[col.field].fillna(""))
-        cols[col.field] = cols[col.field].astype("str").fillna("\x01")
-    return pd.DataFrame(cols)
+        if col.type == "decimal":
+            v = v.map(_decimal_key, na_action="ignore").astype("str")
+        parsed_hash = pd.util.hash_pandas_object(v, index=False).to_numpy()
+        ok = p.ok[col.field].to_numpy(dtype=bool)
+        if ok.all():
+            cols[col.field] = parsed_hash
+            continue
+        text = "\x00" + p.text[col.field].fillna("")
+        text_hash = pd.util.hash_pandas_object(text, index=False).to_numpy()
+        cols[col.field] = np.where(ok, parsed_hash, text_hash)
+    return pd.DataFrame(cols, index=p.text.index)
 
 
 def _decimal_key(d: Decimal | None) -> str:

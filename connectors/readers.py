@@ -6,6 +6,7 @@ They take file objects, so tests feed them inline bytes.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -59,39 +60,55 @@ def header_key(text: object) -> str:
     return "".join(value.split())
 
 
-def decode_csv(data: bytes) -> tuple[str, str]:
-    """UTF-8 (with or without BOM) or GB18030, detected; anything else is `encoding`."""
-    if data.startswith(UTF8_BOM):
+def _first_error(data: bytes | memoryview, encoding: str) -> int | None:
+    """Offset of the first undecodable byte, checked in blocks (no copy of the whole text)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    view = memoryview(data)
+    step = 1 << 22
+    for start in range(0, len(view), step):
         try:
-            return data[len(UTF8_BOM) :].decode("utf-8"), "utf-8-sig"
+            decoder.decode(view[start : start + step], final=start + step >= len(view))
         except UnicodeDecodeError as exc:
-            raise FileRejected(
-                "encoding", f"UTF-8 BOM but invalid UTF-8 at byte {exc.start}"
-            ) from None
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030"), "gb18030"
-    except UnicodeDecodeError as exc:
+            return start + exc.start
+    return None
+
+
+def detect_csv_encoding(data: bytes) -> tuple[str, int]:
+    """(encoding, bytes to skip): UTF-8 with or without BOM, else GB18030, else `encoding`."""
+    if data.startswith(UTF8_BOM):
+        bad = _first_error(memoryview(data)[len(UTF8_BOM) :], "utf-8")
+        if bad is not None:
+            raise FileRejected("encoding", f"UTF-8 BOM but invalid UTF-8 at byte {bad}")
+        return "utf-8", len(UTF8_BOM)
+    if _first_error(data, "utf-8") is None:
+        return "utf-8", 0
+    bad = _first_error(data, "gb18030")
+    if bad is not None:
         raise FileRejected(
-            "encoding", f"neither UTF-8 nor GB18030 (undecodable byte at offset {exc.start})"
-        ) from None
+            "encoding", f"neither UTF-8 nor GB18030 (undecodable byte at offset {bad})"
+        )
+    return "gb18030", 0
 
 
-def _csv_grid(text: str) -> pd.DataFrame:
+def decode_csv(data: bytes) -> tuple[str, str]:
+    """The whole text of a CSV export and the encoding it was in."""
+    encoding, skip = detect_csv_encoding(data)
+    return data[skip:].decode(encoding), encoding
+
+
+def _csv_grid(data: bytes) -> pd.DataFrame:
     """All cells as text, blank lines kept (so row i is line i + 1)."""
-    if "\x00" in text:
+    encoding, skip = detect_csv_encoding(data)
+    if b"\x00" in data:
         raise FileRejected("unreadable", "the file contains NUL bytes")
-    if not text.strip():
+    if not data[skip:].strip():
         return pd.DataFrame()
     try:
-        grid = _arrow_csv(text)
+        grid = _arrow_csv(data, encoding, skip)
     except (pa.ArrowInvalid, ValueError, csv.Error):
         # Ragged rows or odd quoting: the slower, forgiving reader.
         try:
-            rows = list(csv.reader(io.StringIO(text)))
+            rows = list(csv.reader(io.StringIO(data[skip:].decode(encoding))))
         except csv.Error as exc:
             raise FileRejected("unreadable", f"malformed CSV: {exc}") from None
         grid = pd.DataFrame(rows, dtype=object).fillna("").astype("str")
@@ -99,16 +116,22 @@ def _csv_grid(text: str) -> pd.DataFrame:
     return grid
 
 
-def _arrow_csv(text: str) -> pd.DataFrame:
-    """pyarrow's multi-threaded CSV parser, every column as text, blank lines kept."""
+def _arrow_csv(data: bytes, encoding: str, skip: int) -> pd.DataFrame:
+    """pyarrow's multi-threaded CSV parser straight from the bytes, every column as text,
+    blank lines kept. GB18030 is transcoded block by block."""
     from pyarrow import csv as pacsv
 
-    data = text.encode("utf-8")
-    width = max(len(next(csv.reader(io.StringIO(text)), [""])), 1)
+    head = data[skip : skip + (1 << 16)]
+    first = head.split(b"\n", 1)[0].decode(encoding, errors="replace")
+    width = max(len(next(csv.reader(io.StringIO(first)), [""])), 1)
     names = [f"c{i}" for i in range(width)]
     table = pacsv.read_csv(
-        io.BytesIO(data),
-        read_options=pacsv.ReadOptions(column_names=names, block_size=16 << 20),
+        pa.py_buffer(memoryview(data)[skip:]),
+        read_options=pacsv.ReadOptions(
+            column_names=names,
+            block_size=16 << 20,
+            encoding="utf8" if encoding == "utf-8" else encoding,
+        ),
         parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
         convert_options=pacsv.ConvertOptions(
             column_types={n: pa.string() for n in names},
@@ -293,8 +316,7 @@ def read_export(fp: IO[bytes], source: Source, extension: str) -> RawTable:
         )
     warnings: list[str] = []
     if source.format == "csv":
-        text, _encoding = decode_csv(data)
-        grid = _csv_grid(text)
+        grid = _csv_grid(data)
     else:
         grid = _xlsx_grid(data, source, warnings)
     table = _locate(grid, source)
