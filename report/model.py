@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
 from sqlalchemy import Engine, and_, case, exists, func, select
@@ -427,7 +428,7 @@ def build_report(
         window_end=window.end,
         period=period_text(window),
         region=region,
-        generated_at=datetime.now(UTC),
+        generated_at=datetime.now(ZoneInfo("Asia/Shanghai")),
         as_known_at=as_known_at,
         areas=tuple(areas),
         quality=tuple(quality),
