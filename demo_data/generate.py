@@ -57,7 +57,7 @@ def _dup_windows(ok: np.ndarray, k: int, rng: np.random.Generator) -> dict[int, 
     tries = 0
     while left > 0 and tries < 1000:
         tries += 1
-        w = int(min(left, rng.integers(1, 6)))
+        w = min(left, int(rng.integers(1, 6)))
         if n < w:
             break
         end = int(rng.integers(w, n + 1))  # rows end-w .. end-1, copies inserted after end-1
@@ -121,7 +121,14 @@ def _blank_positions(n: int, k: int, rng: np.random.Generator) -> set[int]:
     return set(rng.choice(np.arange(1, n + 1), size=min(k, n), replace=False).tolist())
 
 
-def _write(source: str, spec: FileSpec, rows: pd.DataFrame, acc: dict[str, Any], out: Path, rng: np.random.Generator) -> Path:
+def _write(
+    source: str,
+    spec: FileSpec,
+    rows: pd.DataFrame,
+    acc: dict[str, Any],
+    out: Path,
+    rng: np.random.Generator,
+) -> Path:
     src = SOURCES[source]
     path = out / spec.relative
     fields = [c.field for c in src.columns]
@@ -259,7 +266,14 @@ def summarize(plan: Plan, files: list[dict[str, Any]], out: Path, seed: int) -> 
     for f in files:
         s = per_source.setdefault(
             f["source"],
-            {"files": 0, "rows_read": 0, "rows_accepted": 0, "rows_rejected": 0, "rows_duplicate": 0, "rows_current": 0},
+            {
+                "files": 0,
+                "rows_read": 0,
+                "rows_accepted": 0,
+                "rows_rejected": 0,
+                "rows_duplicate": 0,
+                "rows_current": 0,
+            },
         )
         s["files"] += 1
         for k in ("rows_read", "rows_accepted", "rows_rejected", "rows_duplicate"):
@@ -276,5 +290,8 @@ def summarize(plan: Plan, files: list[dict[str, Any]], out: Path, seed: int) -> 
         "files": files,
         "sources": per_source,
         "rows_total": sum(f["rows_read"] for f in files),
-        "expected_metrics": {k: (str(v) if v is not None and not isinstance(v, int) else v) for k, v in metrics.items()},
+        "expected_metrics": {
+            k: (str(v) if v is not None and not isinstance(v, int) else v)
+            for k, v in metrics.items()
+        },
     }

@@ -555,7 +555,12 @@ def plan_medical_device(year: int, scale: float, volume: float) -> SourcePlan:
         alloc = allocate(scaled(total, volume), late if status == "已受理" else MONTH_WEIGHTS)
         for m in range(1, 13):
             records.append(
-                {"period": f"{year}-{m:02d}-01", "month": m, "status": status, "n": int(alloc[m - 1])}
+                {
+                    "period": f"{year}-{m:02d}-01",
+                    "month": m,
+                    "status": status,
+                    "n": int(alloc[m - 1]),
+                }
             )
     cells = _frame(records, ["period", "month", "status", "n"])
     counts = cells.groupby("month")["n"].sum().reindex(range(1, 13), fill_value=0).to_numpy()
@@ -628,7 +633,9 @@ def plan_cases(year: int, scale: float, volume: float) -> SourcePlan:
     sk.loc[tob, "campaign"] = "无证经营烟草专项"
     tob_open = tob[is_open[tob]]
     tob_closed = tob[~is_open[tob]]
-    general = np.concatenate([tob_open, _exact_pick(rng, tob_closed, tobacco_general - len(tob_open))])
+    general = np.concatenate(
+        [tob_open, _exact_pick(rng, tob_closed, tobacco_general - len(tob_open))]
+    )
     simple = np.setdiff1d(tob, general)
     sk.loc[simple, "procedure"] = "简易程序"
     food_idx = np.flatnonzero(sk["category"].to_numpy() == "食品")
@@ -671,7 +678,9 @@ def plan_cases(year: int, scale: float, volume: float) -> SourcePlan:
             "month": rng.integers(1, 13, scaled(CASES_REVOKED, v)),
             "late": False,
             "status": "已撤销",
-            "category": rng.choice(["食品", "广告", "价格", "其他", "计量"], scaled(CASES_REVOKED, v)),
+            "category": rng.choice(
+                ["食品", "广告", "价格", "其他", "计量"], scaled(CASES_REVOKED, v)
+            ),
             "procedure": "一般程序",
             "campaign": "",
             "to_police": "否",
@@ -679,7 +688,16 @@ def plan_cases(year: int, scale: float, volume: float) -> SourcePlan:
         }
     )
     sk = pd.concat([sk, late, revoked], ignore_index=True)
-    keys = ["month", "late", "status", "category", "procedure", "discretion", "to_police", "campaign"]
+    keys = [
+        "month",
+        "late",
+        "status",
+        "category",
+        "procedure",
+        "discretion",
+        "to_police",
+        "campaign",
+    ]
     cells = sk.groupby(keys, sort=True).size().rename("n").reset_index()
     cells.insert(0, "period", [f"{year}-{m:02d}-01" for m in cells["month"]])
     cells["n"] = cells["n"].astype(np.int64)
@@ -746,7 +764,7 @@ def plan_inspections(year: int, scale: float, volume: float) -> SourcePlan:
     # task are entities never drawn before (distinct by construction); repeat visits draw
     # again among the first visits of another task of the same kind.
     tasks = []
-    for ttype, (n_tasks, m_first, m_rep, nm_first, nm_rep) in RANDOM_TASKS.items():
+    for ttype, (n_tasks, *_) in RANDOM_TASKS.items():
         k = max(1, scaled(n_tasks, v))
         for j in range(k):
             tasks.append((ttype, j, k))
@@ -1052,7 +1070,11 @@ def _never_empty(sp: SourcePlan) -> SourcePlan:
         if col in routine.columns:
             routine = routine[routine[col] == blank]
     if "status" in routine.columns and sp.source == "cases":
-        routine = routine[routine["status"] == "调查中"] if (routine["status"] == "调查中").any() else routine
+        routine = (
+            routine[routine["status"] == "调查中"]
+            if (routine["status"] == "调查中").any()
+            else routine
+        )
     if routine.empty:
         routine = cells
     template = routine.loc[routine["n"].idxmax()]
@@ -1097,11 +1119,16 @@ def expected_metrics(plan: Plan) -> dict[str, int | Decimal | None]:
         ("reg.deregister", "注销登记"),
     ):
         out[code] = total(reg[reg.txn_type == txn])
-    out["reg.establish.online"] = total(reg[(reg.txn_type == "设立登记") & (reg.channel == "网上办理")])
-    out["reg.change.online"] = total(reg[(reg.txn_type == "变更登记") & (reg.channel == "网上办理")])
-    est = out["reg.establish"]
+    out["reg.establish.online"] = total(
+        reg[(reg.txn_type == "设立登记") & (reg.channel == "网上办理")]
+    )
+    out["reg.change.online"] = total(
+        reg[(reg.txn_type == "变更登记") & (reg.channel == "网上办理")]
+    )
+    est = int(out["reg.establish"] or 0)
+    online = int(out["reg.establish.online"] or 0)
     out["reg.establish.online_share"] = (
-        _half_up(Decimal(100) * Decimal(out["reg.establish.online"]) / Decimal(est)) if est else None
+        _half_up(Decimal(100) * Decimal(online) / Decimal(est)) if est else None
     )
 
     food = s["food_license"]
@@ -1173,7 +1200,11 @@ def expected_metrics(plan: Plan) -> dict[str, int | Decimal | None]:
     out["ip.valid_trademarks"] = int(latest.valid_trademarks)
     out["ip.valid_invention.yoy"] = _half_up(
         Decimal(100)
-        * (Decimal(int(latest.valid_invention_patents)) / Decimal(int(before.valid_invention_patents)) - 1)
+        * (
+            Decimal(int(latest.valid_invention_patents))
+            / Decimal(int(before.valid_invention_patents))
+            - 1
+        )
     )
 
     ipc = s["ip_cases"]
@@ -1202,7 +1233,9 @@ def plan_table(plan: Plan) -> pd.DataFrame:
         if code == "ip_stats":
             c = c[c["year"] == plan.year]
         g = c.groupby("month")["n"].sum().reindex(range(1, 13), fill_value=0)
-        frames.append(pd.DataFrame([g.to_numpy()], index=[code], columns=[f"{m:02d}" for m in range(1, 13)]))
+        frames.append(
+            pd.DataFrame([g.to_numpy()], index=[code], columns=[f"{m:02d}" for m in range(1, 13)])
+        )
     table = pd.concat(frames)
     table["year"] = table.sum(axis=1)
     return table

@@ -49,7 +49,9 @@ PROFILES = {
         fullwidth={"uscc": 0.01},
         synonyms={"channel": CHANNEL_SPELLINGS},
     ),
-    "food_license": Profile(spaces={"operator_name": 0.02}, fullwidth={"license_no": 0.005}, date_cells=0.5),
+    "food_license": Profile(
+        spaces={"operator_name": 0.02}, fullwidth={"license_no": 0.005}, date_cells=0.5
+    ),
     "special_equipment": Profile(spaces={"user_unit": 0.02}),
     "medical_device": Profile(spaces={"company_name": 0.03}, fullwidth={"uscc": 0.02}),
     "cases": Profile(
@@ -82,7 +84,9 @@ def _month_text(month: np.datetime64, style: str) -> str:
     }[style]
 
 
-def render(source: str, canon: pd.DataFrame, spec: FileSpec, rng: np.random.Generator) -> pd.DataFrame:
+def render(
+    source: str, canon: pd.DataFrame, spec: FileSpec, rng: np.random.Generator
+) -> pd.DataFrame:
     """Cell values per field (object columns): str, int, float, datetime or None."""
     src = SOURCES[source]
     prof = PROFILES[source]
@@ -243,7 +247,9 @@ def reject_rows(
             after = np.datetime64(spec.end) + np.timedelta64(int(rng.integers(1, 4)), "D")
             if source == "special_equipment":
                 # Approved at 00:39 on the next month's first day (UTC: still this month).
-                row["decided_on"] = int(local_to_epoch_ms(np.array([np.datetime64(spec.end) + 1]), np.array([39]))[0])
+                row["decided_on"] = int(
+                    local_to_epoch_ms(np.array([np.datetime64(spec.end) + 1]), np.array([39]))[0]
+                )
             else:
                 row[part] = after
                 if source == "cases" and not pd.isna(row["closed_on"]):
@@ -288,7 +294,9 @@ def reject_rows(
             if source == "registration":
                 twin["channel"] = "窗口办理" if row["channel"] == "网上办理" else "网上办理"
             elif source == "cases":
-                twin["handling_unit"] = "稽查大队" if row["handling_unit"] != "稽查大队" else "环市市场监督管理所"
+                twin["handling_unit"] = (
+                    "稽查大队" if row["handling_unit"] != "稽查大队" else "环市市场监督管理所"
+                )
             else:
                 other = [c.field for c in src.columns if c.type == "text" and not c.key][0]
                 twin[other] = str(row[other]) + "分店"
@@ -304,7 +312,9 @@ def reject_rows(
     return Extras(extras, overrides)
 
 
-def apply_overrides(rendered: pd.DataFrame, offset: int, overrides: list[tuple[int, str, Any]]) -> None:
+def apply_overrides(
+    rendered: pd.DataFrame, offset: int, overrides: list[tuple[int, str, Any]]
+) -> None:
     for pos, fld, value in overrides:
         rendered.at[offset + pos, fld] = value
 
@@ -322,7 +332,9 @@ def superseded(
     if source == "ip_stats":
         pj = v1["region"] == "蓬江区"
         # A transposition typo in the district's trademark stock (33196 -> 33169).
-        v1.loc[pj, "valid_trademarks"] = [_transpose(int(x)) for x in v1.loc[pj, "valid_trademarks"]]
+        v1.loc[pj, "valid_trademarks"] = [
+            _transpose(int(x)) for x in v1.loc[pj, "valid_trademarks"]
+        ]
         city = v1["region"] == "江门市"
         v1.loc[city, "patents_granted_ytd"] = v1.loc[city, "patents_granted_ytd"] - 12
         return v1

@@ -82,8 +82,10 @@ def split_cells(
     """Distribute each cell's sum (`column`) over its rows (rows are grouped by cell)."""
     out = np.zeros(len(rows), dtype=np.int64)
     cell = rows["_cell"].to_numpy()
-    starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]]) if len(rows) else []
-    ends = list(starts[1:]) + [len(rows)] if len(rows) else []
+    if not len(rows):
+        return out
+    starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]]).tolist()
+    ends = starts[1:] + [len(rows)]
     totals = rows[column].to_numpy()
     for s, e in zip(starts, ends, strict=True):
         out[s:e] = split_sum(rng, int(totals[s]), e - s, minimum)
@@ -139,8 +141,17 @@ ENTITY_TYPE_SHARES = {
 ENTITY_TYPES = np.array(["企业", "个体工商户", "农民专业合作社"], dtype=object)
 USCC_PREFIX = {"企业": "91440703", "个体工商户": "92440703", "农民专业合作社": "93440703"}
 # Companies moving in keep the code issued where they were registered.
-MIGRANT_PREFIXES = np.array(["91440101", "91440604", "91440300", "91440606", "91442000"], dtype=object)
-LAG_P = {"设立登记": 0.45, "变更登记": 0.3, "注销登记": 0.08, "迁入登记": 0.2, "迁出登记": 0.2, "备案": 0.4}
+MIGRANT_PREFIXES = np.array(
+    ["91440101", "91440604", "91440300", "91440606", "91442000"], dtype=object
+)
+LAG_P = {
+    "设立登记": 0.45,
+    "变更登记": 0.3,
+    "注销登记": 0.08,
+    "迁入登记": 0.2,
+    "迁出登记": 0.2,
+    "备案": 0.4,
+}
 
 
 def build_registration(cells: pd.DataFrame, ctx: Ctx) -> pd.DataFrame:
@@ -178,7 +189,9 @@ def build_registration(cells: pd.DataFrame, ctx: Ctx) -> pd.DataFrame:
         }
     )
     df = _by_key_date(df, "applied_on", rng)
-    df.insert(0, "txn_id", seq_keys(f"DJ{ctx.year}{m:02d}", ctx.key_offset + np.arange(1, n + 1), 5))
+    df.insert(
+        0, "txn_id", seq_keys(f"DJ{ctx.year}{m:02d}", ctx.key_offset + np.arange(1, n + 1), 5)
+    )
     return df
 
 
@@ -293,9 +306,9 @@ def build_special_equipment(cells: pd.DataFrame, ctx: Ctx) -> pd.DataFrame:
     same_day_late = (lag == 0) & (apply_min > part_min)
     apply_min[same_day_late] = part_min[same_day_late]
     decided_ms = np.where(decided, local_to_epoch_ms(part, part_min), -1)
-    equip = np.array(
-        [EQUIPMENT_DIGIT[c] for c in category], dtype=object
-    ) + np.char.zfill(rng.integers(0, 10**9, n).astype(str), 9).astype(object)
+    equip = np.array([EQUIPMENT_DIGIT[c] for c in category], dtype=object) + np.char.zfill(
+        rng.integers(0, 10**9, n).astype(str), 9
+    ).astype(object)
     df = pd.DataFrame(
         {
             "equipment_code": equip,
@@ -328,13 +341,17 @@ def build_medical_device(cells: pd.DataFrame, ctx: Ctx) -> pd.DataFrame:
         "江门市"
         + codes.pick(rng, codes.TRADE_NAMES, n)
         + codes.pick(rng, codes.TRADE_NAMES, n)
-        + codes.pick(rng, ["医疗器械有限公司", "医疗科技有限公司", "大药房连锁有限公司", "医药有限公司"], n)
+        + codes.pick(
+            rng, ["医疗器械有限公司", "医疗科技有限公司", "大药房连锁有限公司", "医药有限公司"], n
+        )
     )
     df = pd.DataFrame(
         {
             "company_name": names,
             "uscc": codes.random_uscc(rng, np.full(n, "91440703", dtype=object)),
-            "application_type": codes.pick(rng, ["新办"] * 11 + ["变更"] * 5 + ["延续"] * 3 + ["注销"], n),
+            "application_type": codes.pick(
+                rng, ["新办"] * 11 + ["变更"] * 5 + ["延续"] * 3 + ["注销"], n
+            ),
             "trade_mode": codes.pick(rng, ["零售"] * 12 + ["批发"] * 3 + ["批零兼营"] * 5, n),
             "accepted_on": accepted,
             "concluded_on": concluded,
@@ -342,7 +359,9 @@ def build_medical_device(cells: pd.DataFrame, ctx: Ctx) -> pd.DataFrame:
         }
     )
     df = _by_key_date(df, "accepted_on", rng)
-    df.insert(0, "acceptance_no", seq_keys(f"YX{ctx.year}{m:02d}", ctx.key_offset + np.arange(n), 3))
+    df.insert(
+        0, "acceptance_no", seq_keys(f"YX{ctx.year}{m:02d}", ctx.key_offset + np.arange(n), 3)
+    )
     return df
 
 
@@ -406,11 +425,15 @@ def build_cases(cells: pd.DataFrame, ctx: Ctx) -> pd.DataFrame:
     # A third of small-business parties are 个体工商户 (92…) rather than companies.
     shop = ~person & (rng.random(n) < 0.3)
     party_id[shop] = codes.random_uscc(rng, np.full(int(shop.sum()), "92440703", dtype=object))
-    party_name[shop] = codes.person_names(rng, int(shop.sum())) + codes.pick(rng, codes.SHOPS, int(shop.sum()))
+    party_name[shop] = codes.person_names(rng, int(shop.sum())) + codes.pick(
+        rng, codes.SHOPS, int(shop.sum())
+    )
     k = int(person.sum())
     party_id[person] = codes.resident_ids(rng, k, year, force_x=min(k, max(1, k // 12)))
     campaign = r["campaign"].to_numpy(dtype=object)
-    violation = np.array([VIOLATIONS[c][rng.integers(0, len(VIOLATIONS[c]))] for c in category], dtype=object)
+    violation = np.array(
+        [VIOLATIONS[c][rng.integers(0, len(VIOLATIONS[c]))] for c in category], dtype=object
+    )
     violation[campaign == "冻品走私联合检查"] = FROZEN_VIOLATION
     df = pd.DataFrame(
         {
@@ -421,7 +444,9 @@ def build_cases(cells: pd.DataFrame, ctx: Ctx) -> pd.DataFrame:
             "status": status,
             "procedure": procedure,
             "discretion": r["discretion"].to_numpy(dtype=object),
-            "penalty_yuan": penalty_cents(rng, procedure, r["discretion"].to_numpy(dtype=object), status),
+            "penalty_yuan": penalty_cents(
+                rng, procedure, r["discretion"].to_numpy(dtype=object), status
+            ),
             "to_police": r["to_police"].to_numpy(dtype=object),
             "handling_unit": codes.pick(rng, codes.OFFICES, n),
             "campaign": campaign,
@@ -521,7 +546,9 @@ def build_inspections(cells: pd.DataFrame, ctx: Ctx) -> pd.DataFrame:
     campaign = r["campaign"].to_numpy(dtype=object)
     has_campaign = campaign != ""
     if has_campaign.any():
-        officers[has_campaign] = split_cells(rng, r[has_campaign].reset_index(drop=True), "officers")
+        officers[has_campaign] = split_cells(
+            rng, r[has_campaign].reset_index(drop=True), "officers"
+        )
     rnd = r["round"].to_numpy()
     df = pd.DataFrame(
         {
@@ -551,7 +578,9 @@ HANDLING = {
     "假冒专利": (["行政处罚"], [1.0]),
     "电商平台线索": (["线索核查"], [1.0]),
 }
-TRADEMARKS = np.array(["杜阮凉瓜", "杜阮凉瓜", "江门排粉", "荷塘纱龙", "棠下沙梨", "蓬江牛肉干"], dtype=object)
+TRADEMARKS = np.array(
+    ["杜阮凉瓜", "杜阮凉瓜", "江门排粉", "荷塘纱龙", "棠下沙梨", "蓬江牛肉干"], dtype=object
+)
 
 
 def build_ip_cases(cells: pd.DataFrame, ctx: Ctx) -> pd.DataFrame:

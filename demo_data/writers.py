@@ -114,7 +114,9 @@ def write_json(path: Path, head: dict[str, Any], records: Sequence[str], records
     with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
         fh.write("{\n")
         for k, v in head.items():
-            fh.write(f" {json.dumps(k, ensure_ascii=False)}: {json.dumps(v, ensure_ascii=False)},\n")
+            fh.write(
+                f" {json.dumps(k, ensure_ascii=False)}: {json.dumps(v, ensure_ascii=False)},\n"
+            )
         fh.write(f' "{records_key}": [\n')
         for start in range(0, len(records), CSV_CHUNK):
             chunk = records[start : start + CSV_CHUNK]
@@ -125,10 +127,14 @@ def write_json(path: Path, head: dict[str, Any], records: Sequence[str], records
     os.replace(tmp, path)
 
 
-def json_records(fields: Sequence[str], columns: Sequence[np.ndarray], missing: np.ndarray) -> list[str]:
+def json_records(
+    fields: Sequence[str], columns: Sequence[np.ndarray], missing: np.ndarray
+) -> list[str]:
     """Serialize records; where `missing[i, j]` the key j is left out of record i entirely."""
     keys = [json.dumps(f, ensure_ascii=False) + ": " for f in fields]
-    enc = [np.array([json.dumps(v, ensure_ascii=False) for v in col], dtype=object) for col in columns]
+    enc = [
+        np.array([json.dumps(v, ensure_ascii=False) for v in col], dtype=object) for col in columns
+    ]
     out = []
     n = len(columns[0]) if columns else 0
     for i in range(n):

@@ -17,5 +17,15 @@ from tasks.context import clean_overrides
 )
 def annual_report(year: int, as_of: date | None = None) -> list[str]:
     """The report of `year`, with figures up to `as_of` (default: the whole year)."""
+    from prefect.artifacts import create_markdown_artifact
+
     _, reports = refresh_years([year], clean_overrides(), as_of)
+    create_markdown_artifact(
+        f"# Annual report {year}"
+        + (f" (figures up to {as_of})" if as_of else "")
+        + "\n\n"
+        + "\n".join(f"- `{r}`" for r in reports),
+        key="annual-report",
+        description=f"Report files of {year}",
+    )
     return reports

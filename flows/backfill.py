@@ -69,8 +69,8 @@ def backfill(
         return plan
 
     progress = RunProgress("backfill", len(plan.to_process))
-    progress.start()
-    with source_locks(plan.queues(), holder, overrides, wait=wait):
+    # progress starts once the sources are ours: a refused run shows none
+    with source_locks(plan.queues(), holder, overrides, wait=wait), progress:
         plan = register_plan(plan, overrides, run_id())
         outcomes = run_plan(
             plan,
@@ -79,11 +79,14 @@ def backfill(
             max_parallel=parallel_sources(overrides),
             progress=progress,
         )
-    progress.finish()
     if any(o.status in PUBLISHED_STATUSES for o in outcomes):
         outcomes = final_statuses(outcomes, overrides)
 
-    result = RunResult(flow="backfill", outcomes=outcomes, files_seen=len(plan.files))
+    result = RunResult(
+        flow="backfill",
+        outcomes=[*outcomes, *survey.unreadable],
+        files_seen=len(plan.files) + len(survey.unreadable),
+    )
     result.refreshed_years, result.reports = refresh_years(plan.years, overrides)
     audited = bool(result.published) or bool(result.quarantined)
     result.data_docs = data_docs(overrides, audited)

@@ -35,6 +35,7 @@ def nightly(
     max_parallel_sources: int | None = None,
     wait_for_locks: bool = True,
     refresh: bool = True,
+    build_docs: bool = True,
 ) -> Any:
     """Discover new files, extract/validate/publish each, refresh metrics and reports.
 
@@ -42,7 +43,8 @@ def nightly(
     once), one source's files in delivery order. A quarantined file never stops the others;
     the run ends Failed when any file was quarantined or failed, with the reasons in its
     message. Metrics and the report are refreshed for the years of the files published
-    (normally the current year). Waits for a backfill holding a lock on a source it needs.
+    (normally the current year), and the Data Docs rebuilt (unless `build_docs` is false).
+    Waits for a backfill holding a lock on a source it needs.
     """
     overrides = run_overrides(landing, max_parallel_sources)
     holder = run_holder()
@@ -50,8 +52,8 @@ def nightly(
     plan = plan_nightly(survey)
 
     progress = RunProgress("nightly", len(plan.to_process))
-    progress.start()
-    with source_locks(plan.queues(), holder, overrides, wait=wait_for_locks):
+    # progress starts once the sources are ours: a refused run shows none
+    with source_locks(plan.queues(), holder, overrides, wait=wait_for_locks), progress:
         plan = register_plan(plan, overrides, run_id())
         outcomes = run_plan(
             plan,
@@ -60,19 +62,21 @@ def nightly(
             max_parallel=parallel_sources(overrides),
             progress=progress,
         )
-    progress.finish()
     if any(o.status in PUBLISHED_STATUSES for o in outcomes):
         outcomes = final_statuses(outcomes, overrides)
 
     result = RunResult(
-        flow="nightly", outcomes=outcomes, files_seen=survey.files_seen, ignored=survey.ignored
+        flow="nightly",
+        outcomes=[*outcomes, *survey.unreadable],
+        files_seen=survey.files_seen,
+        ignored=survey.ignored,
     )
     published = {o.file for o in result.published}
     if refresh:
         years = {y for f in plan.files if f.file in published for y in f.years}
         result.refreshed_years, result.reports = refresh_years(years, overrides)
     audited = bool(published) or bool(result.quarantined)
-    result.data_docs = data_docs(overrides, audited)
+    result.data_docs = data_docs(overrides, audited and build_docs)
     return conclude(result)
 
 

@@ -65,10 +65,11 @@ class Survey:
     present: list[Present]
     ledger: list[Delivered]
     ignored: list[Ignored] = field(default_factory=list)
+    unreadable: list[FileOutcome] = field(default_factory=list)  # could not even be hashed
 
     @property
     def files_seen(self) -> int:
-        return len(self.present)
+        return len(self.present) + len(self.unreadable)
 
 
 def read_ledger(
@@ -118,18 +119,23 @@ def survey_landing(
     settings = settings_for(overrides)
     files, ignored = discover_step(str(settings.landing))
     wanted = set(sources or ())
-    present = []
+    present, unreadable = [], []
     for f in files:
         in_range = (
             start is None or end is None or intersects(start, end, f.period_start, f.period_end)
         )
         if (wanted and f.source not in wanted) or not in_range:
             continue
-        present.append(Present(file=f, sha256=fingerprint(f).sha256))
+        try:
+            present.append(Present(file=f, sha256=fingerprint(f).sha256))
+        except OSError as exc:  # one unreadable file must not stop the others
+            detail = f"read error ({type(exc).__name__}); the next run tries again"
+            unreadable.append(FileOutcome(f.relative, f.source, "failed", detail=detail))
     return Survey(
         present=present,
         ledger=read_ledger(settings, start=start, end=end),
         ignored=[Ignored(i.file, i.why) for i in ignored],
+        unreadable=unreadable,
     )
 
 

@@ -253,13 +253,32 @@ def build_nightly_plan(ledger: Iterable[Delivered], present: Iterable[Present]) 
     """The nightly run: every content in the landing area the ledger has not finished.
 
     The same planning as a backfill over all time without force, minus the ledger entries whose
-    content has left the landing area (a nightly run only looks at what is there).
+    content has left the landing area (a nightly run only looks at what is there), plus a
+    `skip` for each further copy of a content under another name (rule 3), so every file of
+    the landing area has its line.
     """
+    present = list(present)
     full = build_backfill_plan(ledger, present, start=date.min, end=date.max)
-    files = tuple(f for f in full.files if f.action != "missing")
+    files = [f for f in full.files if f.action != "missing"]
+    by_content = {(f.source, f.sha256): f for f in files}
+    listed = {f.landing.relative for f in files if f.landing is not None}
+    for p in present:
+        if p.file.relative in listed:
+            continue
+        first = by_content[(p.file.source, p.sha256)]
+        files.append(
+            replace(
+                first,
+                file=p.file.relative,
+                version=p.file.version,
+                action="skip",
+                status=first.status,
+                landing=p.file,
+            )
+        )
     years = tuple(sorted({y for f in files if f.processed for y in f.years}))
     return BackfillPlan(
-        start=full.start, end=full.end, sources=(), force=False, files=files, years=years
+        start=full.start, end=full.end, sources=(), force=False, files=tuple(files), years=years
     )
 
 

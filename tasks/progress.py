@@ -24,11 +24,10 @@ class RunProgress:
         self._artifact: UUID | None = None
         self._bar: Any = None
         self._bar_task: Any = None
-        show_bar = sys.stderr.isatty() if terminal is None else terminal
-        if show_bar and total:
-            self._start_bar()
+        self._show_bar = sys.stderr.isatty() if terminal is None else terminal
 
     def _start_bar(self) -> None:
+        from rich.console import Console
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -44,6 +43,7 @@ class RunProgress:
             TextColumn("files"),
             TextColumn("{task.fields[rate]:>8.0f} rows/s"),
             TimeElapsedColumn(),
+            console=Console(stderr=True),  # stdout stays for the command's output (--json)
             transient=False,
         )
         self._bar.start()
@@ -53,8 +53,23 @@ class RunProgress:
     def percent(self) -> float:
         return 100.0 if not self.total else round(100.0 * self.done / self.total, 1)
 
+    def __enter__(self) -> RunProgress:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if exc_type is None:
+            self.finish()
+        else:
+            self._stop_bar()
+
     def start(self) -> None:
+        """The progress artifact at 0 % (100 % when there is nothing to do), the bar if shown."""
         from prefect.artifacts import create_progress_artifact
+
+        self.started = time.monotonic()
+        if self._show_bar and self.total and self._bar is None:
+            self._start_bar()
 
         created = create_progress_artifact(
             self.percent,
@@ -84,11 +99,14 @@ class RunProgress:
         )
         self.percentages.append(self.percent)
 
-    def finish(self) -> None:
-        """The bar stops; the artifact ends at 100 % even when nothing was left to do."""
+    def _stop_bar(self) -> None:
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
+
+    def finish(self) -> None:
+        """The bar stops; the artifact ends at 100 %."""
+        self._stop_bar()
         if self.done < self.total:
             self.done = self.total
             self._publish()

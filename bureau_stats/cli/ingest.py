@@ -110,11 +110,27 @@ def run(
     docs: Annotated[
         bool, typer.Option("--docs/--no-docs", help="Build Great Expectations Data Docs at the end")
     ] = True,
+    flow: Annotated[
+        bool | None,
+        typer.Option(
+            "--flow/--in-process",
+            help="Run as the Prefect `nightly` flow (default when PREFECT_API_URL is set) or "
+            "in this process without Prefect (default otherwise: no temporary server to start)",
+        ),
+    ] = None,
 ) -> None:
-    """Load every new delivery of the landing area: audit, publish or quarantine each file."""
+    """Load every new delivery of the landing area: audit, publish or quarantine each file.
+
+    With a Prefect server configured (PREFECT_API_URL) this is one run of the `nightly` flow,
+    visible in the UI with its artifacts; without one, the same steps run in this process.
+    """
     _log_to_stderr(logging.INFO)
+    import os
+
     from bureau_stats.pipeline import ingest
     from bureau_stats.settings import load_settings
+
+    use_flow = bool(os.environ.get("PREFECT_API_URL")) if flow is None else flow
 
     with _usage_errors():
         settings = load_settings(landing=landing, warehouse_url=warehouse)
@@ -122,8 +138,16 @@ def run(
         root = str(landing or settings.landing)
         if "://" not in root and not _is_dir(root):
             raise _fail(f"landing area {root} is not a folder")
+        summary: Any
         try:
-            summary = ingest(settings, root, build_docs=docs)
+            if use_flow:
+                from flows.nightly import run_nightly
+
+                if warehouse:  # through the environment: flow parameters are stored server-side
+                    os.environ["BUREAU_STATS_WAREHOUSE_URL"] = warehouse
+                summary = run_nightly(landing=root, build_docs=docs)
+            else:
+                summary = ingest(settings, root, build_docs=docs)
         except FileNotFoundError as exc:
             raise _fail(str(exc)) from None
     if as_json:

@@ -57,6 +57,8 @@ def dry_run_plan(
         survey = survey_landing.fn(clean_overrides(landing=landing), start, end, sources)
     finally:
         dispose_engines()
+    for bad in survey.unreadable:
+        print(f"warning: {bad.file}: {bad.detail}", file=sys.stderr)
     return build_backfill_plan(
         survey.ledger, survey.present, start=start, end=end, sources=sources, force=force
     )

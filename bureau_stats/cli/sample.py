@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -98,7 +99,7 @@ def generate_sample(
     )
 
 
-def _print_plan(console: Console, table: object, metrics: dict[str, object]) -> None:
+def _print_plan(console: Console, table: object, metrics: Mapping[str, object]) -> None:
     import pandas as pd
 
     assert isinstance(table, pd.DataFrame)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -200,12 +199,25 @@ def test_deployment_parameters_are_typed() -> None:
     assert props["dry_run"]["default"] is False and props["force"]["default"] is False
 
 
-def test_progress_bar_on_a_terminal(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_progress_bar_on_a_terminal_and_artifact_to_100(
+    prefect_harness: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from prefect import flow
+
     from tasks.outcome import FileOutcome
     from tasks.progress import RunProgress
 
-    p = RunProgress("backfill", 2, terminal=True)
-    p.advance(FileOutcome(file="a", source="cases", status="published", rows_read=10))
-    p.advance(FileOutcome(file="b", source="cases", status="published", rows_read=5))
-    p.finish()
-    assert p.percent == 100.0 and p.rows == 15
+    @flow
+    def three_files() -> RunProgress:
+        with RunProgress("backfill", 3, terminal=True) as p:
+            assert p._bar is not None  # a Rich bar on the terminal
+            p.advance(FileOutcome(file="a", source="cases", status="published", rows_read=10))
+            p.advance(FileOutcome(file="b", source="cases", status="quarantined", rows_read=5))
+            p.advance(FileOutcome(file="c", source="cases", status="failed"))
+        return p
+
+    p = three_files()
+    assert p._bar is None and p.rows == 15
+    assert p.percentages == [0.0, 33.3, 66.7, 100.0]
+    err = capsys.readouterr().err
+    assert "3/3" in err and "rows/s" in err

@@ -153,3 +153,27 @@ def test_a_retried_run_does_not_redo_the_files_it_finished(
     )
     assert sorted(calls) == sorted([o.file for o in result.outcomes] + [FIRST_PLEDGE])
     assert {o.status for o in result.outcomes} == {"published"}
+
+
+def test_an_unreadable_file_fails_alone(loaded_copy: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bureau_stats.pipeline as pipeline
+    from flows.nightly import nightly
+
+    locked = "cases/行政处罚案件_20250101-20250131.xlsx"
+    (loaded_copy.landing / locked).write_bytes(b"whatever")
+    real = pipeline.fingerprint
+
+    def fingerprint(file: Any) -> Any:
+        if file.relative == locked:
+            raise PermissionError(13, "Permission denied")
+        return real(file)
+
+    monkeypatch.setattr(pipeline, "fingerprint", fingerprint)
+    state = nightly(return_state=True)
+    result = state.result(raise_on_failure=False).result
+    assert (
+        state.is_failed()
+        and f"failed {locked}: error (read error (PermissionError)" in state.message
+    )
+    assert result.files_seen == 103 and result.count("skipped") == 102
+    assert [(o.file, o.status) for o in result.failed] == [(locked, "failed")]

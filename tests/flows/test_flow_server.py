@@ -174,23 +174,45 @@ def test_backfill_cli_dry_run_run_and_busy(prefect_server: PrefectServer, tmp_pa
     assert "0b7e3c0e-1111-4222-8333-444455556666" in busy.stderr and "since" in busy.stderr
 
 
+@pytest.mark.postgres
 def test_dask_runner_on_two_workers_gives_the_same_results(
-    prefect_server: PrefectServer, tmp_path: Path
+    prefect_server: PrefectServer, tmp_path: Path, pg_url: str
 ) -> None:
+    """Production-like: Dask worker processes publishing into PostgreSQL, compared with threads."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
     sources = ("cases", "ip_cases", "medical_device")
     code = "from flows.nightly import run_nightly; r = run_nightly(); print(r.headline())"
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    schemas = {runner: f"flows_{runner}_{uuid.uuid4().hex[:8]}" for runner in ("thread", "dask")}
     results = {}
-    for runner in ("thread", "dask"):
-        w = new_workdir(tmp_path / runner, sources)
-        env = prefect_server.env(**{**w.env(), "BUREAU_STATS_TASK_RUNNER": runner})
-        done = run_cli([str(VENV_BIN / "python"), "-c", code], env, timeout=600)
-        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
-        assert "28 published" in done.stdout
-        if runner == "dask":
-            assert "LocalCluster" in done.stderr
-        results[runner] = {
-            f: {k: v for k, v in b.items() if k != "first_seen_at"}
-            for f, b in _status(w, env).items()
-        }
+    try:
+        for runner, schema in schemas.items():
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+            w = new_workdir(tmp_path / runner, sources)
+            env = prefect_server.env(
+                **{
+                    **w.env(),
+                    "BUREAU_STATS_TASK_RUNNER": runner,
+                    "BUREAU_STATS_WAREHOUSE_URL": f"{pg_url}?options=-csearch_path%3D{schema}",
+                }
+            )
+            done = run_cli([str(VENV_BIN / "python"), "-c", code], env, timeout=600)
+            assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+            assert "28 published" in done.stdout
+            if runner == "dask":
+                assert "LocalCluster" in done.stderr
+            results[runner] = {
+                f: {k: v for k, v in b.items() if k != "first_seen_at"}
+                for f, b in _status(w, env).items()
+            }
+    finally:
+        with admin.connect() as conn:
+            for schema in schemas.values():
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
     assert results["dask"] == results["thread"]
     assert len(results["dask"]) == 28

@@ -141,6 +141,26 @@ def test_nightly_plan_takes_only_new_content_and_ignores_what_left_the_landing(w
     assert len(plan.files) == 4
 
 
+def test_nightly_plan_lists_a_second_copy_of_a_content_as_skipped(world) -> None:  # type: ignore[no-untyped-def]
+    ledger, present = world
+    copies = [
+        Present(landing("cases", JAN, name="copy"), "a1"),
+        Present(landing("cases", FEB, 2), "new"),
+    ]
+    copies.append(Present(landing("cases", FEB, 2, name="again"), "new"))
+    plan = build_nightly_plan(ledger, [*present, *copies])
+    assert len(plan.files) == len(present) + len(copies)
+    extra = {f.file: (f.action, f.delivery_order) for f in plan.files[-2:]}
+    assert extra == {
+        "cases/copy_20240101-20240131.csv": ("skip", 1),
+        "cases/again_20240201-20240229_v2.csv": ("skip", None),
+    }
+    assert [f.file for f in plan.to_process] == [
+        "registration/x_20240101-20240131_v2.csv",
+        "cases/x_20240201-20240229_v2.csv",
+    ]
+
+
 def test_registered_plan_keeps_the_same_files_and_actions(world) -> None:  # type: ignore[no-untyped-def]
     ledger, present = world
     plan = build_backfill_plan(ledger, present, start=JAN[0], end=JAN[1])

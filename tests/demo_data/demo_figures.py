@@ -34,8 +34,8 @@ def current_rows(batches: list[ExtractedBatch]) -> dict[str, pd.DataFrame]:
         for i, b in enumerate(items):
             acc = b.accepted
             if len(acc):
-                mine = acc["partition_date"].map(lambda d, i=i: owner.get(d) == i)
-                frames.append(acc[mine.to_numpy(dtype=bool)])
+                mine = [owner.get(d) == i for d in acc["partition_date"]]
+                frames.append(acc[mine])
         out[source] = pd.concat(frames, ignore_index=True)
     return out
 
@@ -54,9 +54,15 @@ def figures(rows: dict[str, pd.DataFrame], year: int, region: str = "蓬江区")
     y0, y1 = date(year, 1, 1), date(year, 12, 31)
     f: dict[str, object] = {}
     reg = _in(rows["registration"], "approved_on", y0, y1)
-    for code, t in (("reg.establish", "设立登记"), ("reg.change", "变更登记"), ("reg.migrate_in", "迁入登记")):
+    for code, t in (
+        ("reg.establish", "设立登记"),
+        ("reg.change", "变更登记"),
+        ("reg.migrate_in", "迁入登记"),
+    ):
         f[code] = int((reg.txn_type == t).sum())
-    f["reg.establish.online"] = int(((reg.txn_type == "设立登记") & (reg.channel == "网上办理")).sum())
+    f["reg.establish.online"] = int(
+        ((reg.txn_type == "设立登记") & (reg.channel == "网上办理")).sum()
+    )
     f["reg.change.online"] = int(((reg.txn_type == "变更登记") & (reg.channel == "网上办理")).sum())
     f["reg.establish.online_share"] = _pct(f["reg.establish.online"], f["reg.establish"])  # type: ignore[arg-type]
 
@@ -86,7 +92,9 @@ def figures(rows: dict[str, pd.DataFrame], year: int, region: str = "蓬江区")
     f["cases.to_police"] = int(filed.to_police.astype(bool).sum())
     closed = _in(cases[cases.status == "已结案"], "closed_on", y0, y1)
     f["cases.closed.food"] = int((closed.category == "食品").sum())
-    f["cases.closed.drug_cosmetic_device"] = int(closed.category.isin(["药品", "化妆品", "医疗器械"]).sum())
+    f["cases.closed.drug_cosmetic_device"] = int(
+        closed.category.isin(["药品", "化妆品", "医疗器械"]).sum()
+    )
     f["cases.closed.quality"] = int((closed.category == "产品质量").sum())
     f["cases.closed.special_equipment"] = int((closed.category == "特种设备").sum())
     f["cases.mitigated"] = int((closed.discretion == "减轻").sum())
@@ -108,8 +116,15 @@ def figures(rows: dict[str, pd.DataFrame], year: int, region: str = "蓬江区")
     rnd = ins[ins.method == "双随机抽查"]
     f["random.tasks"] = int(rnd.random_task_no.nunique())
     f["random.market_entities"] = int(rnd[rnd.is_market_entity.astype(bool)].target_code.nunique())
-    f["random.non_market_entities"] = int(rnd[~rnd.is_market_entity.astype(bool)].target_code.nunique())
-    for short, c in (("fuel", "加油机作弊专项"), ("tobacco", "无证经营烟草专项"), ("bbq", "烧烤餐饮安全整治"), ("frozen", "冻品走私联合检查")):
+    f["random.non_market_entities"] = int(
+        rnd[~rnd.is_market_entity.astype(bool)].target_code.nunique()
+    )
+    for short, c in (
+        ("fuel", "加油机作弊专项"),
+        ("tobacco", "无证经营烟草专项"),
+        ("bbq", "烧烤餐饮安全整治"),
+        ("frozen", "冻品走私联合检查"),
+    ):
         sel = ins[ins.campaign == c]
         f[f"campaign.{short}.rounds"] = int(sel.campaign_round.nunique())
         f[f"campaign.{short}.officers"] = int(sel.officers.sum())
@@ -124,7 +139,11 @@ def figures(rows: dict[str, pd.DataFrame], year: int, region: str = "蓬江区")
     f["ip.valid_invention"] = int(now.valid_invention_patents)
     f["ip.valid_trademarks"] = int(now.valid_trademarks)
     f["ip.valid_invention.yoy"] = (
-        Decimal(100) * (Decimal(int(now.valid_invention_patents)) / Decimal(int(prev.valid_invention_patents)) - 1)
+        Decimal(100)
+        * (
+            Decimal(int(now.valid_invention_patents)) / Decimal(int(prev.valid_invention_patents))
+            - 1
+        )
     ).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
     ipc = _in(rows["ip_cases"], "received_on", y0, y1)

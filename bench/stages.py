@@ -1,0 +1,104 @@
+"""Timing and memory of a pipeline run, split by stage, without touching the pipeline's code.
+
+`StageClock` wraps the step functions of `bureau_stats.pipeline` (extract, audit, publish,
+register, fingerprint) for the duration of a `with` block and adds up the seconds spent in
+each; a sampler thread reads this process's resident set size (`/proc/self/status`, VmRSS)
+every few milliseconds and keeps the peak seen during each stage. The peak of the whole
+process is `ru_maxrss`, which the kernel keeps exactly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import resource
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+# pipeline attribute -> the stage it belongs to (what results.md reports)
+STAGE_OF = {
+    "discover_step": "discover",
+    "fingerprint": "hash",
+    "register_step": "ledger",
+    "extract_step": "read",
+    "audit_step": "validate",
+    "publish_step": "publish",
+    "quarantine_batch": "publish",
+}
+STAGES = ("discover", "hash", "ledger", "read", "validate", "publish", "metrics")
+SAMPLE_SECONDS = 0.01
+
+
+def rss_bytes() -> int:
+    """Current resident set size of this process."""
+    with open("/proc/self/status", "rb") as fp:
+        for line in fp:
+            if line.startswith(b"VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident set size of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+@dataclass
+class StageClock:
+    """Seconds and peak RSS per stage; use `stage(name)` around any other block."""
+
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    peak_rss: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAGES, 0))
+    _current: str | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _patched: list[tuple[Any, str, Any]] = field(default_factory=list)
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        outer, self._current = self._current, name
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - t0
+            self.seconds[name] = self.seconds.get(name, 0.0) + elapsed
+            self._note(name)
+            if outer is not None:  # a nested stage's time is not also the outer one's
+                self.seconds[outer] = self.seconds.get(outer, 0.0) - elapsed
+            self._current = outer
+
+    def _note(self, name: str) -> None:
+        now = rss_bytes()
+        if now > self.peak_rss.get(name, 0):
+            self.peak_rss[name] = now
+
+    def _sample(self) -> None:
+        while not self._stop.wait(SAMPLE_SECONDS):
+            current = self._current
+            if current is not None:
+                self._note(current)
+
+    def _wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            with self.stage(name):
+                return fn(*args, **kwargs)
+
+        return timed
+
+    def __enter__(self) -> StageClock:
+        import bureau_stats.pipeline as pipeline
+
+        for attr, stage in STAGE_OF.items():
+            original = getattr(pipeline, attr)
+            self._patched.append((pipeline, attr, original))
+            setattr(pipeline, attr, self._wrap(stage, original))
+        threading.Thread(target=self._sample, name="rss-sampler", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for module, attr, original in reversed(self._patched):
+            setattr(module, attr, original)
+        self._patched.clear()
