@@ -54,6 +54,8 @@ class StageClock:
     _current: str | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _patched: list[tuple[Any, str, Any]] = field(default_factory=list)
+    # (module, attribute, stage) to wrap; default: the pipeline's steps (STAGE_OF)
+    targets: list[tuple[str, str, str]] | None = None
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -88,12 +90,16 @@ class StageClock:
         return timed
 
     def __enter__(self) -> StageClock:
-        import bureau_stats.pipeline as pipeline
+        import importlib
 
-        for attr, stage in STAGE_OF.items():
-            original = getattr(pipeline, attr)
-            self._patched.append((pipeline, attr, original))
-            setattr(pipeline, attr, self._wrap(stage, original))
+        targets = self.targets or [
+            ("bureau_stats.pipeline", attr, stage) for attr, stage in STAGE_OF.items()
+        ]
+        for module_name, attr, stage in targets:
+            module = importlib.import_module(module_name)
+            original = getattr(module, attr)
+            self._patched.append((module, attr, original))
+            setattr(module, attr, self._wrap(stage, original))
         threading.Thread(target=self._sample, name="rss-sampler", daemon=True).start()
         return self
 

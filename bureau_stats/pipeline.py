@@ -296,7 +296,7 @@ def _skipped(delivery: Delivery, record: BatchRecord) -> FileOutcome:
     )
 
 
-def _final_statuses(engine: Engine, outcomes: list[FileOutcome]) -> None:
+def final_statuses(engine: Engine, outcomes: list[FileOutcome]) -> None:
     """A file published early in the run may be superseded by a later one of the same run."""
     orders = [o.delivery_order for o in outcomes if o.status == "published" and o.delivery_order]
     if not orders:
@@ -390,7 +390,7 @@ def ingest(
                         flow_run_id=flow_run_id,
                     )
                     summary.outcomes.append(outcome)
-        _final_statuses(engine, summary.outcomes)
+        final_statuses(engine, summary.outcomes)
         if build_docs and any(
             o.status in ("published", "superseded", "quarantined") for o in summary.outcomes
         ):

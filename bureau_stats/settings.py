@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     region: str = "蓬江区"
     data_docs_dir: Path | None = None
     reports_dir: Path | None = None
+    # Where operators browse the Data Docs (e.g. a web server in front of data_docs_dir);
+    # the Prefect link artifact points there instead of a file:// path.
+    data_docs_url: str | None = None
     task_runner: str = Field(default="thread", description="thread | dask")
     dask_address: str | None = None
     max_parallel_sources: int = 2

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -93,10 +92,7 @@ def conclude(result: RunResult) -> Any:
 
     result.finished_at = datetime.now(UTC)
     # Settings.data_docs_url (BUREAU_STATS_DATA_DOCS_URL): where operators browse the Data Docs.
-    docs_url = getattr(settings_for({}), "data_docs_url", None) or os.environ.get(
-        "BUREAU_STATS_DATA_DOCS_URL"
-    )
-    create_operator_view(result, docs_url)
+    create_operator_view(result, settings_for({}).data_docs_url)
     if result.ok:
         return Completed(message=result.headline(), data=result)
     return Failed(message=result.failure_message(), data=RunFailed(result))

@@ -296,7 +296,7 @@ def process_file(planned: PlannedFile, overrides: dict[str, str], holder: str) -
 @task(name="final-statuses", task_run_name="final ledger statuses")
 def final_statuses(outcomes: list[FileOutcome], overrides: dict[str, str]) -> list[FileOutcome]:
     """A file published early in the run may be superseded by a later one of the same run."""
-    from bureau_stats.pipeline import _final_statuses
+    from bureau_stats.pipeline import final_statuses
 
-    _final_statuses(warehouse(settings_for(overrides)), outcomes)  # type: ignore[arg-type]
+    final_statuses(warehouse(settings_for(overrides)), outcomes)  # type: ignore[arg-type]
     return outcomes

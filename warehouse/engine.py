@@ -102,7 +102,9 @@ def create_warehouse_engine(url: str) -> Engine:
             )
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     try:
-        engine = create_engine(parsed, pool_pre_ping=backend == "postgresql")
+        # hide_parameters: a failed statement's message must not quote row values (personal data)
+        # into logs or Prefect task states.
+        engine = create_engine(parsed, pool_pre_ping=backend == "postgresql", hide_parameters=True)
     except (exc.ArgumentError, exc.NoSuchModuleError, ImportError) as e:
         raise WarehouseError(f"cannot use warehouse URL {_shown(url)}: {e}") from e
     if backend == "sqlite":

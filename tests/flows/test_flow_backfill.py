@@ -221,3 +221,29 @@ def test_progress_bar_on_a_terminal_and_artifact_to_100(
     assert p.percentages == [0.0, 33.3, 66.7, 100.0]
     err = capsys.readouterr().err
     assert "3/3" in err and "rows/s" in err
+
+
+def test_forced_revalidation_that_now_quarantines_withdraws_the_rows(
+    loaded_copy: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a rules change a published file can fail: its rows leave the current truth, and
+    re-validating it under the old rules brings them back (rule 1: nothing half-visible)."""
+    from flows.backfill import backfill
+
+    assert _current_march_registrations(loaded_copy) == 260
+    # A stricter reject threshold: March registration (3 of 263 rows rejected) now fails.
+    monkeypatch.setenv("BUREAU_STATS_REJECT_THRESHOLD", "0.001")
+    state = backfill(
+        start=MARCH[0], end=MARCH[1], sources=["registration"], force=True, return_state=True
+    )
+    assert not state.is_completed()
+    assert _ledger(loaded_copy)[REG_V1]["status"] == "quarantined"
+    assert _ledger(loaded_copy)[REG_V1]["reason"] == "reject_share"
+    assert _current_march_registrations(loaded_copy) == 0
+    monkeypatch.setenv("BUREAU_STATS_REJECT_THRESHOLD", "0.05")
+    state = backfill(
+        start=MARCH[0], end=MARCH[1], sources=["registration"], force=True, return_state=True
+    )
+    assert state.is_completed(), state.message
+    assert _ledger(loaded_copy)[REG_V1]["status"] == "published"
+    assert _current_march_registrations(loaded_copy) == 260
