@@ -22,6 +22,8 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from connectors.batch import REJECT_COLUMNS, ExtractedBatch, LandingFile
+from connectors.sources import SOURCES
+from warehouse.checks import ytd_decreases
 from warehouse.engine import open_warehouse
 from warehouse.publish import (
     BatchRecord,
@@ -65,6 +67,7 @@ class FileOutcome:
     rows_rejected: int = 0
     rows_duplicate: int = 0
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
 
     @classmethod
     def from_result(cls, r: PublishResult, seconds: float) -> FileOutcome:
@@ -280,7 +283,13 @@ def process_file(
             record.delivery_order,
             detail=f"publish error ({type(exc).__name__})",
         )
-    return FileOutcome.from_result(result, time.perf_counter() - t0)
+    outcome = FileOutcome.from_result(result, time.perf_counter() - t0)
+    outcome.warnings = list(batch.warnings)
+    if result.status in ("published", "superseded"):
+        outcome.warnings += ytd_decreases(engine, SOURCES[file.source], record.id)
+    for warning in outcome.warnings:
+        log.warning("%s: %s", file.relative, warning)
+    return outcome
 
 
 def _skipped(delivery: Delivery, record: BatchRecord) -> FileOutcome:

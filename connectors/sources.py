@@ -61,6 +61,9 @@ class Column:
     # Personal data (PIPL, rule 7): hash identifiers / mask names when the condition holds.
     hash_when: When | None = None
     mask_when: When | None = None
+    # A year-to-date flow: should not decrease from one month to the next within a year.
+    # Only warned about (a revision may lower it), never a reason to reject.
+    ytd: bool = False
 
     @property
     def is_required(self) -> bool:
@@ -392,7 +395,9 @@ IP_STATS = Source(
     columns=(
         Column("统计月份", "month", "month", key=True, partition=True),
         Column("地区", "region", key=True),
-        Column("专利授权量(本年累计)", "patents_granted_ytd", "int", required=True, minimum=0),
+        Column(
+            "专利授权量(本年累计)", "patents_granted_ytd", "int", required=True, minimum=0, ytd=True
+        ),
         Column(
             "发明专利授权量(本年累计)",
             "invention_granted_ytd",
@@ -400,6 +405,7 @@ IP_STATS = Source(
             required=True,
             minimum=0,
             not_above="patents_granted_ytd",
+            ytd=True,
         ),
         Column("有效发明专利量(期末)", "valid_invention_patents", "int", required=True, minimum=0),
         Column("商标有效注册量(期末)", "valid_trademarks", "int", required=True, minimum=0),
