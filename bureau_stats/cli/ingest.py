@@ -182,6 +182,9 @@ def run(
         console.print(table)
         for entry in summary.ignored:
             console.print(f"ignored {entry.file}: {entry.why}")
+        for o in summary.outcomes:
+            for warning in getattr(o, "warnings", ()):
+                console.print(f"[yellow]warning[/] {o.file}: {warning}")
         counts = ", ".join(
             f"{summary.count(s)} {s}"
             for s in ("published", "superseded", "skipped", "quarantined", "failed")
