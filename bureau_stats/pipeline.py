@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -331,6 +331,7 @@ def ingest(
     build_docs: bool = False,
     flow_run_id: str | None = None,
     lock_timeout: float | None = 1800.0,
+    on_progress: Callable[[int, int, FileOutcome | None], None] | None = None,
 ) -> RunSummary:
     """One run over the landing area: every new delivery published or quarantined.
 
@@ -360,6 +361,10 @@ def ingest(
                     )
                 )
         planned = register_step(engine, deliveries, flow_run_id)
+        pending = sum(record.action != "skipped" for _, record in planned)
+        done = 0
+        if on_progress is not None:
+            on_progress(0, pending, None)
         todo: dict[str, list[tuple[Delivery, BatchRecord]]] = {}
         for delivery, record in planned:
             if record.action == "skipped":
@@ -399,6 +404,9 @@ def ingest(
                         flow_run_id=flow_run_id,
                     )
                     summary.outcomes.append(outcome)
+                    done += 1
+                    if on_progress is not None:
+                        on_progress(done, pending, outcome)
         final_statuses(engine, summary.outcomes)
         if build_docs and any(
             o.status in ("published", "superseded", "quarantined") for o in summary.outcomes

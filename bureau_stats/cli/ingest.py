@@ -147,7 +147,8 @@ def run(
                     os.environ["BUREAU_STATS_WAREHOUSE_URL"] = warehouse
                 summary = run_nightly(landing=root, build_docs=docs)
             else:
-                summary = ingest(settings, root, build_docs=docs)
+                with _file_progress() as on_progress:
+                    summary = ingest(settings, root, build_docs=docs, on_progress=on_progress)
         except FileNotFoundError as exc:
             raise _fail(str(exc)) from None
     if as_json:
@@ -194,6 +195,43 @@ def run(
             f"{len(summary.outcomes)} files: {counts or 'nothing to do'}; {len(summary.ignored)} ignored"
         )
     raise typer.Exit(summary.exit_code)
+
+
+@contextmanager
+def _file_progress() -> Iterator[Callable[[int, int, Any], None] | None]:
+    """A Rich progress bar on stderr when it is a terminal (files done / total, rows/s)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    started = time.perf_counter()
+    rows = 0
+    # Per-file INFO lines would tear the bar apart; the table at the end says the same.
+    logging.getLogger().setLevel(logging.WARNING)
+    with Progress(
+        TextColumn("[bold]run[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[rate]} {task.fields[file]}"),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("files", total=None, rate="", file="")
+
+        def update(done: int, total: int, outcome: Any) -> None:
+            nonlocal rows
+            if outcome is not None:
+                rows += outcome.rows_read
+            rate = f"{rows / max(time.perf_counter() - started, 1e-9):,.0f} rows/s"
+            bar.update(
+                task, completed=done, total=total, rate=rate, file=getattr(outcome, "file", "")
+            )
+
+        yield update
 
 
 def _is_dir(path: str) -> bool:
