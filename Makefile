@@ -35,10 +35,10 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 soak: $(STAMP)
-	$(BIN)/python -m pytest -q -m slow --runslow
+	$(BIN)/python -m pytest -q -m soak --runslow
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

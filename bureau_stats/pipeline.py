@@ -210,6 +210,18 @@ def _refused(record: BatchRecord, file: LandingFile, reason: str, detail: str) -
     )
 
 
+def _os_error(exc: BaseException) -> bool:
+    """An OSError, itself or as the cause of what was raised."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, OSError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def process_file(
     engine: Engine,
     delivery: Delivery,
@@ -255,6 +267,22 @@ def process_file(
     try:
         audit = audit_step(batch, data_docs_dir, threshold)
     except Exception as exc:
+        if _os_error(exc):
+            # The disk under the validation results (full, unwritable), not the data: a
+            # quarantine would be final and the next run would skip the file; it stays pending.
+            log.error(
+                "%s: audit could not store its result (%s); will retry next run",
+                file.relative,
+                type(exc).__name__,
+            )
+            return FileOutcome(
+                file.relative,
+                file.source,
+                "failed",
+                record.sha256,
+                record.delivery_order,
+                detail=f"audit error ({type(exc).__name__})",
+            )
         log.error("%s: audit failed to run (%s)", file.relative, type(exc).__name__)
         log.debug("audit failure", exc_info=True)
         result = quarantine_batch(

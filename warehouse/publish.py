@@ -898,19 +898,37 @@ def publish_batch(
         _crash_point("after_stage")
 
         # Rule 1: rows of files delivered before this one (or of this very file, when it is
-        # re-processed) stop being current for the dates this file covers.
-        older = select(batch.c.id).where(
-            batch.c.source == source.code, batch.c.delivery_order <= record.delivery_order
-        )
-        superseded_rows = conn.execute(
-            update(target)
-            .where(
-                target.c.superseded_at.is_(None),
-                target.c.partition_date.between(record.period_start, record.period_end),
-                target.c.batch_id.in_(older),
+        # re-processed) stop being current for the dates this file covers. A file's rows are
+        # dated inside its period (the connector rejects the others, `_withdraw` restores
+        # only dates of the owner's period), so only files whose period overlaps this one can
+        # hold such rows; they are listed from the ledger first, which keeps the UPDATE a
+        # single scan (a sub-select made PostgreSQL scan the source table once per older
+        # file: quadratic over a year) and skips it for a file of a new period. This file
+        # itself counts only if it ever had current rows (published_at is cleared when a
+        # delivery is quarantined, and its rows are then no longer current).
+        older = [
+            r.id
+            for r in conn.execute(
+                select(batch.c.id, batch.c.published_at).where(
+                    batch.c.source == source.code,
+                    batch.c.delivery_order <= record.delivery_order,
+                    batch.c.period_start <= record.period_end,
+                    batch.c.period_end >= record.period_start,
+                )
             )
-            .values(superseded_at=now)
-        ).rowcount
+            if r.id != record.id or r.published_at is not None
+        ]
+        superseded_rows = 0
+        if older:
+            superseded_rows = conn.execute(
+                update(target)
+                .where(
+                    target.c.superseded_at.is_(None),
+                    target.c.partition_date.between(record.period_start, record.period_end),
+                    target.c.batch_id.in_(older),
+                )
+                .values(superseded_at=now)
+            ).rowcount
 
         # Rule 2: dates already covered by a file delivered after this one stay with it.
         newer = batch.alias("newer")

@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "bureau_stats.cli.metrics",
     "bureau_stats.cli.operate",
     "bureau_stats.cli.demo",
+    "bureau_stats.cli.security",
 )
 
 
