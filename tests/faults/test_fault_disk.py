@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import resource
 import shutil
-import tempfile
 import subprocess
+import tempfile
 from datetime import date
 from pathlib import Path
 
