@@ -54,7 +54,12 @@ def copy_landing(source: Path, target: Path, *, until: date | None = None) -> li
 
 
 def run_env(var: Path, warehouse_url: str, landing: Path, **extra: str) -> dict[str, str]:
-    """Environment of a `bureau-stats` subprocess: no Prefect server unless given."""
+    """Environment of a `bureau-stats` subprocess: no Prefect server unless given.
+
+    Prefect's ephemeral server dies at start-up (exit 3) when PREFECT_HOME's parent folder
+    does not exist, so the folder is made here.
+    """
+    (var / "prefect").mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "BUREAU_STATS_"))}
     env.update(
         BUREAU_STATS_PII_KEY=os.environ.get("BUREAU_STATS_PII_KEY", "test-pii-key"),

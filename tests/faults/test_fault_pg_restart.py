@@ -11,6 +11,8 @@ import contextlib
 import os
 import subprocess
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,19 +21,20 @@ from fault_helpers import (
     assert_consistent,
     copy_landing,
     current_rows,
-    drop_schema,
     figures,
     ledger,
-    pg_schema_url,
     popen,
     run_env,
 )
-from sqlalchemy import create_engine, exc, text
+from sqlalchemy import Engine, create_engine, exc, text
 from sqlalchemy.pool import NullPool
 
 from warehouse.engine import open_warehouse
 from warehouse.publish import source_lock_key
 
+PG_ADMIN_URL = os.environ.get(
+    "BUREAU_STATS_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 pytestmark = [pytest.mark.postgres, pytest.mark.soak, pytest.mark.prefect]
 
 
@@ -91,13 +94,36 @@ def _waiting_on_advisory_lock(url: str) -> bool:
         engine.dispose()
 
 
+@pytest.fixture()
+def own_database() -> Iterator[str]:
+    """A database of this test's own, managed with connections opened after the restart (the
+    session's `pg_url` fixture keeps a pooled connection the restart would kill)."""
+    name = f"bureau_restart_{uuid.uuid4().hex[:10]}"
+
+    def admin() -> Engine:
+        return create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+
+    engine = admin()
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        ensure_postgres_up()
+        engine = admin()
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
 def test_postgres_restarted_during_a_nightly_run(
-    pg_url: str, year_landing: Path, reference, tmp_path: Path
+    own_database: str, year_landing: Path, reference, tmp_path: Path
 ) -> None:
     """The restart hits a publish for sure: this test holds the registration source's advisory
     lock, so the run's publish transaction of a registration file is open and waiting when the
     server goes down (the lock holder goes down with it)."""
-    url, schema = pg_schema_url(pg_url)
+    url = own_database
     landing = tmp_path / "landing"
     copy_landing(year_landing, landing)
     open_warehouse(url).dispose()
@@ -136,4 +162,3 @@ def test_postgres_restarted_during_a_nightly_run(
         assert figures(engine) == reference.figures
     finally:
         engine.dispose()
-        drop_schema(pg_url, schema)
