@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fault_helpers import (
     assert_consistent,
     copy_landing,
@@ -17,6 +18,7 @@ from fault_helpers import (
 from warehouse.engine import open_warehouse
 
 
+@pytest.mark.slow
 def test_two_runs_at_once_give_the_figures_of_one_run(
     warehouse_url: str, year_landing: Path, reference, tmp_path: Path
 ) -> None:

@@ -39,6 +39,8 @@ from sqlalchemy import create_engine, text
 
 from warehouse.engine import open_warehouse
 
+pytestmark = pytest.mark.slow
+
 
 def _no_wrong_quarantine(engine, reference) -> None:
     """No file is quarantined that a clean run publishes: the others are still pending

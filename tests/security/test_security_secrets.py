@@ -23,7 +23,7 @@ from tests.faults.fault_helpers import (
     run_env,
 )
 
-pytestmark = [pytest.mark.postgres, pytest.mark.prefect]
+pytestmark = [pytest.mark.postgres, pytest.mark.prefect, pytest.mark.slow]
 
 
 def _forms(secret: str) -> list[bytes]:
