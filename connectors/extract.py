@@ -396,11 +396,6 @@ def extract_bytes(
 def extract_file(
     file: LandingFile, *, pii_key: bytes, threshold: Decimal = DEFAULT_THRESHOLD
 ) -> ExtractedBatch:
-    """Read one delivery from the landing area."""
-    try:
-        fp = open_file(file)
-    except OSError as exc:
-        # IO errors are transient from the pipeline's point of view: let callers retry.
-        raise exc
-    with fp:
+    """Read one delivery from the landing area. IO errors propagate: callers retry them."""
+    with open_file(file) as fp:
         return extract_bytes(file, fp, pii_key=pii_key, threshold=threshold)

@@ -297,7 +297,6 @@ def read_export(fp: IO[bytes], source: Source, extension: str) -> RawTable:
         frame, total = _json_records(data, source)
         missing = [c.header for c in source.columns if c.header not in frame.columns]
         if len(frame) == 0:
-            table_total = total
             if total:
                 raise FileRejected("truncated", f"'total' says {total} records, found 0")
             raise FileRejected("empty", "no records")
@@ -307,12 +306,11 @@ def read_export(fp: IO[bytes], source: Source, extension: str) -> RawTable:
             )
         raw = pd.DataFrame({c.field: frame[c.header] for c in source.columns})
         norm = pd.DataFrame({c.field: normalize_text(raw[c.field]) for c in source.columns})
-        table_total = total
         return RawTable(
             raw=raw.reset_index(drop=True),
             normalized=norm.reset_index(drop=True),
             lines=np.arange(1, len(raw) + 1),
-            declared_total=table_total,
+            declared_total=total,
         )
     warnings: list[str] = []
     if source.format == "csv":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, date
+from datetime import date
 from typing import Any
 
 from prefect import task
@@ -180,27 +180,9 @@ def register_plan(
 
 def _batch_record(engine: Any, batch_id: int) -> Any:
     """The ledger row of a registered delivery as `warehouse.publish.BatchRecord`."""
-    from sqlalchemy import select
+    from warehouse.publish import load_record
 
-    from warehouse.publish import BatchRecord
-    from warehouse.schema import batch
-
-    with engine.connect() as conn:
-        row = conn.execute(select(batch).where(batch.c.id == batch_id)).one()
-    seen = row.first_seen_at
-    return BatchRecord(
-        id=row.id,
-        source=row.source,
-        file=row.file,
-        sha256=row.sha256,
-        period_start=row.period_start,
-        period_end=row.period_end,
-        version=row.version,
-        delivery_order=row.delivery_order,
-        status=row.status,
-        first_seen_at=seen.replace(tzinfo=UTC) if seen.tzinfo is None else seen,
-        action="resumed",
-    )
+    return load_record(engine, batch_id, "resumed")
 
 
 def _reopen(engine: Any, batch_id: int) -> None:

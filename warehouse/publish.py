@@ -182,6 +182,13 @@ def _as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def load_record(engine: Engine, batch_id: int, action: Action) -> BatchRecord:
+    """The ledger row of a registered delivery, for a caller that only kept its id."""
+    with engine.connect() as conn:
+        row = conn.execute(select(batch).where(batch.c.id == batch_id)).one()
+    return _record(row, action)
+
+
 def _record(row: Any, action: Action) -> BatchRecord:
     return BatchRecord(
         id=row.id,
