@@ -7,6 +7,9 @@ from datetime import date
 from typing import Literal
 
 import pandas as pd
+import pyarrow as pa
+
+from connectors.canonical import to_frame
 
 # Closed sets of reason codes (README lists them). Rows are rejected with one of ROW_REASONS,
 # files quarantined with one of FILE_REASONS.
@@ -53,15 +56,16 @@ class LandingFile:
 class ExtractedBatch:
     """One file, read and normalized; nothing written anywhere yet.
 
-    `accepted` holds the typed canonical frame: one column per declared field, plus
-    `partition_date` (date) and `line` (1-based line/row number in the file). Personal data in
-    it is already hashed/masked. `rejects` has REJECT_COLUMNS, `raw` being a JSON object
+    `accepted` holds the typed rows in the source's canonical Arrow schema
+    (`connectors.canonical`): `line` (1-based line/row number in the file), `partition_date`,
+    then one column per declared field (tests and tools may hand over a pandas frame with
+    those columns; the warehouse converts it). Personal data in it is already hashed/masked. `rejects` has REJECT_COLUMNS, `raw` being a JSON object
     (header -> raw text) with personal data masked and hashed.
     """
 
     file: LandingFile
     sha256: str
-    accepted: pd.DataFrame
+    accepted: pa.Table | pd.DataFrame
     rejects: pd.DataFrame
     rows_read: int
     rows_duplicate: int
@@ -73,6 +77,12 @@ class ExtractedBatch:
     @property
     def source(self) -> str:
         return self.file.source
+
+    def accepted_frame(self) -> pd.DataFrame:
+        """The accepted rows as pandas (python dates, Decimal amounts): for tests and reports."""
+        if isinstance(self.accepted, pd.DataFrame):
+            return self.accepted
+        return to_frame(self.accepted)
 
     @property
     def rows_accepted(self) -> int:

@@ -15,14 +15,17 @@ from typing import IO
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from connectors import identifiers, personal_data, values
 from connectors.batch import REJECT_COLUMNS, ExtractedBatch, LandingFile
+from connectors.canonical import canonical_table, empty_table
 from connectors.landing import open_file
 from connectors.readers import FileRejected, RawTable, read_export
 from connectors.sources import BOOL_VALUES, SOURCES, Column, Source
 
 DEFAULT_THRESHOLD = Decimal("0.05")
+BLOCK_ROWS = 131_072  # rows parsed and checked at once: bounds the connector's working memory
 
 
 @dataclass
@@ -61,8 +64,8 @@ def _parse_column(col: Column, text: pd.Series) -> tuple[pd.Series, pd.Series, s
     return text, pd.Series(True, index=text.index), "rule_violation"
 
 
-def parse_table(source: Source, table: RawTable) -> Parsed:
-    text = table.normalized.copy()
+def parse_table(source: Source, normalized: pd.DataFrame) -> Parsed:
+    text = normalized.copy()
     parsed: dict[str, pd.Series] = {}
     ok: dict[str, pd.Series] = {}
     reason: dict[str, str] = {}
@@ -99,6 +102,14 @@ def _comparison_frame(source: Source, p: Parsed) -> pd.DataFrame:
         text_hash = pd.util.hash_pandas_object(text, index=False).to_numpy()
         cols[col.field] = np.where(ok, parsed_hash, text_hash)
     return pd.DataFrame(cols, index=p.text.index)
+
+
+def _row_keys(cells: pd.DataFrame) -> np.ndarray:
+    """128 bits per row from its cell hashes: two different combinations (column order
+    matters to pandas' combiner), so two rows collide only if their cells do."""
+    forward = pd.util.hash_pandas_object(cells, index=False).to_numpy()
+    backward = pd.util.hash_pandas_object(cells.iloc[:, ::-1], index=False).to_numpy()
+    return np.stack([forward, backward], axis=1)
 
 
 def _decimal_key(d: Decimal | None) -> str:
@@ -237,19 +248,13 @@ def _protect(
     return out
 
 
-def _canonical(
-    source: Source, p: Parsed, keep: np.ndarray, partition: pd.Series, lines: np.ndarray
-) -> pd.DataFrame:
+def _canonical(source: Source, p: Parsed, keep: np.ndarray, partition: pd.Series) -> pd.DataFrame:
+    """Accepted rows, typed, re-indexed 0..k-1 (dates stay datetime64 until Arrow)."""
     data: dict[str, pd.Series] = {}
     for col in source.columns:
-        v = p.value[col.field][keep]
-        if col.type in ("text", "enum"):
-            v = p.text[col.field][keep].astype("str")
-        elif col.type in ("date", "epoch_ms_date", "month"):
-            v = values.as_python_dates(v)
-        data[col.field] = v.reset_index(drop=True)
-    data["partition_date"] = values.as_python_dates(partition[keep]).reset_index(drop=True)
-    data["line"] = pd.Series(lines[keep], dtype="int64")
+        v = p.text[col.field] if col.type in ("text", "enum") else p.value[col.field]
+        data[col.field] = v[keep].reset_index(drop=True)
+    data["partition_date"] = partition[keep].reset_index(drop=True)
     return pd.DataFrame(data)
 
 
@@ -257,10 +262,81 @@ def _raw_json(raw: pd.DataFrame, source: Source, key: bytes) -> list[str]:
     headers = {c.field: c.header for c in source.columns}
     out = []
     for record in raw.to_dict("records"):
-        cells = {headers[f]: ("" if v is None else str(v)) for f, v in record.items()}
+        cells = {headers[f]: ("" if v is None or v != v else str(v)) for f, v in record.items()}
         text = json.dumps(cells, ensure_ascii=False)
         out.append(personal_data.scrub_resident_ids(text, key))
     return out
+
+
+@dataclass
+class _Block:
+    """What one block of rows leaves for the file-wide steps (duplicates, conflicts)."""
+
+    rows: np.ndarray  # (n, 2) uint64: the row's parsed values
+    keys: np.ndarray  # (n, 2) uint64: its key fields
+    key_present: np.ndarray
+    reason: np.ndarray  # first broken column rule, None if none
+    column: np.ndarray
+    accepted: pa.Table  # rows breaking no column rule, canonical and protected
+    accepted_at: np.ndarray  # their positions in the file
+
+
+def _extract_block(
+    source: Source, file: LandingFile, table: RawTable, start: int, stop: int, pii_key: bytes
+) -> _Block:
+    normalized = table.normalized.iloc[start:stop].reset_index(drop=True)
+    p = parse_table(source, normalized)
+    comparison = _comparison_frame(source, p)
+    keys = list(source.key_fields)
+    rej = _Rejections(len(normalized))
+    partition = _validate(source, p, rej, file)
+    passing = ~rej.rejected
+    frame = _canonical(source, p, passing, partition)
+    frame = _protect(source, _reindexed(p, passing), frame, pii_key, strict=False)
+    frame["line"] = table.lines[start:stop][passing]
+    return _Block(
+        rows=_row_keys(comparison),
+        keys=_row_keys(comparison[keys]),
+        key_present=p.text[keys].notna().all(axis=1).to_numpy(),
+        reason=rej.reason,
+        column=rej.column,
+        accepted=canonical_table(source, frame),
+        accepted_at=np.flatnonzero(passing) + start,
+    )
+
+
+def _rejects(
+    source: Source,
+    table: RawTable,
+    positions: np.ndarray,
+    reason: np.ndarray,
+    column: np.ndarray,
+    pii_key: bytes,
+) -> pd.DataFrame:
+    """Rejected rows with their raw cells, personal data protected (strictly), block by block."""
+    parts = [pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS})]
+    for start in range(0, len(positions), BLOCK_ROWS):
+        at = positions[start : start + BLOCK_ROWS]
+        p = parse_table(source, table.normalized.iloc[at].reset_index(drop=True))
+        raw = table.raw.iloc[at].reset_index(drop=True)
+        raw = _protect(source, p, raw, pii_key, strict=True)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "line": pd.Series(table.lines[at], dtype="int64"),
+                    "reason": pd.Series(reason[start : start + BLOCK_ROWS], dtype=object),
+                    "column": pd.Series(column[start : start + BLOCK_ROWS], dtype=object),
+                    "raw": pd.Series(_raw_json(raw, source, pii_key), dtype=object),
+                },
+                columns=list(REJECT_COLUMNS),
+            )
+        )
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
+def _duplicated(keys: np.ndarray, keep: str | bool) -> np.ndarray:
+    frame = pd.DataFrame({"a": keys[:, 0], "b": keys[:, 1]})
+    return frame.duplicated(keep=keep).to_numpy()  # type: ignore[arg-type]
 
 
 def extract_table(
@@ -270,44 +346,46 @@ def extract_table(
     *,
     pii_key: bytes,
     threshold: Decimal = DEFAULT_THRESHOLD,
-) -> tuple[pd.DataFrame, pd.DataFrame, int, list[str]]:
-    """Pure core: a read table -> (accepted, rejects, duplicates, warnings)."""
+) -> tuple[pa.Table, pd.DataFrame, int, list[str]]:
+    """Pure core: a read table -> (accepted, rejects, duplicates, warnings).
+
+    Rows are parsed and checked in blocks of BLOCK_ROWS, so the working memory does not grow
+    with the file; each block leaves only two 128-bit hashes per row, its reject reasons and
+    its accepted rows in compact Arrow form. Duplicates and conflicting keys, which span the
+    whole file, are then decided on the hashes.
+    """
     n = table.rows
-    p = parse_table(source, table)
-    comparison = _comparison_frame(source, p)
-    duplicate = comparison.duplicated(keep="first").to_numpy()
-    rej = _Rejections(n)
-    keys = list(source.key_fields)
-    key_frame = comparison[keys]
-    key_present = p.text[keys].notna().all(axis=1).to_numpy()
-    candidates = ~duplicate & key_present
+    if n == 0:
+        no_rows = np.zeros(0, dtype=np.int64)
+        rejects = _rejects(source, table, no_rows, no_rows, no_rows, pii_key)
+        return empty_table(source), rejects, 0, list(table.warnings)
+    blocks = [
+        _extract_block(source, file, table, start, min(start + BLOCK_ROWS, n), pii_key)
+        for start in range(0, n, BLOCK_ROWS)
+    ]
+    rows = np.concatenate([b.rows for b in blocks])
+    keys = np.concatenate([b.keys for b in blocks])
+    reason = np.concatenate([b.reason for b in blocks])
+    column = np.concatenate([b.column for b in blocks])
+    key_present = np.concatenate([b.key_present for b in blocks])
+
+    duplicate = _duplicated(rows, "first")
+    candidates = np.flatnonzero(~duplicate & key_present)
     conflicting = np.zeros(n, dtype=bool)
-    if candidates.any():
-        dup_key = key_frame[candidates].duplicated(keep=False).to_numpy()
-        conflicting[np.flatnonzero(candidates)[dup_key]] = True
-    rej.add(conflicting, "conflicting_key", "+".join(source.column(k).header for k in keys))
-    partition = _validate(source, p, rej, file)
-    rejected = rej.rejected & ~duplicate
+    if len(candidates):
+        conflicting[candidates[_duplicated(keys[candidates], False)]] = True
+    key_header = "+".join(source.column(k).header for k in source.key_fields)
+    reason = np.where(conflicting, "conflicting_key", reason)
+    column = np.where(conflicting, key_header, column)
+    rejected = (reason != None) & ~duplicate  # noqa: E711
     keep = ~rejected & ~duplicate
 
-    accepted = _canonical(source, p, keep, partition, table.lines)
-    accepted = _protect(source, _reindexed(p, keep), accepted, pii_key, strict=False)
-
-    raw_rejected = table.raw[rejected].copy()
-    raw_rejected = _protect(
-        source, _raw_view(p, table, rejected), raw_rejected, pii_key, strict=True
+    accepted = pa.concat_tables(
+        [b.accepted.filter(pa.array(keep[b.accepted_at])) for b in blocks] or [empty_table(source)]
     )
-    rejects = pd.DataFrame(
-        {
-            "line": pd.Series(table.lines[rejected], dtype="int64"),
-            "reason": pd.Series(rej.reason[rejected], dtype=object),
-            "column": pd.Series(rej.column[rejected], dtype=object),
-            "raw": pd.Series(_raw_json(raw_rejected, source, pii_key), dtype=object),
-        },
-        columns=list(REJECT_COLUMNS),
-    )
-    warnings = list(table.warnings)
-    return accepted, rejects, int(duplicate.sum()), warnings
+    at = np.flatnonzero(rejected)
+    rejects = _rejects(source, table, at, reason[at], column[at], pii_key)
+    return accepted, rejects, int(duplicate.sum()), list(table.warnings)
 
 
 def _reindexed(p: Parsed, keep: np.ndarray) -> Parsed:
@@ -320,17 +398,6 @@ def _reindexed(p: Parsed, keep: np.ndarray) -> Parsed:
         text=p.text[keep].reset_index(drop=True),
         value={k: sub(v) for k, v in p.value.items()},
         ok={k: sub(v) for k, v in p.ok.items()},
-        reason=p.reason,
-    )
-
-
-def _raw_view(p: Parsed, table: RawTable, rows: np.ndarray) -> Parsed:
-    """Conditions for protecting raw rejected cells use parsed values, on the raw index."""
-    index = table.raw.index[rows]
-    return Parsed(
-        text=p.text.loc[index],
-        value={k: v.loc[index] for k, v in p.value.items()},
-        ok={k: v.loc[index] for k, v in p.ok.items()},
         reason=p.reason,
     )
 
@@ -352,7 +419,7 @@ def extract_bytes(
         return ExtractedBatch(
             file=file,
             sha256=sha256,
-            accepted=pd.DataFrame(),
+            accepted=empty_table(source),
             rejects=empty_rejects,
             rows_read=0,
             rows_duplicate=0,

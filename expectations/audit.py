@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+import pyarrow as pa
 
 from connectors.batch import ExtractedBatch
 from connectors.sources import SOURCES, Source, get_source
@@ -237,14 +238,20 @@ def _as_datetime_ns(values: pd.Series) -> pd.Series:
     return values
 
 
-def validation_frame(source: Source, accepted: pd.DataFrame) -> pd.DataFrame:
-    """The frame GX sees: the accepted frame with dates as datetime64[ns] and gap-free Int64
+def validation_frame(source: Source, accepted: pd.DataFrame | pa.Table) -> pd.DataFrame:
+    """The frame GX sees: the accepted rows with dates as datetime64[ns] and gap-free Int64
     columns as int64 (GX checks ranges on numpy dtypes vectorized, on others row by row).
 
-    Only those columns are replaced (a shallow copy); the caller's frame is left untouched.
+    A pandas frame is only shallow-copied: the caller's frame is left untouched.
     """
     dates = [c.field for c in source.columns if c.type in DATE_TYPES] + [PARTITION_COLUMN]
-    view = accepted.copy(deep=False)
+    if isinstance(accepted, pa.Table):
+        view = accepted.to_pandas(
+            types_mapper={pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}.get,
+            date_as_object=False,
+        )
+    else:
+        view = accepted.copy(deep=False)
     for name in dates:
         if name in view.columns:
             view[name] = _as_datetime_ns(view[name])

@@ -47,7 +47,7 @@ def test_formula_injection_is_kept_as_plain_text(corpus) -> None:
     root, _ = corpus
     files, _ = discover(str(root))
     f = next(f for f in files if f.relative.endswith("20240501-20240528.csv"))
-    names = extract_file(f, pii_key=KEY).accepted["entity_name"].tolist()
+    names = extract_file(f, pii_key=KEY).accepted_frame()["entity_name"].tolist()
     assert names == ["=cmd|' /C calc'!A0", "+SUM(A1)"]
 
 

@@ -18,7 +18,7 @@ def test_gb18030_and_utf8_bom_and_plain_utf8_are_detected(extract) -> None:
     ):
         batch = extract("registration", data)
         assert batch.verdict == "readable"
-        assert batch.accepted["entity_name"].tolist() == ["甲公司", "甲公司"]
+        assert batch.accepted_frame()["entity_name"].tolist() == ["甲公司", "甲公司"]
 
 
 def test_undecodable_bytes_quarantine_with_encoding(extract) -> None:
@@ -59,7 +59,7 @@ def test_synonyms_map_to_the_closed_set(extract) -> None:
         reg_row("DJ3", channel="现场办理"),
     ]
     batch = extract("registration", csv_bytes(REG_HEADER, rows))
-    assert batch.accepted["channel"].tolist() == ["网上办理", "窗口办理", "窗口办理"]
+    assert batch.accepted_frame()["channel"].tolist() == ["网上办理", "窗口办理", "窗口办理"]
 
 
 def test_value_outside_the_closed_set_is_bad_enum(extract) -> None:
@@ -109,7 +109,7 @@ def test_same_key_different_values_rejects_all_of_them(extract) -> None:
     ]
     batch = extract("registration", csv_bytes(REG_HEADER, rows))
     assert batch.rejects["reason"].tolist() == ["conflicting_key", "conflicting_key"]
-    assert "DJ1" not in batch.accepted["txn_id"].tolist()
+    assert "DJ1" not in batch.accepted_frame()["txn_id"].tolist()
 
 
 def test_reject_share_above_threshold_quarantines_with_accounting(extract) -> None:
@@ -125,7 +125,7 @@ def test_reject_share_above_threshold_quarantines_with_accounting(extract) -> No
 def test_formula_in_a_name_is_kept_as_text(extract) -> None:
     rows = [reg_row("DJ1", name="=cmd|' /C calc'!A0")]
     batch = extract("registration", csv_bytes(REG_HEADER, rows))
-    assert batch.accepted["entity_name"].tolist() == ["=cmd|' /C calc'!A0"]
+    assert batch.accepted_frame()["entity_name"].tolist() == ["=cmd|' /C calc'!A0"]
 
 
 SE_KEYS = [
@@ -188,7 +188,7 @@ def test_json_epoch_dates_and_null_decision_partition_by_application(extract) ->
     ]
     batch = extract("special_equipment", se_bytes(records))
     assert batch.rows_accepted == 2
-    assert [d.isoformat() for d in batch.accepted["partition_date"]] == ["2024-01-01", "2024-01-02"]
+    assert [d.isoformat() for d in batch.accepted_frame()["partition_date"]] == ["2024-01-01", "2024-01-02"]
 
 
 def test_json_decision_required_when_approved_and_forbidden_when_pending(extract) -> None:
@@ -243,11 +243,11 @@ def test_natural_person_is_masked_and_hashed_everywhere(extract) -> None:
     rows = [case_row("C1"), case_row("C2", pid=RESIDENT_ID[:-1] + "0")]
     rows += [case_row(f"C{i}", party_type="单位", name="甲公司", pid=USCC) for i in range(3, 30)]
     batch = extract("cases", _cases_xlsx(rows))
-    person = batch.accepted[batch.accepted["party_type"] == "个人"].iloc[0]
+    person = batch.accepted_frame()[batch.accepted_frame()["party_type"] == "个人"].iloc[0]
     assert person["party_name"] == "张**"
     assert person["title"] == "张**销售过期食品案"
     assert len(person["party_id"]) == 64 and RESIDENT_ID not in person["party_id"]
-    company = batch.accepted[batch.accepted["party_type"] == "单位"].iloc[0]
+    company = batch.accepted_frame()[batch.accepted_frame()["party_type"] == "单位"].iloc[0]
     assert company["party_id"] == USCC and company["party_name"] == "甲公司"
     # The rejected row (bad check digit) is masked and hashed too.
     assert batch.rejects["reason"].tolist() == ["bad_check_digit"]
@@ -263,7 +263,7 @@ def test_amount_is_exact_decimal_and_blank_amount_is_zero(extract) -> None:
         case_row("C2", party_type="单位", name="甲公司", pid=USCC, penalty=""),
     ]
     batch = extract("cases", _cases_xlsx(rows))
-    assert batch.accepted["penalty_yuan"].tolist() == [Decimal("12500.10"), Decimal("0")]
+    assert batch.accepted_frame()["penalty_yuan"].tolist() == [Decimal("12500.10"), Decimal("0")]
 
 
 def test_ip_stats_invention_above_total_is_rejected_and_quarantines_the_month(extract) -> None:

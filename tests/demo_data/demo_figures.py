@@ -32,7 +32,7 @@ def current_rows(batches: list[ExtractedBatch]) -> dict[str, pd.DataFrame]:
                 owner[d] = i
         frames = []
         for i, b in enumerate(items):
-            acc = b.accepted
+            acc = b.accepted_frame()
             if len(acc):
                 mine = [owner.get(d) == i for d in acc["partition_date"]]
                 frames.append(acc[mine])

@@ -62,7 +62,7 @@ def test_no_personal_data_in_the_summary(
     _, summary = demo_year
     text = json.dumps(summary, ensure_ascii=False)
     persons = [
-        b.accepted[b.accepted["party_type"] == "个人"]
+        b.accepted_frame()[b.accepted_frame()["party_type"] == "个人"]
         for rel, b in demo_batches.items()
         if rel.startswith("cases/")
     ]
@@ -97,8 +97,8 @@ def test_every_published_figure(samples_dir: Path, demo_batches: dict[str, Extra
 
 
 def test_the_v2_statistics_count(demo_batches: dict[str, ExtractedBatch]) -> None:
-    first = demo_batches["ip_stats/知识产权统计月报_202410.csv"].accepted
-    second = demo_batches["ip_stats/知识产权统计月报_202410_v2.csv"].accepted
+    first = demo_batches["ip_stats/知识产权统计月报_202410.csv"].accepted_frame()
+    second = demo_batches["ip_stats/知识产权统计月报_202410_v2.csv"].accepted_frame()
     pj = lambda df: df[df.region == "蓬江区"].iloc[0]  # noqa: E731
     assert pj(second).valid_trademarks == 33196 != pj(first).valid_trademarks
 
