@@ -13,7 +13,8 @@ once under --data and reused):
   accepted rows into bare tables) and the naive approach (`bench.baselines naive`);
 - the same backfill on the SQLite default;
 - at the largest scale, the nightly run with nothing new (`bench.nightly`) and the connector's
-  memory on the largest file (`bench.memory`, also on a synthetic 1,000,000-row export).
+  memory on the largest file (`bench.memory`, also on synthetic 1,000,000- and 3,000,000-row
+  exports).
 
 Every measurement runs in a fresh process; each PostgreSQL run gets its own database, dropped
 afterwards. Medians of the runs; raw figures in bench/results.json.
@@ -239,6 +240,9 @@ def baseline_runs(landing: Path, runs: int, mode: str) -> list[dict[str, Any]]:
     return out
 
 
+SYNTHETIC_ROWS = (1_000_000, 3_000_000)  # how memory grows with one file's size
+
+
 def memory_probes(landings: dict[float, Path], tmp: Path) -> list[dict[str, Any]]:
     probes = []
     for scale, landing in sorted(landings.items()):
@@ -248,11 +252,12 @@ def memory_probes(landings: dict[float, Path], tmp: Path) -> list[dict[str, Any]
     from bench.bench_connectors import build
 
     synthetic = tmp / "synthetic"
-    path = build(1_000_000, synthetic)
-    doc = worker("memory", f"registration/{path.name}", "--landing", str(synthetic))
-    doc["what"] = "synthetic registration export, 1,000,000 rows (bench.bench_connectors.build)"
-    probes.append(doc)
-    path.unlink()
+    for rows in SYNTHETIC_ROWS:
+        path = build(rows, synthetic)
+        doc = worker("memory", f"registration/{path.name}", "--landing", str(synthetic))
+        doc["what"] = f"synthetic registration export, {rows:,} rows (bench.bench_connectors.build)"
+        probes.append(doc)
+        path.unlink()
     return probes
 
 

@@ -8,10 +8,11 @@ reject reason is the first rule it breaks.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import IO
+from typing import IO, Literal
 
 import numpy as np
 import pandas as pd
@@ -21,11 +22,10 @@ from connectors import identifiers, personal_data, values
 from connectors.batch import REJECT_COLUMNS, ExtractedBatch, LandingFile
 from connectors.canonical import canonical_table, empty_table
 from connectors.landing import open_file
-from connectors.readers import FileRejected, RawTable, read_export
+from connectors.readers import Export, FileRejected, RawTable, StreamFailed, read_export
 from connectors.sources import BOOL_VALUES, SOURCES, Column, Source
 
 DEFAULT_THRESHOLD = Decimal("0.05")
-BLOCK_ROWS = 131_072  # rows parsed and checked at once: bounds the connector's working memory
 
 
 @dataclass
@@ -272,6 +272,7 @@ def _raw_json(raw: pd.DataFrame, source: Source, key: bytes) -> list[str]:
 class _Block:
     """What one block of rows leaves for the file-wide steps (duplicates, conflicts)."""
 
+    start: int  # position of its first row in the file
     rows: np.ndarray  # (n, 2) uint64: the row's parsed values
     keys: np.ndarray  # (n, 2) uint64: its key fields
     key_present: np.ndarray
@@ -279,22 +280,25 @@ class _Block:
     column: np.ndarray
     accepted: pa.Table  # rows breaking no column rule, canonical and protected
     accepted_at: np.ndarray  # their positions in the file
+    rejects: pd.DataFrame  # rows breaking a column rule (REJECT_COLUMNS)
+    rejects_at: np.ndarray  # their positions in the file
 
 
 def _extract_block(
-    source: Source, file: LandingFile, table: RawTable, start: int, stop: int, pii_key: bytes
+    source: Source, file: LandingFile, table: RawTable, start: int, pii_key: bytes
 ) -> _Block:
-    normalized = table.normalized.iloc[start:stop].reset_index(drop=True)
-    p = parse_table(source, normalized)
+    p = parse_table(source, table.normalized)
     comparison = _comparison_frame(source, p)
     keys = list(source.key_fields)
-    rej = _Rejections(len(normalized))
+    rej = _Rejections(table.rows)
     partition = _validate(source, p, rej, file)
     passing = ~rej.rejected
     frame = _canonical(source, p, passing, partition)
     frame = _protect(source, _reindexed(p, passing), frame, pii_key, strict=False)
-    frame["line"] = table.lines[start:stop][passing]
+    frame["line"] = table.lines[passing]
+    failing = np.flatnonzero(~passing)
     return _Block(
+        start=start,
         rows=_row_keys(comparison),
         keys=_row_keys(comparison[keys]),
         key_present=p.text[keys].notna().all(axis=1).to_numpy(),
@@ -302,90 +306,134 @@ def _extract_block(
         column=rej.column,
         accepted=canonical_table(source, frame),
         accepted_at=np.flatnonzero(passing) + start,
+        rejects=_rejects(source, table, failing, rej.reason[failing], rej.column[failing], pii_key),
+        rejects_at=failing + start,
     )
 
 
 def _rejects(
     source: Source,
     table: RawTable,
-    positions: np.ndarray,
+    at: np.ndarray,
     reason: np.ndarray,
     column: np.ndarray,
     pii_key: bytes,
 ) -> pd.DataFrame:
-    """Rejected rows with their raw cells, personal data protected (strictly), block by block."""
-    parts = [pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS})]
-    for start in range(0, len(positions), BLOCK_ROWS):
-        at = positions[start : start + BLOCK_ROWS]
-        p = parse_table(source, table.normalized.iloc[at].reset_index(drop=True))
-        raw = table.raw.iloc[at].reset_index(drop=True)
-        raw = _protect(source, p, raw, pii_key, strict=True)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "line": pd.Series(table.lines[at], dtype="int64"),
-                    "reason": pd.Series(reason[start : start + BLOCK_ROWS], dtype=object),
-                    "column": pd.Series(column[start : start + BLOCK_ROWS], dtype=object),
-                    "raw": pd.Series(_raw_json(raw, source, pii_key), dtype=object),
-                },
-                columns=list(REJECT_COLUMNS),
-            )
-        )
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    """Rows `at` of a block as rejects: raw cells, personal data protected (strictly)."""
+    if len(at) == 0:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS})
+    p = parse_table(source, table.normalized.iloc[at].reset_index(drop=True))
+    raw = table.raw.iloc[at].reset_index(drop=True)
+    raw = _protect(source, p, raw, pii_key, strict=True)
+    return pd.DataFrame(
+        {
+            "line": pd.Series(table.lines[at], dtype="int64"),
+            "reason": pd.Series(reason, dtype=object),
+            "column": pd.Series(column, dtype=object),
+            "raw": pd.Series(_raw_json(raw, source, pii_key), dtype=object),
+        },
+        columns=list(REJECT_COLUMNS),
+    )
 
 
-def _duplicated(keys: np.ndarray, keep: str | bool) -> np.ndarray:
-    frame = pd.DataFrame({"a": keys[:, 0], "b": keys[:, 1]})
-    return frame.duplicated(keep=keep).to_numpy()  # type: ignore[arg-type]
+def _duplicated(keys: np.ndarray, keep: Literal["first", False]) -> np.ndarray:
+    """`DataFrame.duplicated` over 128-bit keys, computed on the first 64 bits and confirmed
+    on both only among the (few) rows whose first half repeats."""
+    maybe = np.flatnonzero(pd.Series(keys[:, 0]).duplicated(keep=False).to_numpy())
+    out = np.zeros(len(keys), dtype=bool)
+    if len(maybe):
+        both = pd.DataFrame({"a": keys[maybe, 0], "b": keys[maybe, 1]})
+        out[maybe] = both.duplicated(keep=keep).to_numpy()
+    return out
+
+
+@dataclass
+class Extraction:
+    """A file's rows sorted out: accepted (canonical Arrow), rejects, duplicates."""
+
+    accepted: pa.Table
+    rejects: pd.DataFrame
+    rows_read: int
+    rows_duplicate: int
 
 
 def extract_table(
-    source: Source,
-    file: LandingFile,
-    table: RawTable,
-    *,
-    pii_key: bytes,
-    threshold: Decimal = DEFAULT_THRESHOLD,
-) -> tuple[pa.Table, pd.DataFrame, int, list[str]]:
-    """Pure core: a read table -> (accepted, rejects, duplicates, warnings).
+    source: Source, file: LandingFile, export: Export, *, pii_key: bytes
+) -> Extraction:
+    """Pure core: an export's rows -> accepted rows, rejects and duplicates.
 
-    Rows are parsed and checked in blocks of BLOCK_ROWS, so the working memory does not grow
-    with the file; each block leaves only two 128-bit hashes per row, its reject reasons and
-    its accepted rows in compact Arrow form. Duplicates and conflicting keys, which span the
-    whole file, are then decided on the hashes.
+    Rows are parsed and checked block by block as the reader hands them over, so the working
+    memory does not grow with the file; each block leaves only two 128-bit hashes per row,
+    its rejects and its accepted rows in compact Arrow form. Duplicates and conflicting keys,
+    which span the whole file, are then decided on the hashes. Rows that passed every column
+    rule but turn out to share a key with another row are read a second time for their raw
+    cells (rare: the file is read again only then).
     """
-    n = table.rows
-    if n == 0:
-        no_rows = np.zeros(0, dtype=np.int64)
-        rejects = _rejects(source, table, no_rows, no_rows, no_rows, pii_key)
-        return empty_table(source), rejects, 0, list(table.warnings)
-    blocks = [
-        _extract_block(source, file, table, start, min(start + BLOCK_ROWS, n), pii_key)
-        for start in range(0, n, BLOCK_ROWS)
-    ]
+    blocks: list[_Block] = []
+    n = 0
+    for table in export.blocks():
+        blocks.append(_extract_block(source, file, table, n, pii_key))
+        n += table.rows
+    if not blocks:
+        return Extraction(empty_table(source), _rejects_frame([]), 0, 0)
     rows = np.concatenate([b.rows for b in blocks])
     keys = np.concatenate([b.keys for b in blocks])
-    reason = np.concatenate([b.reason for b in blocks])
-    column = np.concatenate([b.column for b in blocks])
     key_present = np.concatenate([b.key_present for b in blocks])
+    passing = np.concatenate([b.reason for b in blocks]) == None  # noqa: E711
 
     duplicate = _duplicated(rows, "first")
     candidates = np.flatnonzero(~duplicate & key_present)
     conflicting = np.zeros(n, dtype=bool)
     if len(candidates):
         conflicting[candidates[_duplicated(keys[candidates], False)]] = True
-    key_header = "+".join(source.column(k).header for k in source.key_fields)
-    reason = np.where(conflicting, "conflicting_key", reason)
-    column = np.where(conflicting, key_header, column)
-    rejected = (reason != None) & ~duplicate  # noqa: E711
-    keep = ~rejected & ~duplicate
+    keep = passing & ~duplicate & ~conflicting
 
+    key_header = "+".join(source.column(k).header for k in source.key_fields)
+    parts: list[tuple[np.ndarray, pd.DataFrame]] = []
+    for b in blocks:
+        wanted = ~duplicate[b.rejects_at]
+        r = b.rejects[wanted].reset_index(drop=True)
+        at = b.rejects_at[wanted]
+        clash = conflicting[at]
+        r.loc[clash, "reason"] = "conflicting_key"  # the first rule a row breaks
+        r.loc[clash, "column"] = key_header
+        parts.append((at, r))
+    late = np.flatnonzero(passing & ~duplicate & conflicting)
+    if len(late):
+        parts.extend(_read_again(source, export, late, key_header, pii_key))
     accepted = pa.concat_tables(
-        [b.accepted.filter(pa.array(keep[b.accepted_at])) for b in blocks] or [empty_table(source)]
+        [
+            b.accepted if keep[b.accepted_at].all() else b.accepted.filter(keep[b.accepted_at])
+            for b in blocks
+        ]
     )
-    at = np.flatnonzero(rejected)
-    rejects = _rejects(source, table, at, reason[at], column[at], pii_key)
-    return accepted, rejects, int(duplicate.sum()), list(table.warnings)
+    return Extraction(accepted, _rejects_frame(parts), n, int(duplicate.sum()))
+
+
+def _read_again(
+    source: Source, export: Export, at: np.ndarray, key_header: str, pii_key: bytes
+) -> list[tuple[np.ndarray, pd.DataFrame]]:
+    """Rejects for rows known to be rejected only once the whole file was seen."""
+    out = []
+    start = 0
+    for table in export.blocks():
+        local = at[(at >= start) & (at < start + table.rows)] - start
+        if len(local):
+            n = len(local)
+            reason = np.full(n, "conflicting_key", dtype=object)
+            column = np.full(n, key_header, dtype=object)
+            out.append((local + start, _rejects(source, table, local, reason, column, pii_key)))
+        start += table.rows
+    return out
+
+
+def _rejects_frame(parts: list[tuple[np.ndarray, pd.DataFrame]]) -> pd.DataFrame:
+    """Rejects of every block, in file order."""
+    frames = [r for _, r in parts if len(r)]
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS})
+    order = np.argsort(np.concatenate([at for at, r in parts if len(r)]), kind="stable")
+    return pd.concat(frames, ignore_index=True).iloc[order].reset_index(drop=True)
 
 
 def _reindexed(p: Parsed, keep: np.ndarray) -> Parsed:
@@ -402,6 +450,13 @@ def _reindexed(p: Parsed, keep: np.ndarray) -> Parsed:
     )
 
 
+def _sha256(fp: IO[bytes]) -> str:
+    digest = hashlib.sha256()
+    while chunk := fp.read(1 << 20):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
 def extract_bytes(
     file: LandingFile,
     fp: IO[bytes],
@@ -409,10 +464,16 @@ def extract_bytes(
     pii_key: bytes,
     threshold: Decimal = DEFAULT_THRESHOLD,
 ) -> ExtractedBatch:
-    """Read one delivery from a file object; never raises for bad content."""
+    """Read one delivery from a file object; never raises for bad content.
+
+    The file object is read more than once (its hash, then its rows): a stream that cannot
+    seek is first copied to memory.
+    """
     source = SOURCES[file.source]
-    data = fp.read()
-    sha256 = hashlib.sha256(data).hexdigest()
+    if not fp.seekable():
+        fp = io.BytesIO(fp.read())
+    start = fp.tell()
+    sha256 = _sha256(fp)
     empty_rejects = pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS})
 
     def quarantined(reason: str, detail: str) -> ExtractedBatch:
@@ -428,13 +489,15 @@ def extract_bytes(
             detail=detail,
         )
 
-    import io
-
     try:
-        table = read_export(io.BytesIO(data), source, file.extension)
-        accepted, rejects, duplicates, warnings = extract_table(
-            source, file, table, pii_key=pii_key, threshold=threshold
-        )
+        try:
+            fp.seek(start)
+            export = read_export(fp, source, file.extension)
+            result = extract_table(source, file, export, pii_key=pii_key)
+        except StreamFailed:
+            fp.seek(start)
+            export = read_export(fp, source, file.extension, stream=False)
+            result = extract_table(source, file, export, pii_key=pii_key)
     except FileRejected as exc:
         return quarantined(exc.reason, exc.detail)
     except (MemoryError, RecursionError) as exc:
@@ -442,15 +505,16 @@ def extract_bytes(
     batch = ExtractedBatch(
         file=file,
         sha256=sha256,
-        accepted=accepted,
-        rejects=rejects,
-        rows_read=table.rows,
-        rows_duplicate=duplicates,
-        warnings=warnings,
+        accepted=result.accepted,
+        rejects=result.rejects,
+        rows_read=result.rows_read,
+        rows_duplicate=result.rows_duplicate,
+        warnings=list(export.warnings),
     )
-    if table.declared_total is not None and table.declared_total != table.rows:
+    total = export.declared_total
+    if total is not None and total != result.rows_read:
         batch.verdict, batch.reason = "quarantine", "truncated"
-        batch.detail = f"'total' says {table.declared_total} records, the file holds {table.rows}"
+        batch.detail = f"'total' says {total} records, the file holds {result.rows_read}"
     elif batch.rows_read and Decimal(batch.rows_rejected) / Decimal(batch.rows_read) > threshold:
         batch.verdict, batch.reason = "quarantine", "reject_share"
         batch.detail = (

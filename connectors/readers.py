@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import unicodedata
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -19,10 +20,13 @@ import pandas as pd
 import pyarrow as pa
 
 from connectors.sources import Source
-from connectors.values import excel_cell_text, normalize_text
+from connectors.values import TEXT, normalize_text
 
 UTF8_BOM = b"\xef\xbb\xbf"
 HEADER_SEARCH_ROWS = 20
+BLOCK_ROWS = 131_072  # rows handed to the connector at once (XLSX, JSON, whole-file CSV)
+CSV_BLOCK_BYTES = 8 << 20  # bytes of CSV parsed at once when streaming
+CSV_HEAD_BYTES = 1 << 20  # bytes the encoding is decided on
 FOOTER_PREFIXES = ("合计", "总计")
 
 
@@ -46,12 +50,21 @@ class RawTable:
     raw: pd.DataFrame
     normalized: pd.DataFrame
     lines: np.ndarray
-    declared_total: int | None = None
-    warnings: list[str] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
         return len(self.raw)
+
+    def slice(self, start: int, stop: int) -> RawTable:
+        """Rows start..stop-1, re-indexed from 0."""
+        return RawTable(
+            raw=self.raw.iloc[start:stop].reset_index(drop=True),
+            normalized=self.normalized.iloc[start:stop].reset_index(drop=True),
+            lines=self.lines[start:stop],
+        )
+
+    def head(self, rows: int) -> RawTable:
+        return self.slice(0, rows)
 
 
 def header_key(text: object) -> str:
@@ -116,36 +129,47 @@ def _csv_grid(data: bytes) -> pd.DataFrame:
     return grid
 
 
-def _arrow_csv(data: bytes, encoding: str, skip: int) -> pd.DataFrame:
-    """pyarrow's multi-threaded CSV parser straight from the bytes, every column as text,
-    blank lines kept. GB18030 is transcoded block by block."""
+def _csv_width(first_line: bytes, encoding: str) -> int:
+    """Columns of the first line: the parser's width (a longer row is a ragged file)."""
+    text = first_line.split(b"\n", 1)[0].decode(encoding, errors="replace")
+    return max(len(next(csv.reader(io.StringIO(text)), [""])), 1)
+
+
+def _csv_options(width: int, encoding: str, block_bytes: int) -> dict[str, Any]:
+    """pyarrow CSV options: every column text, blank lines kept, GB18030 transcoded."""
     from pyarrow import csv as pacsv
 
-    head = data[skip : skip + (1 << 16)]
-    first = head.split(b"\n", 1)[0].decode(encoding, errors="replace")
-    width = max(len(next(csv.reader(io.StringIO(first)), [""])), 1)
     names = [f"c{i}" for i in range(width)]
-    table = pacsv.read_csv(
-        pa.py_buffer(memoryview(data)[skip:]),
-        read_options=pacsv.ReadOptions(
+    return {
+        "read_options": pacsv.ReadOptions(
             column_names=names,
-            block_size=16 << 20,
+            block_size=block_bytes,
             encoding="utf8" if encoding == "utf-8" else encoding,
         ),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
-        convert_options=pacsv.ConvertOptions(
+        "parse_options": pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+        "convert_options": pacsv.ConvertOptions(
             column_types={n: pa.string() for n in names},
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
         ),
+    }
+
+
+def _arrow_csv(data: bytes, encoding: str, skip: int) -> pd.DataFrame:
+    """pyarrow's multi-threaded CSV parser over the whole file."""
+    from pyarrow import csv as pacsv
+
+    width = _csv_width(data[skip : skip + (1 << 16)], encoding)
+    table = pacsv.read_csv(
+        pa.py_buffer(memoryview(data)[skip:]), **_csv_options(width, encoding, 16 << 20)
     )
-    return table.to_pandas(
-        types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get
-    )
+    return table.to_pandas(types_mapper={pa.string(): TEXT}.get)
 
 
 def _xlsx_grid(data: bytes, source: Source, warnings: list[str]) -> pd.DataFrame:
     import python_calamine
+
+    from connectors.xlsx_cells import text_grid
 
     try:
         book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
@@ -165,10 +189,8 @@ def _xlsx_grid(data: bytes, source: Source, warnings: list[str]) -> pd.DataFrame
         raise FileRejected(
             "unreadable", f"sheet {sheet_name!r} cannot be read ({type(exc).__name__})"
         ) from None
-    text_rows = [[excel_cell_text(cell) for cell in row] for row in rows]
-    grid = pd.DataFrame(text_rows, dtype=object).fillna("").astype("str")
-    grid.columns = range(grid.shape[1])
-    return grid
+    # The texts of `excel_cell_text`, converted a column at a time by cell type.
+    return text_grid(rows)
 
 
 def _json_records(data: bytes, source: Source) -> tuple[pd.DataFrame, int | None]:
@@ -225,12 +247,21 @@ def _blank_rows(normalized: pd.DataFrame) -> np.ndarray:
     return np.array(normalized.isna().all(axis=1).to_numpy(dtype=bool), copy=True)
 
 
-def _locate(grid: pd.DataFrame, source: Source) -> RawTable:
-    """Find the header row, drop blank lines and the footer, map headers to fields."""
-    if grid.empty:
+@dataclass
+class _Layout:
+    """Where the header is and which grid column holds each declared field."""
+
+    header_at: int
+    positions: dict[str, int]
+    extra: list[int]  # grid columns holding no declared field
+
+
+def _find_layout(head: pd.DataFrame, source: Source, *, whole: bool) -> _Layout:
+    """The header row among the first rows of the grid (`whole`: `head` is the whole grid)."""
+    if head.empty:
         raise FileRejected("empty", "no rows at all")
     wanted = {header_key(c.header): c.field for c in source.columns}
-    head = grid.head(HEADER_SEARCH_ROWS * 10)
+    head = head.head(HEADER_SEARCH_ROWS * 10)
     head_blank = _blank_rows(pd.DataFrame({c: normalize_text(head[c]) for c in head.columns}))
     header_at = None
     for i in np.flatnonzero(~head_blank)[:HEADER_SEARCH_ROWS]:
@@ -239,7 +270,7 @@ def _locate(grid: pd.DataFrame, source: Source) -> RawTable:
             header_at = int(i)
             break
     if header_at is None:
-        if head_blank.all() and len(grid) <= len(head):
+        if head_blank.all() and whole:
             raise FileRejected("empty", "only blank lines")
         raise FileRejected(
             "missing_column",
@@ -248,53 +279,234 @@ def _locate(grid: pd.DataFrame, source: Source) -> RawTable:
             + ")",
         )
     positions: dict[str, int] = {}
-    for pos, value in enumerate(grid.iloc[header_at].tolist()):
+    for pos, value in enumerate(head.iloc[header_at].tolist()):
         found = wanted.get(header_key(value))
         if found and found not in positions:
             positions[found] = pos
     missing = [c.header for c in source.columns if c.field not in positions]
     if missing:
         raise FileRejected("missing_column", "missing columns: " + ", ".join(missing))
-    fields = [c.field for c in source.columns]
-    body = grid.iloc[header_at + 1 :]
-    raw = pd.DataFrame({f: body[positions[f]] for f in fields}).reset_index(drop=True)
-    norm = pd.DataFrame({f: normalize_text(raw[f]) for f in fields})
+    extra = [c for c in head.columns if c not in positions.values()]
+    return _Layout(header_at, {c.field: positions[c.field] for c in source.columns}, extra)
+
+
+@dataclass
+class _Cut:
+    """Data rows of a stretch of the grid, and the cells of its last one (footer check)."""
+
+    table: RawTable
+    last_cells: list[str]
+
+
+def _cut(body: pd.DataFrame, layout: _Layout, first_line: int) -> _Cut:
+    """Declared columns of grid rows (`first_line` = line of body's first row), blanks out."""
+    raw = pd.DataFrame({f: body[pos] for f, pos in layout.positions.items()}).reset_index(drop=True)
+    norm = pd.DataFrame({f: normalize_text(raw[f]) for f in layout.positions})
     # Cells beyond the declared columns count too: a row is blank only when every cell is.
-    extra = [c for c in grid.columns if c not in positions.values()]
+    extra = [c for c in layout.extra if c in body.columns]
     blank = _blank_rows(norm)
     if extra and blank.any():
         rest = body[extra].reset_index(drop=True)
         blank &= _blank_rows(pd.DataFrame({c: normalize_text(rest[c]) for c in extra}))
-    keep = ~blank
-    data_rows = np.flatnonzero(keep)
-    if len(data_rows):
-        last = data_rows[-1]
-        first_cell = grid.iloc[header_at + 1 + last].tolist()
-        first_text = next(
-            (str(v).strip(" \u3000") for v in first_cell if str(v).strip(" \u3000")), ""
-        )
-        if first_text.startswith(FOOTER_PREFIXES):
-            keep[last] = False
-            data_rows = data_rows[:-1]
-    if len(data_rows) == 0:
+    keep = np.flatnonzero(~blank)
+    last_cells = [str(v) for v in body.iloc[keep[-1]].tolist()] if len(keep) else []
+    if len(keep) < len(raw):
+        raw = raw.iloc[keep].reset_index(drop=True)
+        norm = norm.iloc[keep].reset_index(drop=True)
+    return _Cut(RawTable(raw=raw, normalized=norm, lines=keep + first_line), last_cells)
+
+
+def _without_footer(cut: _Cut) -> RawTable:
+    """The last data row of the file is dropped when it is a 合计/总计 line."""
+    first_text = next((v.strip(" \u3000") for v in cut.last_cells if v.strip(" \u3000")), "")
+    table = cut.table
+    if table.rows and first_text.startswith(FOOTER_PREFIXES):
+        return table.head(table.rows - 1)
+    return table
+
+
+def _locate(grid: pd.DataFrame, source: Source) -> RawTable:
+    """Find the header row, drop blank lines and the footer, map headers to fields."""
+    layout = _find_layout(grid, source, whole=len(grid) <= HEADER_SEARCH_ROWS * 10)
+    body = grid.iloc[layout.header_at + 1 :]
+    table = _without_footer(_cut(body, layout, layout.header_at + 2))
+    if table.rows == 0:
         raise FileRejected("empty", "a header but no data rows")
-    if not keep.all():
-        raw = raw[keep].reset_index(drop=True)
-        norm = norm[keep].reset_index(drop=True)
-    return RawTable(raw=raw, normalized=norm, lines=data_rows + header_at + 2)
+    return table
 
 
-def read_export(fp: IO[bytes], source: Source, extension: str) -> RawTable:
-    """Read one export of `source`. Raises FileRejected with a reason code."""
+@dataclass
+class Export:
+    """A readable export: its data rows block by block, and what the reader noticed.
+
+    `blocks()` may be called again for a second pass (the file is read again): the
+    connector does that only for the rare rows it must see twice.
+    """
+
+    blocks: Callable[[], Iterator[RawTable]]
+    declared_total: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+class StreamFailed(Exception):
+    """The streaming CSV parser gave up (ragged rows, odd quoting, a late encoding error):
+    the file is read whole by the forgiving reader instead."""
+
+
+def _slices(table: RawTable, rows: int) -> Callable[[], Iterator[RawTable]]:
+    def blocks() -> Iterator[RawTable]:
+        for start in range(0, table.rows, rows):
+            yield table.slice(start, start + rows)
+
+    return blocks
+
+
+class _NulCheck:
+    """A file object that notes NUL bytes as the CSV parser reads through it."""
+
+    def __init__(self, fp: IO[bytes]) -> None:
+        self._fp = fp
+        self.nul = False
+        self.closed = False
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._fp.read(size)
+        if b"\x00" in chunk:
+            self.nul = True
+        return chunk
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _csv_encoding(fp: IO[bytes]) -> tuple[str, int]:
+    """The encoding, decided on the first bytes (a late surprise fails the stream)."""
+    fp.seek(0)
+    head = fp.read(CSV_HEAD_BYTES)
+    if not head:
+        raise FileRejected("empty", "the file is empty (0 bytes)")
+    if b"\x00" in head:
+        raise FileRejected("unreadable", "the file contains NUL bytes")
+    complete = len(head) < CSV_HEAD_BYTES
+    skip = len(UTF8_BOM) if head.startswith(UTF8_BOM) else 0
+    if not head[skip:].strip() and complete:
+        raise FileRejected("empty", "no rows at all")
+    if complete:
+        return detect_csv_encoding(head)
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            codecs.getincrementaldecoder(encoding)().decode(head[skip:], final=False)
+        except UnicodeDecodeError:
+            if skip:
+                raise FileRejected("encoding", "UTF-8 BOM but invalid UTF-8") from None
+            continue
+        return encoding, skip
+    raise FileRejected("encoding", "neither UTF-8 nor GB18030")
+
+
+def _csv_blocks(fp: IO[bytes], source: Source, block_bytes: int) -> Iterator[RawTable]:
+    """Stream a CSV export: pyarrow parses (and transcodes) `block_bytes` at a time, so only
+    one block of cells is in memory; raises StreamFailed where the whole-file reader is
+    needed."""
+    from pyarrow import csv as pacsv
+
+    encoding, skip = _csv_encoding(fp)
+    fp.seek(skip)
+    try:
+        width = _csv_width(fp.read(1 << 16), encoding)
+    except csv.Error as exc:
+        raise StreamFailed(str(exc)) from None
+    fp.seek(skip)
+    checked = _NulCheck(fp)
+    try:
+        reader = pacsv.open_csv(checked, **_csv_options(width, encoding, block_bytes))
+    except (pa.ArrowException, ValueError, csv.Error) as exc:
+        raise StreamFailed(str(exc)) from None
+    mapper = {pa.string(): TEXT}.get
+
+    def grids() -> Iterator[pd.DataFrame]:
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                return
+            except (pa.ArrowException, ValueError, UnicodeDecodeError) as exc:
+                raise StreamFailed(str(exc)) from None
+            if checked.nul:
+                raise FileRejected("unreadable", "the file contains NUL bytes")
+            grid = batch.to_pandas(types_mapper=mapper)
+            grid.columns = range(grid.shape[1])
+            yield grid
+
+    # The header is looked for in the first rows; gather enough of them.
+    stream = grids()
+    head = pd.DataFrame()
+    whole = False
+    while len(head) < HEADER_SEARCH_ROWS * 10:
+        grid = next(stream, None)
+        if grid is None:
+            whole = True
+            break
+        head = grid if head.empty else pd.concat([head, grid], ignore_index=True)
+    layout = _find_layout(head, source, whole=whole)
+    pending: _Cut | None = None
+    yielded = 0
+    offset = layout.header_at + 1  # grid rows before `body`
+    body: pd.DataFrame | None = head.iloc[layout.header_at + 1 :]
+    while body is not None:
+        cut = _cut(body, layout, offset + 1)
+        offset += len(body)
+        if cut.table.rows:
+            if pending is not None:
+                yielded += pending.table.rows
+                yield pending.table
+            pending = cut
+        body = next(stream, None)
+    if checked.nul:
+        raise FileRejected("unreadable", "the file contains NUL bytes")
+    last = _without_footer(pending) if pending is not None else None
+    if last is not None and last.rows:
+        yielded += last.rows
+        yield last
+    if not yielded:
+        raise FileRejected("empty", "a header but no data rows")
+
+
+def read_export(fp: IO[bytes], source: Source, extension: str, *, stream: bool = True) -> Export:
+    """Read one export of `source`. Raises FileRejected with a reason code.
+
+    CSV is streamed block by block (`stream`) unless the streaming parser gives up
+    (StreamFailed, raised while iterating): callers then read again with `stream=False`.
+    XLSX and JSON documents are parsed whole, then handed over in blocks.
+    """
     if extension != source.extension:
         raise FileRejected(
             "unreadable", f"a .{extension} file where {source.code} exports are .{source.extension}"
         )
+    if source.format == "csv" and stream:
+        start = fp.tell()
+        if not fp.read(1):
+            raise FileRejected("empty", "the file is empty (0 bytes)")
+        fp.seek(start)
+        _csv_encoding(fp)  # encoding and emptiness are file verdicts: decided now
+
+        def blocks() -> Iterator[RawTable]:
+            return _csv_blocks(fp, source, CSV_BLOCK_BYTES)
+
+        return Export(blocks=blocks)
+    fp.seek(0)
     data = fp.read()
     if not data:
         raise FileRejected("empty", "the file is empty (0 bytes)")
     if source.format == "json":
         frame, total = _json_records(data, source)
+        del data
         missing = [c.header for c in source.columns if c.header not in frame.columns]
         if len(frame) == 0:
             if total:
@@ -306,17 +518,17 @@ def read_export(fp: IO[bytes], source: Source, extension: str) -> RawTable:
             )
         raw = pd.DataFrame({c.field: frame[c.header] for c in source.columns})
         norm = pd.DataFrame({c.field: normalize_text(raw[c.field]) for c in source.columns})
-        return RawTable(
+        table = RawTable(
             raw=raw.reset_index(drop=True),
             normalized=norm.reset_index(drop=True),
             lines=np.arange(1, len(raw) + 1),
-            declared_total=total,
         )
+        return Export(blocks=_slices(table, BLOCK_ROWS), declared_total=total)
     warnings: list[str] = []
     if source.format == "csv":
         grid = _csv_grid(data)
     else:
         grid = _xlsx_grid(data, source, warnings)
+    del data
     table = _locate(grid, source)
-    table.warnings.extend(warnings)
-    return table
+    return Export(blocks=_slices(table, BLOCK_ROWS), warnings=warnings)

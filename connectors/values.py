@@ -14,6 +14,8 @@ from decimal import Decimal, InvalidOperation
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 SHANGHAI = "Asia/Shanghai"
 
@@ -23,16 +25,43 @@ _FULLWIDTH |= {0xFF41 + i: 0x61 + i for i in range(26)}
 FULLWIDTH_TABLE = str.maketrans({chr(k): chr(v) for k, v in _FULLWIDTH.items()})
 _FULLWIDTH_CLASS = "[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]"
 STRIP_CHARS = " \t\r\n\u3000"
+ASCII_STRIP_CHARS = " \t\r\n"
+TEXT = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas 3's "str"
 
 
 def normalize_text(values: pd.Series) -> pd.Series:
-    """Strip ASCII and full-width spaces, full-width digits/letters to ASCII; blank -> NA."""
-    s = values.astype("str")
-    s = s.str.strip(STRIP_CHARS)
-    wide = s.str.contains(_FULLWIDTH_CLASS, regex=True, na=False)
-    if wide.any():
-        s = s.where(~wide, s[wide].str.translate(FULLWIDTH_TABLE))
-    return s.where(s != "")
+    """Strip ASCII and full-width spaces, full-width digits/letters to ASCII; blank -> NA.
+
+    In Arrow compute, on each distinct value once when values repeat (types, towns,
+    channels); the full strip is needed only when a column holds an ideographic space.
+    """
+    arr = pa.array(values.astype("str"))
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    encoded = pc.dictionary_encode(arr)
+    if len(encoded.dictionary) * 4 < len(arr):
+        out = pc.take(_normalize_arrow(encoded.dictionary), encoded.indices)
+    else:
+        out = _normalize_arrow(arr)
+    return pd.Series(out, dtype=TEXT, index=values.index)
+
+
+def _normalize_arrow(arr: pa.Array) -> pa.Array:
+    if pc.any(pc.match_substring(arr, "\u3000")).as_py():
+        arr = pc.utf8_trim(arr, characters=STRIP_CHARS)
+    else:
+        arr = pc.ascii_trim(arr, characters=ASCII_STRIP_CHARS)
+    wide = pc.match_substring_regex(arr, _FULLWIDTH_CLASS)
+    if pc.any(wide).as_py():
+        mask = wide.to_numpy(zero_copy_only=False)
+        arr = pa.array(
+            [
+                v.translate(FULLWIDTH_TABLE) if m else v
+                for v, m in zip(arr.to_pylist(), mask, strict=True)
+            ],
+            type=arr.type,
+        )
+    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
 
 
 _DATE_RE = (

@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connectors import values
 
@@ -25,6 +27,27 @@ def test_text_strips_ascii_and_fullwidth_spaces_and_blank_is_null() -> None:
 def test_fullwidth_digits_and_letters_become_ascii_but_brackets_stay() -> None:
     out = values.normalize_text(s("２０２４ＡＢｃ", "江蓬市监处罚〔2024〕１号", "（有限公司）"))
     assert out.tolist() == ["2024ABc", "江蓬市监处罚〔2024〕1号", "（有限公司）"]
+
+
+_CELL = st.text(
+    alphabet=st.sampled_from(list(" \t\r\n\u3000\u00a0\x0bａ０Ｚ９（〔甲乙a1- ")), max_size=8
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), _CELL), max_size=40), st.booleans())
+def test_normalize_text_is_the_python_rule_cell_by_cell(cells: list, repeat: bool) -> None:
+    """The vectorized rule (distinct values or not) equals the plain per-cell definition."""
+    if repeat:
+        cells = cells * 5  # the distinct-value path
+    expected = [
+        None
+        if c is None
+        else (c.strip(values.STRIP_CHARS).translate(values.FULLWIDTH_TABLE) or None)
+        for c in cells
+    ]
+    got = values.normalize_text(pd.Series(cells, dtype="str"))
+    assert [None if pd.isna(v) else v for v in got.tolist()] == expected
 
 
 @pytest.mark.parametrize(
