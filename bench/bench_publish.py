@@ -1,28 +1,36 @@
 """How close publishing sits to a raw COPY, on PostgreSQL.
 
-    .venv/bin/python -m bench.bench_publish [--rows 1000000] [--pg postgresql+psycopg://...]
+    .venv/bin/python -m bench.bench_publish [--rows 1000000] [--repeat 3] [--input arrow]
     .venv/bin/python -m bench.bench_publish --landing var/demo/landing   # e.g. a --scale 100 year
 
-Synthesizes N registration rows (ten declared columns) as the connector would hand them over,
-or extracts every file of a landing area (not timed), then in the same run and database:
+Synthesizes N registration rows (ten declared columns) as the connector would hand them over
+(a pandas frame, or with `--input arrow` the Arrow table of the stage schema), or extracts
+every file of a landing area (not timed), then, `--repeat` times, each time in a fresh scratch
+database and alternating which goes first (the machine is shared: compare medians):
 
 - raw COPY: the same rows, Arrow -> CSV -> COPY FROM STDIN into a bare table (no index, no
   constraint, nothing else in the transaction);
-- publish: `warehouse.publish.publish_batch` end to end (frame -> Arrow, COPY into the TEMP
-  staging table, INSERT into the source table, supersession, ledger, rejects, commit);
+- publish: `warehouse.publish.publish_batch` end to end (rows -> Arrow with the lineage
+  columns, supersession, COPY straight into the source table, ledger, rejects, commit);
 - republish: a `_v2` of the same period published on top (every row of the first superseded).
 
-The database is created for the run and dropped afterwards. Prints rows/s of each.
+The databases are created for the run and dropped afterwards. Prints the median seconds and
+rows/s of each, and publish ÷ raw COPY.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
+import statistics
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -101,6 +109,13 @@ def landing_batches(landing: str) -> list[ExtractedBatch]:
     return [b for b in batches if b.verdict == "readable"]
 
 
+def as_arrow(batches: list[ExtractedBatch]) -> list[ExtractedBatch]:
+    """The same batches with `accepted` already in the stage schema (the connector's form)."""
+    return [
+        dataclasses.replace(b, accepted=stage_frame(SOURCES[b.source], b.accepted)) for b in batches
+    ]
+
+
 def raw_copy_seconds(url: str, batches: list[ExtractedBatch]) -> float:
     """The same rows, same Arrow -> CSV path, COPY into bare tables (no index, no constraint)."""
     engine = create_engine(url)
@@ -120,7 +135,9 @@ def raw_copy_seconds(url: str, batches: list[ExtractedBatch]) -> float:
     return seconds
 
 
-def publish_seconds(engine_url: str, batches: list[ExtractedBatch]) -> tuple[float, int]:
+def publish_seconds(
+    engine_url: str, batches: list[ExtractedBatch], publish: Callable[..., Any] = publish_batch
+) -> tuple[float, int]:
     engine = open_warehouse(engine_url)
     seconds, rows = 0.0, 0
     try:
@@ -128,7 +145,7 @@ def publish_seconds(engine_url: str, batches: list[ExtractedBatch]) -> tuple[flo
         records = register_deliveries(engine, ordered)
         for b, r in zip(ordered, records, strict=True):
             t0 = time.perf_counter()
-            result = publish_batch(engine, b, r, threshold=Decimal(1))
+            result = publish(engine, b, r, threshold=Decimal(1))
             seconds += time.perf_counter() - t0
             rows += result.rows_accepted
             assert result.status in ("published", "superseded"), result
@@ -137,11 +154,33 @@ def publish_seconds(engine_url: str, batches: list[ExtractedBatch]) -> tuple[flo
     return seconds, rows
 
 
+@contextmanager
+def scratch_database(admin_url: str) -> Iterator[str]:
+    """A fresh database for one repetition, dropped afterwards."""
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"bench_publish_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--landing", help="extract every file of this landing area instead")
     parser.add_argument("--pg", default=ADMIN_URL, help="admin URL; a scratch database is created")
+    parser.add_argument("--repeat", type=int, default=3, help="repetitions (medians reported)")
+    parser.add_argument(
+        "--input",
+        choices=("pandas", "arrow"),
+        default="pandas",
+        help="hand the rows over as a pandas frame or as an Arrow table of the stage schema",
+    )
     args = parser.parse_args()
 
     t0 = time.perf_counter()
@@ -150,30 +189,43 @@ def main() -> None:
         second: list[ExtractedBatch] = []
     else:
         first, second = [synthetic_batch(args.rows, 1)], [synthetic_batch(args.rows, 2)]
+    if args.input == "arrow":
+        first, second = as_arrow(first), as_arrow(second)
     rows = sum(b.rows_accepted for b in first)
     print(f"prepared {rows:,} rows in {len(first)} file(s) in {time.perf_counter() - t0:.1f}s")
 
-    admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
-    name = f"bench_publish_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = args.pg.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        copy_s = raw_copy_seconds(url, first)
-        pub_s, published = publish_seconds(url, first)
-        print(f"raw COPY   {rows:>12,} rows  {copy_s:7.2f}s  {rows / copy_s:>12,.0f} rows/s")
+    copies: list[float] = []
+    publishes: list[float] = []
+    republishes: list[float] = []
+    published = re_rows = 0
+    for i in range(args.repeat):
+        with scratch_database(args.pg) as url:
+            if i % 2 == 0:
+                copies.append(raw_copy_seconds(url, first))
+            pub_s, published = publish_seconds(url, first)
+            publishes.append(pub_s)
+            if second:
+                re_s, re_rows = publish_seconds(url, second)
+                republishes.append(re_s)
+            if i % 2 == 1:
+                copies.append(raw_copy_seconds(url, first))
         print(
-            f"publish    {published:>12,} rows  {pub_s:7.2f}s  {published / pub_s:>12,.0f} rows/s  ({pub_s / copy_s:.2f}x raw COPY)"
+            f"  run {i + 1}: raw COPY {copies[-1]:.2f}s, publish {publishes[-1]:.2f}s"
+            + (f", republish {republishes[-1]:.2f}s" if republishes else "")
         )
-        if second:
-            re_s, re_rows = publish_seconds(url, second)
-            print(
-                f"republish  {re_rows:>12,} rows  {re_s:7.2f}s  {re_rows / re_s:>12,.0f} rows/s  (supersedes {rows:,} rows)"
-            )
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    copy_s, pub_s = statistics.median(copies), statistics.median(publishes)
+    print(f"medians of {args.repeat} runs ({args.input} input):")
+    print(f"raw COPY   {rows:>12,} rows  {copy_s:7.2f}s  {rows / copy_s:>12,.0f} rows/s")
+    print(
+        f"publish    {published:>12,} rows  {pub_s:7.2f}s  {published / pub_s:>12,.0f} rows/s"
+        f"  ({pub_s / copy_s:.2f}x raw COPY)"
+    )
+    if republishes:
+        re_s = statistics.median(republishes)
+        print(
+            f"republish  {re_rows:>12,} rows  {re_s:7.2f}s  {re_rows / re_s:>12,.0f} rows/s"
+            f"  (supersedes {rows:,} rows)"
+        )
 
 
 if __name__ == "__main__":

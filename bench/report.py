@@ -62,8 +62,9 @@ def _e2e_table(scales: dict[str, Any], backend: str) -> list[str]:
 
 def _rss_table(scales: dict[str, Any], backend: str) -> list[str]:
     lines = [
-        "| scale | peak RSS (MiB) | during read | during validate | during publish | during metrics |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| scale | peak RSS, both processes (MiB) | main process | reader process "
+        "| main, during validate | main, during publish | main, during metrics |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for label in sorted(scales, key=_scale_key):
         s = scales[label].get(backend)
@@ -71,7 +72,8 @@ def _rss_table(scales: dict[str, Any], backend: str) -> list[str]:
             continue
         p = s["stage_peak_rss_mib"]
         lines.append(
-            f"| {label} | {_n(s['peak_rss_mib'])} | {_n(p['read'])} | {_n(p['validate'])} "
+            f"| {label} | {_n(s['peak_rss_mib'])} | {_n(s.get('peak_rss_main_mib'))} "
+            f"| {_n(s.get('peak_rss_reader_mib'))} | {_n(p['validate'])} "
             f"| {_n(p['publish'])} | {_n(p['metrics'])} |"
         )
     return lines
@@ -162,10 +164,14 @@ def render(report: dict[str, Any]) -> str:
         "landing area (what `bureau-stats run --in-process` does), then the year's metrics mart "
         "(`metrics.mart.refresh_mart`) and the Data Docs. *run* is timed inside the process "
         "(after imports); *process wall* includes interpreter start and imports. Stage seconds: "
-        "*read* = `extract_file` (decode, parse, normalize, the connector's row rules), "
-        "*validate* = the Great Expectations suite, *publish* = write-audit-publish into the "
-        "warehouse (staging COPY, insert, supersession, ledger, rejects), *metrics* = the mart, "
-        "*other* = discovery, sha256 of every file, ledger registration and migrations.",
+        "*read* = `extract_file` (decode, parse, normalize, the connector's row rules) in the "
+        "reader process, *validate* = the Great Expectations suite, *publish* = "
+        "write-audit-publish into the warehouse (COPY, supersession, ledger, rejects) on the "
+        "publisher thread, *metrics* = the mart, *other* = discovery, sha256 of every file, "
+        "ledger registration and migrations. The next file is read while the previous one is "
+        "audited and published, so the stages overlap and add up to more than the run. "
+        "*peak RSS* is that of the main and the reader process together (their summed resident "
+        "sets, sampled every 10 ms).",
         "",
     ]
     runs_note = ", ".join(
@@ -175,7 +181,7 @@ def render(report: dict[str, Any]) -> str:
     )
     L += [f"Runs: {runs_note}.", ""]
     L += _e2e_table(scales, "postgresql")
-    L += ["", "Peak RSS seen during each stage (MiB):", ""]
+    L += ["", "Peak RSS by process, and in the main process during each stage (MiB):", ""]
     L += _rss_table(scales, "postgresql")
     L += [""]
 

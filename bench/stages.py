@@ -10,6 +10,7 @@ process is `ru_maxrss`, which the kernel keeps exactly.
 from __future__ import annotations
 
 import contextlib
+import os
 import resource
 import sys
 import threading
@@ -41,6 +42,34 @@ def rss_bytes() -> int:
     return 0
 
 
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as fp:
+                out += [int(c) for c in fp.read().split()]
+    except OSError:  # gone meanwhile
+        pass
+    return out
+
+
+def tree_rss_bytes() -> int:
+    """Resident set size of this process and all its descendants (the reader process)."""
+    total, todo = 0, [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        try:
+            with open(f"/proc/{pid}/status", "rb") as fp:
+                for line in fp:
+                    if line.startswith(b"VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except OSError:
+            continue
+        todo += _children(pid)
+    return total
+
+
 def peak_rss_bytes() -> int:
     """Peak resident set size of this process so far (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -52,7 +81,9 @@ class StageClock:
 
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     peak_rss: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAGES, 0))
-    _current: str | None = None
+    peak_tree_rss: int = 0  # this process and its children together, sampled
+    _local: threading.local = field(default_factory=threading.local)
+    _active: dict[str, int] = field(default_factory=dict)  # stage -> threads in it now
     _stop: threading.Event = field(default_factory=threading.Event)
     _patched: list[tuple[Any, str, Any]] = field(default_factory=list)
     # (module, attribute, stage) to wrap; default: the pipeline's steps (STAGE_OF)
@@ -60,7 +91,11 @@ class StageClock:
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        outer, self._current = self._current, name
+        """Seconds in `name`, per thread: the pipeline reads one file while it publishes the
+        previous one, so stages of two threads overlap and their sum exceeds the wall time."""
+        outer = getattr(self._local, "current", None)
+        self._local.current = name
+        self._active[name] = self._active.get(name, 0) + 1
         t0 = time.perf_counter()
         try:
             yield
@@ -70,7 +105,8 @@ class StageClock:
             self._note(name)
             if outer is not None:  # a nested stage's time is not also the outer one's
                 self.seconds[outer] = self.seconds.get(outer, 0.0) - elapsed
-            self._current = outer
+            self._active[name] -= 1
+            self._local.current = outer
 
     def _note(self, name: str) -> None:
         now = rss_bytes()
@@ -79,9 +115,10 @@ class StageClock:
 
     def _sample(self) -> None:
         while not self._stop.wait(SAMPLE_SECONDS):
-            current = self._current
-            if current is not None:
-                self._note(current)
+            self.peak_tree_rss = max(self.peak_tree_rss, tree_rss_bytes())
+            for name, threads in list(self._active.items()):
+                if threads > 0:
+                    self._note(name)
 
     def _wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:

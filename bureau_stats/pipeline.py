@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -21,7 +23,10 @@ import fsspec
 import pandas as pd
 from sqlalchemy import Engine, select
 
+from bureau_stats.outcome import FileOutcome
+from bureau_stats.read_ahead import ReadAhead
 from connectors.batch import REJECT_COLUMNS, ExtractedBatch, LandingFile
+from connectors.canonical import empty_table
 from connectors.sources import SOURCES
 from warehouse.checks import ytd_decreases
 from warehouse.engine import open_warehouse
@@ -29,6 +34,7 @@ from warehouse.publish import (
     BatchRecord,
     Delivery,
     PublishResult,
+    SourceLease,
     SourceLocked,
     acquire_source_locks,
     default_holder,
@@ -52,42 +58,6 @@ OK_STATUSES = ("published", "superseded", "skipped")
 
 
 @dataclass
-class FileOutcome:
-    """What this run did with one landing file."""
-
-    file: str
-    source: str
-    status: str  # published | superseded | quarantined | skipped | failed
-    sha256: str | None = None
-    delivery_order: int | None = None
-    reason: str | None = None
-    detail: str | None = None
-    rows_read: int = 0
-    rows_accepted: int = 0
-    rows_rejected: int = 0
-    rows_duplicate: int = 0
-    seconds: float = 0.0
-    warnings: list[str] = field(default_factory=list)
-
-    @classmethod
-    def from_result(cls, r: PublishResult, seconds: float) -> FileOutcome:
-        return cls(
-            file=r.file,
-            source=r.source,
-            status=r.status,
-            sha256=r.sha256,
-            delivery_order=r.delivery_order,
-            reason=r.reason,
-            detail=r.detail,
-            rows_read=r.rows_read,
-            rows_accepted=r.rows_accepted,
-            rows_rejected=r.rows_rejected,
-            rows_duplicate=r.rows_duplicate,
-            seconds=round(seconds, 3),
-        )
-
-
-@dataclass
 class IgnoredEntry:
     file: str
     why: str
@@ -101,6 +71,7 @@ class RunSummary:
     ignored: list[IgnoredEntry] = field(default_factory=list)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     finished_at: datetime | None = None
+    read_seconds: float = 0.0  # spent reading files (overlaps auditing and publishing)
 
     @property
     def ok(self) -> bool:
@@ -200,7 +171,7 @@ def _refused(record: BatchRecord, file: LandingFile, reason: str, detail: str) -
     return ExtractedBatch(
         file=file,
         sha256=record.sha256,
-        accepted=pd.DataFrame(),
+        accepted=empty_table(SOURCES[file.source]),
         rejects=pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS}),
         rows_read=0,
         rows_duplicate=0,
@@ -239,6 +210,28 @@ def process_file(
     """
     t0 = time.perf_counter()
     started_at = datetime.now(UTC)
+    extracted = extract_delivery(delivery, record, pii_key=pii_key, threshold=threshold)
+    if isinstance(extracted, FileOutcome):
+        return extracted
+    audited = audit_delivery(extracted, threshold=threshold, data_docs_dir=data_docs_dir)
+    return publish_delivery(
+        engine,
+        extracted,
+        record,
+        audited,
+        threshold=threshold,
+        holder=holder,
+        flow_run_id=flow_run_id,
+        started_at=started_at,
+        t0=t0,
+    )
+
+
+def extract_delivery(
+    delivery: Delivery, record: BatchRecord, *, pii_key: bytes, threshold: Decimal
+) -> ExtractedBatch | FileOutcome:
+    """The extract half of `process_file`: the batch, or the outcome of a file that could not
+    be read (it stays pending)."""
     file = delivery.file
     try:
         batch = extract_step(file, pii_key, threshold)
@@ -263,10 +256,43 @@ def process_file(
             "unreadable",
             "content changed while being read; the new content is a new delivery",
         )
+    return batch
+
+
+@dataclass
+class Audited:
+    """The audit's outcome, or why it could not run (decided on when publishing)."""
+
     audit: AuditOutcome | None = None
+    error: Exception | None = None
+
+
+def audit_delivery(batch: ExtractedBatch, *, threshold: Decimal, data_docs_dir: Path) -> Audited:
     try:
-        audit = audit_step(batch, data_docs_dir, threshold)
+        return Audited(audit=audit_step(batch, data_docs_dir, threshold))
     except Exception as exc:
+        return Audited(error=exc)
+
+
+def publish_delivery(
+    engine: Engine,
+    batch: ExtractedBatch,
+    record: BatchRecord,
+    audited: Audited,
+    *,
+    threshold: Decimal,
+    holder: str | None = None,
+    flow_run_id: str | None = None,
+    started_at: datetime | None = None,
+    t0: float | None = None,
+) -> FileOutcome:
+    """Publish an audited batch, or quarantine it / leave it pending when the audit failed."""
+    t0 = time.perf_counter() if t0 is None else t0
+    started_at = started_at or datetime.now(UTC)
+    file = batch.file
+    audit = audited.audit
+    exc = audited.error
+    if exc is not None:
         if _os_error(exc):
             # The disk under the validation results (full, unwritable), not the data: a
             # quarantine would be final and the next run would skip the file; it stays pending.
@@ -284,7 +310,7 @@ def process_file(
                 detail=f"audit error ({type(exc).__name__})",
             )
         log.error("%s: audit failed to run (%s)", file.relative, type(exc).__name__)
-        log.debug("audit failure", exc_info=True)
+        log.debug("audit failure", exc_info=exc)
         result = quarantine_batch(
             engine,
             batch,
@@ -331,6 +357,21 @@ def _skipped(delivery: Delivery, record: BatchRecord) -> FileOutcome:
         if record.file != delivery.file.relative
         else None,
     )
+
+
+def _finished(outcome: FileOutcome) -> Future[FileOutcome | None]:
+    future: Future[FileOutcome | None] = Future()
+    future.set_result(outcome)
+    return future
+
+
+def _release(lease: SourceLease) -> None:
+    """Runs on the publisher after the source's last file: a failure to release is logged
+    (the lease expires with its holder), never the run's outcome."""
+    try:
+        lease.release()
+    except Exception as exc:
+        log.error("could not release a source lease (%s)", type(exc).__name__)
 
 
 def final_statuses(engine: Engine, outcomes: list[FileOutcome]) -> None:
@@ -400,41 +441,94 @@ def ingest(
             else:
                 todo.setdefault(delivery.source, []).append((delivery, record))
         holder = default_holder(flow_run_id)
-        for source, items in todo.items():
-            try:
-                lease = acquire_source_locks(
-                    engine, [source], holder, wait=True, timeout=lock_timeout
-                )
-            except SourceLocked as exc:  # a backfill (or a stuck run) keeps the source
-                log.error("%s", exc)
-                summary.outcomes.extend(
-                    FileOutcome(
-                        d.file.relative,
-                        source,
-                        "failed",
-                        r.sha256,
-                        r.delivery_order,
-                        detail=str(exc),
-                    )
-                    for d, r in items
-                )
-                continue
-            with lease:
-                for delivery, record in items:
-                    outcome = process_file(
-                        engine,
-                        delivery,
-                        record,
-                        pii_key=pii_key,
-                        threshold=threshold,
-                        data_docs_dir=data_docs_dir,
-                        holder=holder,
-                        flow_run_id=flow_run_id,
-                    )
+        order = [item for items in todo.values() for item in items]
+        reader = ReadAhead(order, pii_key=pii_key, threshold=threshold, mode=settings.read_ahead)
+        with reader, ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish") as publisher:
+            in_flight: deque[Future[FileOutcome | None]] = deque()
+
+            def harvest(block: bool) -> None:
+                """Report finished publishes in order; with `block`, wait for every one (so at
+                most one file is published while the next is extracted: two in memory)."""
+                nonlocal done
+                while in_flight and (block or in_flight[0].done()):
+                    outcome = in_flight.popleft().result()
+                    if outcome is None:  # a lease released
+                        continue
                     summary.outcomes.append(outcome)
                     done += 1
                     if on_progress is not None:
                         on_progress(done, pending, outcome)
+
+            for source, items in todo.items():
+                try:
+                    lease = acquire_source_locks(
+                        engine, [source], holder, wait=True, timeout=lock_timeout
+                    )
+                except SourceLocked as exc:  # a backfill (or a stuck run) keeps the source
+                    log.error("%s", exc)
+                    summary.outcomes.extend(
+                        FileOutcome(
+                            d.file.relative,
+                            source,
+                            "failed",
+                            r.sha256,
+                            r.delivery_order,
+                            detail=str(exc),
+                        )
+                        for d, r in items
+                    )
+                    reader.skip(len(items))
+                    continue
+                except Exception as exc:  # the database itself (down, disk full): next run
+                    log.error("%s: cannot take the source lease (%s)", source, type(exc).__name__)
+                    summary.outcomes.extend(
+                        FileOutcome(
+                            d.file.relative,
+                            source,
+                            "failed",
+                            r.sha256,
+                            r.delivery_order,
+                            detail=f"lease error ({type(exc).__name__})",
+                        )
+                        for d, r in items
+                    )
+                    reader.skip(len(items))
+                    continue
+                try:
+                    for _ in items:
+                        # Read and audit this file while the previous one is published (the
+                        # audit is Python-bound like the reader: it stays on this thread).
+                        started_at = datetime.now(UTC)
+                        t0 = time.perf_counter()
+                        _, record, extracted = reader.take()
+                        if isinstance(extracted, FileOutcome):
+                            harvest(block=True)
+                            in_flight.append(_finished(extracted))
+                            continue
+                        audited = audit_delivery(
+                            extracted, threshold=threshold, data_docs_dir=data_docs_dir
+                        )
+                        harvest(block=True)
+                        in_flight.append(
+                            publisher.submit(
+                                publish_delivery,
+                                engine,
+                                extracted,
+                                record,
+                                audited,
+                                threshold=threshold,
+                                holder=holder,
+                                flow_run_id=flow_run_id,
+                                started_at=started_at,
+                                t0=t0,
+                            )
+                        )
+                        del extracted
+                finally:
+                    in_flight.append(publisher.submit(_release, lease))
+                harvest(block=False)
+            harvest(block=True)
+        summary.read_seconds = reader.seconds
         final_statuses(engine, summary.outcomes)
         if build_docs and any(
             o.status in ("published", "superseded", "quarantined") for o in summary.outcomes

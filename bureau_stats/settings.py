@@ -1,26 +1,46 @@
-"""The one settings object. Read when a flow or command starts, never at import time."""
+"""The one settings object. Read when a flow or command starts, never at import time.
+
+Secrets (`SECRETS`: the PII key and the warehouse URL, which carries its password) come from
+their environment variable, or from a Prefect Secret block the environment names:
+`BUREAU_STATS_PII_KEY_BLOCK=bureau-stats-pii-key` reads the key from the block of that name.
+When both are given the environment variable wins (a flow run logs that the block was not
+read). Blocks are loaded when a flow starts (`Settings.resolve_secrets`) and otherwise on first
+use, once per process and flow run; never at import time. Values stay `SecretStr` (masked in
+repr and logs) and no error message quotes one.
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+ENV_PREFIX = "BUREAU_STATS_"
+
 # Used only when BUREAU_STATS_PII_KEY is unset and the caller explicitly allows it (the demo).
 DEVELOPMENT_PII_KEY = "bureau-stats-development-key-not-for-production"
+
+# Settings that are secrets: each may instead name a Prefect Secret block (`<name>_block`).
+SECRETS = ("pii_key", "warehouse_url")
 
 
 class Settings(BaseSettings):
     """Everything configurable, from `BUREAU_STATS_*` environment variables."""
 
-    model_config = SettingsConfigDict(env_prefix="BUREAU_STATS_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     var_dir: Path = Path("var")
     landing: str = "var/landing"
-    warehouse_url: str = ""
+    warehouse_url: SecretStr | None = None
+    warehouse_url_block: str | None = None  # name of a Prefect Secret block holding the URL
     pii_key: SecretStr | None = None
+    pii_key_block: str | None = None  # name of a Prefect Secret block holding the key
     reject_threshold: Decimal = Decimal("0.05")
     region: str = "蓬江区"
     data_docs_dir: Path | None = None
@@ -31,9 +51,51 @@ class Settings(BaseSettings):
     task_runner: str = Field(default="thread", description="thread | dask")
     dask_address: str | None = None
     max_parallel_sources: int = 2
+    # `run` reads the next file in a separate process while one is audited and published
+    read_ahead: Literal["process", "thread"] = "process"
+
+    def secret(self, name: str) -> SecretStr | None:
+        """The secret `name` (one of SECRETS): its own value when given, else the Prefect
+        Secret block `<name>_block` names (loaded once per process and flow run), else None."""
+        own: SecretStr | None = getattr(self, name)
+        if own is not None and own.get_secret_value():
+            return own
+        block: str | None = getattr(self, f"{name}_block")
+        if block:
+            return load_secret_block(block, variable=env_name(f"{name}_block"))
+        return None
+
+    def resolve_secrets(self) -> list[tuple[int, str]]:
+        """Load every secret configured as a block now, fresh from Prefect (a flow run calls
+        this first, so a missing block fails the run before it touches anything).
+
+        Returns what to log, as (logging level, message): where each configured secret comes
+        from, by name only. Raises SecretBlockError naming the block when one cannot be used.
+        """
+        notes: list[tuple[int, str]] = []
+        for name in SECRETS:
+            variable, block_variable = env_name(name), env_name(f"{name}_block")
+            own: SecretStr | None = getattr(self, name)
+            block: str | None = getattr(self, f"{name}_block")
+            if own is not None and own.get_secret_value():
+                if block:
+                    notes.append(
+                        (
+                            logging.WARNING,
+                            f"{variable} and {block_variable} are both set: {variable} is "
+                            f"used, the Prefect Secret block {block!r} is not read",
+                        )
+                    )
+            elif block:
+                load_secret_block(block, variable=block_variable, refresh=True)
+                notes.append((logging.INFO, f"{variable}: from the Prefect Secret block {block!r}"))
+        return notes
 
     def resolved_warehouse_url(self) -> str:
-        return self.warehouse_url or f"sqlite:///{(self.var_dir / 'warehouse.db').as_posix()}"
+        url = self.secret("warehouse_url")
+        if url is not None:
+            return url.get_secret_value()
+        return f"sqlite:///{(self.var_dir / 'warehouse.db').as_posix()}"
 
     def resolved_data_docs_dir(self) -> Path:
         return self.data_docs_dir or self.var_dir / "data_docs"
@@ -43,18 +105,124 @@ class Settings(BaseSettings):
 
     def pii_key_bytes(self, allow_development_key: bool = False) -> bytes:
         """The HMAC key for personal identifiers; refuse to run without one unless told."""
-        if self.pii_key is not None and self.pii_key.get_secret_value():
-            return self.pii_key.get_secret_value().encode("utf-8")
+        key = self.secret("pii_key")
+        if key is not None:
+            return key.get_secret_value().encode("utf-8")
         if allow_development_key:
             return DEVELOPMENT_PII_KEY.encode("utf-8")
         raise MissingSettingError(
             "BUREAU_STATS_PII_KEY is not set: personal identifiers cannot be hashed. "
-            "Set it to a secret string (the demo uses a built-in development key)."
+            "Set it to a secret string, or set BUREAU_STATS_PII_KEY_BLOCK to the name of a "
+            "Prefect Secret block holding it (the demo uses a built-in development key)."
         )
 
 
 class MissingSettingError(RuntimeError):
     """A required setting is absent; the CLI maps it to exit code 2."""
+
+
+class SecretBlockError(MissingSettingError):
+    """A Prefect Secret block named by the settings cannot be loaded or holds no usable value.
+
+    The message names the variable and the block, never the value.
+    """
+
+    def __init__(self, variable: str, block: str, problem: str, *, missing: bool = False) -> None:
+        self.variable, self.block = variable, block
+        fix = "create it (README, Security) or fix the name, or" if missing else "or"
+        super().__init__(
+            f"{variable} names the Prefect Secret block {block!r}, which {problem}; "
+            f"{fix} set {variable.removesuffix('_BLOCK')} instead."
+        )
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a settings field (`pii_key` -> `BUREAU_STATS_PII_KEY`)."""
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+# Loaded blocks, per (Prefect API, block name): (flow run id when loaded, value). A new flow
+# run loads its blocks again, so a rotated secret is picked up by the next run.
+_blocks: dict[tuple[str, str], tuple[str | None, SecretStr]] = {}
+_blocks_lock = threading.Lock()
+
+
+def load_secret_block(block: str, *, variable: str, refresh: bool = False) -> SecretStr:
+    """The string value of the Prefect Secret block `block`, as a SecretStr.
+
+    Cached per process, Prefect API and flow run (tasks in the flow's process reuse what the
+    flow loaded when it started; a Dask worker loads it once per run). `variable` is the
+    setting naming the block, for the error message. Raises SecretBlockError.
+    """
+    api, run_id = _prefect_api(), _flow_run_id()
+    key = (api or "", block)
+    with _blocks_lock:
+        cached = _blocks.get(key)
+        if cached is not None and cached[0] == run_id and not refresh:
+            return cached[1]
+        value = _fetch_secret_block(block, variable, api)
+        _blocks[key] = (run_id, value)
+        return value
+
+
+def forget_secret_blocks() -> None:
+    """Drop the loaded blocks (tests; a process that wants to re-read rotated secrets)."""
+    with _blocks_lock:
+        _blocks.clear()
+
+
+def _fetch_secret_block(block: str, variable: str, api: str | None) -> SecretStr:
+    where = f"on the Prefect server at {api}" if api else "in Prefect's ephemeral mode"
+    try:
+        from prefect.blocks.system import Secret
+        from prefect.exceptions import ObjectNotFound
+
+        loaded: Any = Secret.load(block, _sync=True)  # type: ignore[call-arg]
+        raw = loaded.value.get_secret_value()
+    except Exception as exc:  # never chained: a validation error may quote what it read
+        if isinstance(exc, ValueError) and isinstance(exc.__cause__, ObjectNotFound):
+            raise SecretBlockError(
+                variable, block, f"does not exist {where}", missing=True
+            ) from None
+        if _connection_error(exc):
+            problem = f"could not be read: no answer {where} ({type(exc).__name__}: {exc})"
+        else:
+            problem = f"could not be read {where} ({type(exc).__name__})"
+        raise SecretBlockError(variable, block, problem) from None
+    if not isinstance(raw, str):  # a Secret block may hold JSON (an object, a number)
+        raise SecretBlockError(variable, block, f"holds a {type(raw).__name__}, not a string")
+    if not raw:
+        raise SecretBlockError(variable, block, "is empty")
+    return SecretStr(raw)
+
+
+def _connection_error(exc: BaseException) -> bool:
+    try:
+        import httpx
+    except ImportError:  # pragma: no cover - Prefect depends on httpx
+        return isinstance(exc, OSError)
+    return isinstance(exc, (httpx.TransportError, OSError))
+
+
+def _prefect_api() -> str | None:
+    """The Prefect API URL in use, without any user:password part (None: ephemeral mode)."""
+    from prefect.settings import get_current_settings
+
+    url = get_current_settings().api.url
+    if not url:
+        return None
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host  # IPv6
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return parts._replace(netloc=netloc).geturl()
+
+
+def _flow_run_id() -> str | None:
+    from prefect.runtime import flow_run
+
+    run_id = flow_run.id
+    return str(run_id) if run_id else None
 
 
 def load_settings(**overrides: object) -> Settings:

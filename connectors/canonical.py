@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from connectors.sources import Source
 
@@ -59,39 +60,47 @@ def arrow_column(values: pd.Series, target: pa.DataType) -> pa.Array:
 
 
 def cast_column(arr: pa.Array, target: pa.DataType) -> pa.Array:
-    """Safe casts only: raises instead of losing digits, precision or a time part."""
+    """Safe casts only: raises instead of losing digits, precision or a time of day."""
     if arr.type == target:
         return arr
     if pa.types.is_null(arr.type):
         return pa.nulls(len(arr), type=target)
     if pa.types.is_timestamp(arr.type) and target == pa.date32():
         if arr.type.tz is not None:
-            arr = arr.cast(pa.timestamp(arr.type.unit))
+            arr = arr.cast(pa.timestamp(arr.type.unit))  # the UTC wall time
+        # Arrow's timestamp -> date32 cast truncates silently, even when "safe".
+        if pc.all(pc.equal(pc.floor_temporal(arr, unit="day"), arr)).as_py() is False:
+            raise ValueError("timestamps with a time of day cannot be stored as dates")
         return arr.cast(pa.date32())
     if pa.types.is_decimal(target) and not pa.types.is_decimal(arr.type):
         # Text or integers: go through Decimal, exactly.
         return pa.array(
             [None if v is None else Decimal(str(v)) for v in arr.to_pylist()], type=target
         )
-    return arr.cast(target)
+    return arr.cast(target)  # safe cast: raises instead of losing digits or precision
 
 
 def canonical_table(source: Source, data: pd.DataFrame | pa.Table) -> pa.Table:
-    """A frame (or a table with the right column names) in the canonical schema."""
+    """Accepted rows in the canonical schema: a pandas frame converted column by column, a
+    `pyarrow.Table` (the connector's own form) with its columns selected by name and cast only
+    where the type differs, without going through pandas."""
     schema = canonical_schema(source)
+    if len(data) == 0:
+        return schema.empty_table()
+    have = data.column_names if isinstance(data, pa.Table) else list(data.columns)
+    missing = [n for n in schema.names if n not in have]
+    if missing:
+        raise ValueError(f"{source.code}: accepted rows lack columns {missing}")
     if isinstance(data, pa.Table):
         if data.schema.equals(schema):
             return data
-        missing = [n for n in schema.names if n not in data.column_names]
-        if missing:
-            raise ValueError(f"{source.code}: accepted rows lack columns {missing}")
-        arrays = [cast_column(data.column(f.name).combine_chunks(), f.type) for f in schema]
-        return pa.Table.from_arrays(arrays, schema=schema)
-    if len(data) == 0:
-        return schema.empty_table()
-    missing = [n for n in schema.names if n not in data.columns]
-    if missing:
-        raise ValueError(f"{source.code}: accepted rows lack columns {missing}")
+        columns = []
+        for f in schema:
+            col = data.column(f.name)
+            if col.type != f.type:
+                col = pa.chunked_array([cast_column(c, f.type) for c in col.chunks], type=f.type)
+            columns.append(col)
+        return pa.Table.from_arrays(columns, schema=schema)
     return pa.Table.from_arrays([arrow_column(data[f.name], f.type) for f in schema], schema=schema)
 
 

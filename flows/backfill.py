@@ -7,22 +7,10 @@ from typing import Any
 
 from prefect import flow
 
-from flows.common import (
-    call_flow,
-    conclude,
-    data_docs,
-    parallel_sources,
-    refresh_years,
-    run_holder,
-    run_id,
-    run_overrides,
-    source_locks,
-)
-from flows.execute import run_plan
-from tasks.files import final_statuses, plan_backfill, register_plan, survey_landing
-from tasks.outcome import PUBLISHED_STATUSES, RunResult
+from flows.common import call_flow, conclude, data_docs, execute_plan, refresh_years, start_run
+from tasks.files import plan_backfill, survey_landing
+from tasks.outcome import RunResult
 from tasks.plan import render_plan
-from tasks.progress import RunProgress
 from tasks.runner import SettingsTaskRunner
 
 
@@ -54,9 +42,8 @@ def backfill(
     from prefect import get_run_logger
     from prefect.artifacts import create_markdown_artifact
 
-    overrides = run_overrides(landing, max_parallel_sources)
-    holder = run_holder()
-    survey = survey_landing(overrides, start, end, sources)
+    run = start_run("backfill", landing, max_parallel_sources, needs_pii_key=not dry_run)
+    survey = survey_landing(run.overrides, start, end, sources)
     plan = plan_backfill(survey, start, end, sources, force)
     shown = render_plan(plan)
     create_markdown_artifact(
@@ -67,29 +54,16 @@ def backfill(
     get_run_logger().info("%s", shown)
     if dry_run:
         return plan
-
-    progress = RunProgress("backfill", len(plan.to_process))
-    # progress starts once the sources are ours: a refused run shows none
-    with source_locks(plan.queues(), holder, overrides, wait=wait), progress:
-        plan = register_plan(plan, overrides, run_id())
-        outcomes = run_plan(
-            plan,
-            overrides=overrides,
-            holder=holder,
-            max_parallel=parallel_sources(overrides),
-            progress=progress,
-        )
-    if any(o.status in PUBLISHED_STATUSES for o in outcomes):
-        outcomes = final_statuses(outcomes, overrides)
+    outcomes = execute_plan(run, plan, wait=wait)
 
     result = RunResult(
         flow="backfill",
         outcomes=[*outcomes, *survey.unreadable],
         files_seen=len(plan.files) + len(survey.unreadable),
     )
-    result.refreshed_years, result.reports = refresh_years(plan.years, overrides)
+    result.refreshed_years, result.reports = refresh_years(plan.years, run.overrides)
     audited = bool(result.published) or bool(result.quarantined)
-    result.data_docs = data_docs(overrides, audited)
+    result.data_docs = data_docs(run.overrides, audited)
     return conclude(result)
 
 

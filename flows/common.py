@@ -1,16 +1,22 @@
-"""Steps the flows share: settings of the run, locking, refreshing, concluding."""
+"""Steps the flows share: settings and secrets of the run, locking, executing a plan,
+refreshing, concluding. The flows themselves only compose these and the tasks."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flows.execute import run_plan
 from tasks.context import clean_overrides, settings_for
+from tasks.files import final_statuses, register_plan
 from tasks.locks import lock_sources, unlock_sources
-from tasks.outcome import RunFailed, RunResult
+from tasks.outcome import PUBLISHED_STATUSES, FileOutcome, RunFailed, RunResult
+from tasks.plan import BackfillPlan
+from tasks.progress import RunProgress
 from tasks.refresh import build_data_docs, refresh_metrics, render_annual_report
 
 BUREAU_TZ = ZoneInfo("Asia/Shanghai")
@@ -34,8 +40,44 @@ def run_holder() -> str:
     return default_holder(run_id())
 
 
-def run_overrides(landing: str | None, max_parallel_sources: int | None) -> dict[str, str]:
-    return clean_overrides(landing=landing, max_parallel_sources=max_parallel_sources)
+def load_secrets(overrides: dict[str, str], *, needs_pii_key: bool = False) -> None:
+    """Load the run's secrets now: the Prefect Secret blocks the settings name (fresh, so a
+    rotated secret counts from the next run on), and check the PII key when the run hashes.
+
+    A missing or unusable block, or no PII key, fails the run here, before it touches anything,
+    with a message naming the setting and the block (never a value). Tasks in this process use
+    what was loaded; other processes (Dask workers) load the blocks themselves.
+    """
+    from prefect import get_run_logger
+
+    settings = settings_for(overrides)
+    logger = get_run_logger()
+    for level, message in settings.resolve_secrets():
+        logger.log(level, "%s", message)
+    if needs_pii_key:
+        settings.pii_key_bytes()
+
+
+@dataclass(frozen=True)
+class RunSetup:
+    """What a nightly or backfill run settles before its first task."""
+
+    flow: str
+    overrides: dict[str, str]
+    holder: str  # who holds the run's source leases
+
+
+def start_run(
+    flow: str,
+    landing: str | None,
+    max_parallel_sources: int | None,
+    *,
+    needs_pii_key: bool = True,
+) -> RunSetup:
+    """The run's overrides (its parameters), its secrets loaded, its lease holder."""
+    overrides = clean_overrides(landing=landing, max_parallel_sources=max_parallel_sources)
+    load_secrets(overrides, needs_pii_key=needs_pii_key)
+    return RunSetup(flow, overrides, run_holder())
 
 
 def parallel_sources(overrides: dict[str, str]) -> int:
@@ -56,6 +98,27 @@ def source_locks(
         yield locked
     finally:
         unlock_sources(locked, holder, overrides)
+
+
+def execute_plan(setup: RunSetup, plan: BackfillPlan, *, wait: bool) -> list[FileOutcome]:
+    """Lock the plan's sources, register its new deliveries, process its files, and read back
+    the final ledger statuses; outcomes in the plan's order (skipped files included).
+
+    Progress starts once the sources are ours: a run refused by a lock shows none.
+    """
+    progress = RunProgress(setup.flow, len(plan.to_process))
+    with source_locks(plan.queues(), setup.holder, setup.overrides, wait=wait), progress:
+        plan = register_plan(plan, setup.overrides, run_id())
+        outcomes = run_plan(
+            plan,
+            overrides=setup.overrides,
+            holder=setup.holder,
+            max_parallel=parallel_sources(setup.overrides),
+            progress=progress,
+        )
+    if any(o.status in PUBLISHED_STATUSES for o in outcomes):
+        outcomes = final_statuses(outcomes, setup.overrides)
+    return outcomes
 
 
 def refresh_years(

@@ -6,21 +6,9 @@ from typing import Any
 
 from prefect import flow
 
-from flows.common import (
-    call_flow,
-    conclude,
-    data_docs,
-    parallel_sources,
-    refresh_years,
-    run_holder,
-    run_id,
-    run_overrides,
-    source_locks,
-)
-from flows.execute import run_plan
-from tasks.files import final_statuses, plan_nightly, register_plan, survey_landing
-from tasks.outcome import PUBLISHED_STATUSES, RunResult
-from tasks.progress import RunProgress
+from flows.common import call_flow, conclude, data_docs, execute_plan, refresh_years, start_run
+from tasks.files import plan_nightly, survey_landing
+from tasks.outcome import RunResult
 from tasks.runner import SettingsTaskRunner
 
 
@@ -46,24 +34,10 @@ def nightly(
     (normally the current year), and the Data Docs rebuilt (unless `build_docs` is false).
     Waits for a backfill holding a lock on a source it needs.
     """
-    overrides = run_overrides(landing, max_parallel_sources)
-    holder = run_holder()
-    survey = survey_landing(overrides)
+    run = start_run("nightly", landing, max_parallel_sources)
+    survey = survey_landing(run.overrides)
     plan = plan_nightly(survey)
-
-    progress = RunProgress("nightly", len(plan.to_process))
-    # progress starts once the sources are ours: a refused run shows none
-    with source_locks(plan.queues(), holder, overrides, wait=wait_for_locks), progress:
-        plan = register_plan(plan, overrides, run_id())
-        outcomes = run_plan(
-            plan,
-            overrides=overrides,
-            holder=holder,
-            max_parallel=parallel_sources(overrides),
-            progress=progress,
-        )
-    if any(o.status in PUBLISHED_STATUSES for o in outcomes):
-        outcomes = final_statuses(outcomes, overrides)
+    outcomes = execute_plan(run, plan, wait=wait_for_locks)
 
     result = RunResult(
         flow="nightly",
@@ -74,9 +48,9 @@ def nightly(
     published = {o.file for o in result.published}
     if refresh:
         years = {y for f in plan.files if f.file in published for y in f.years}
-        result.refreshed_years, result.reports = refresh_years(years, overrides)
+        result.refreshed_years, result.reports = refresh_years(years, run.overrides)
     audited = bool(published) or bool(result.quarantined)
-    result.data_docs = data_docs(overrides, audited and build_docs)
+    result.data_docs = data_docs(run.overrides, audited and build_docs)
     return conclude(result)
 
 

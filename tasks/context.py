@@ -1,8 +1,10 @@
 """Settings and the warehouse engine as tasks see them, wherever they run.
 
 Flows pass tasks only the settings the operator overrode for this run (plain strings: the
-landing folder given on the command line, ...), never the secret: each process reads
-`BUREAU_STATS_PII_KEY` from its own environment. One Engine per warehouse URL and process.
+landing folder given on the command line, ...), never a secret: each process reads the PII key
+and the warehouse URL from its own environment, or loads the Prefect Secret blocks the
+environment names (`bureau_stats.settings`; tasks in the flow's process reuse what the flow
+loaded when it started). One Engine per warehouse URL and process.
 """
 
 from __future__ import annotations

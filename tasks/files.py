@@ -130,7 +130,9 @@ def survey_landing(
             present.append(Present(file=f, sha256=fingerprint(f).sha256))
         except OSError as exc:  # one unreadable file must not stop the others
             detail = f"read error ({type(exc).__name__}); the next run tries again"
-            unreadable.append(FileOutcome(f.relative, f.source, "failed", detail=detail))
+            unreadable.append(
+                FileOutcome(f.relative, f.source, "failed", detail=detail, action="publish")
+            )
     return Survey(
         present=present,
         ledger=read_ledger(settings, start=start, end=end),
@@ -185,17 +187,6 @@ def _batch_record(engine: Any, batch_id: int) -> Any:
     return load_record(engine, batch_id, "resumed")
 
 
-def _reopen(engine: Any, batch_id: int) -> None:
-    """Make a finished delivery processable again, keeping its delivery order (force)."""
-    from sqlalchemy import update
-
-    from warehouse.engine import writer
-    from warehouse.schema import batch
-
-    with writer(engine) as conn:
-        conn.execute(update(batch).where(batch.c.id == batch_id).values(status="pending"))
-
-
 def _stored_rejects(
     engine: Any, planned: PlannedFile, delivery_order: int | None
 ) -> list[dict[str, Any]]:
@@ -237,6 +228,7 @@ def process_file(planned: PlannedFile, overrides: dict[str, str], holder: str) -
     Prefect retries it (the ledger row stays `pending`, so nothing is half-done meanwhile).
     """
     from bureau_stats.pipeline import process_file as process_one
+    from warehouse.ledger import reopen_delivery
     from warehouse.publish import Delivery
 
     if planned.landing is None or planned.batch_id is None:
@@ -244,7 +236,7 @@ def process_file(planned: PlannedFile, overrides: dict[str, str], holder: str) -
     settings = settings_for(overrides)
     engine = warehouse(settings)
     if planned.action in ("republish", "revalidate"):
-        _reopen(engine, planned.batch_id)
+        reopen_delivery(engine, planned.batch_id)
     out = process_one(
         engine,
         Delivery(file=planned.landing, sha256=planned.sha256),
@@ -257,22 +249,10 @@ def process_file(planned: PlannedFile, overrides: dict[str, str], holder: str) -
     )
     if out.status == "failed":
         raise TransientFileError(f"{planned.file}: {out.detail}")
-    return FileOutcome(
-        file=out.file,
-        source=out.source,
-        status=out.status,
-        sha256=out.sha256,
-        delivery_order=out.delivery_order,
-        reason=out.reason,
-        detail=out.detail,
-        rows_read=out.rows_read,
-        rows_accepted=out.rows_accepted,
-        rows_rejected=out.rows_rejected,
-        rows_duplicate=out.rows_duplicate,
-        seconds=out.seconds,
-        action=planned.action,
-        rejects=_stored_rejects(engine, planned, out.delivery_order) if out.rows_rejected else [],
-    )
+    out.action = planned.action
+    if out.rows_rejected:
+        out.rejects = _stored_rejects(engine, planned, out.delivery_order)
+    return out
 
 
 @task(name="final-statuses", task_run_name="final ledger statuses")
@@ -280,5 +260,5 @@ def final_statuses(outcomes: list[FileOutcome], overrides: dict[str, str]) -> li
     """A file published early in the run may be superseded by a later one of the same run."""
     from bureau_stats.pipeline import final_statuses
 
-    final_statuses(warehouse(settings_for(overrides)), outcomes)  # type: ignore[arg-type]
+    final_statuses(warehouse(settings_for(overrides)), outcomes)
     return outcomes

@@ -56,7 +56,8 @@ def _release(engine: object, holder: str, sources: list[str]) -> None:
 
     lease = SourceLease(engine, holder)  # type: ignore[arg-type]
     lease.sources = list(sources)
-    lease.release()
+    if not lease.release():  # logged by release(); raising lets Prefect retry the task
+        raise RuntimeError(f"could not release the lease on {', '.join(sources)}")
 
 
 @task(

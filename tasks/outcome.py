@@ -3,10 +3,9 @@
 `RunResult` has the interface of `bureau_stats.pipeline.RunSummary` (outcomes, ignored,
 count(), ok, exit_code, to_dict()) so `bureau-stats run` prints a flow run exactly like a plain
 `ingest`; it adds what only a flow run has (the refreshed years, reports, Data Docs).
-Small and picklable on purpose: an outcome is the persisted result of the per-file task (a
-retried flow run reads it back instead of redoing the file) and crosses process boundaries
-under Dask. Nothing in it is personal data: counts, reason codes, the pipeline's detail (which
-never quotes a cell) and a few rejected rows as the reject store keeps them (masked, hashed).
+Its outcomes are `bureau_stats.outcome.FileOutcome`, the pipeline's own (re-exported here).
+Small and picklable on purpose: it crosses process boundaries under Dask, and nothing in it is
+personal data.
 """
 
 from __future__ import annotations
@@ -15,51 +14,20 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-# Statuses of a file in a run (those of bureau_stats.pipeline.FileOutcome).
-OK_STATUSES = ("published", "superseded", "skipped")
-PUBLISHED_STATUSES = ("published", "superseded")
+from bureau_stats.outcome import OK_STATUSES, PUBLISHED_STATUSES, FileOutcome
+
+__all__ = [
+    "OK_STATUSES",
+    "PUBLISHED_STATUSES",
+    "REJECTS_SAMPLE",
+    "FileOutcome",
+    "Ignored",
+    "RunFailed",
+    "RunResult",
+]
 
 # Rejected rows carried per file into the run's artifact (all of them are in the reject store).
 REJECTS_SAMPLE = 20
-
-
-@dataclass
-class FileOutcome:
-    """One file in one run."""
-
-    file: str  # relative path in the landing area
-    source: str
-    status: str  # published | superseded | quarantined | skipped | failed
-    sha256: str | None = None
-    delivery_order: int | None = None
-    reason: str | None = None
-    detail: str | None = None
-    rows_read: int = 0
-    rows_accepted: int = 0
-    rows_rejected: int = 0
-    rows_duplicate: int = 0
-    seconds: float = 0.0
-    action: str = "publish"  # the planned action (tasks.plan.ACTIONS)
-    rejects: list[dict[str, Any]] = field(default_factory=list)  # masked sample
-
-    @property
-    def accounting_closes(self) -> bool:
-        return self.rows_read == self.rows_accepted + self.rows_rejected + self.rows_duplicate
-
-    def row(self) -> dict[str, Any]:
-        """The file's line in the accounting table artifact."""
-        return {
-            "file": self.file,
-            "source": self.source,
-            "action": self.action,
-            "status": self.status,
-            "delivery_order": self.delivery_order,
-            "rows_read": self.rows_read,
-            "rows_accepted": self.rows_accepted,
-            "rows_rejected": self.rows_rejected,
-            "rows_duplicate": self.rows_duplicate,
-            "reason": self.reason or "",
-        }
 
 
 @dataclass
@@ -135,9 +103,7 @@ class RunResult:
         """`bureau-stats run --json`: the pipeline's document plus what the flow refreshed."""
         return {
             "flow": self.flow,
-            "files": [
-                {k: v for k, v in asdict(o).items() if k != "rejects"} for o in self.outcomes
-            ],
+            "files": [o.to_dict() for o in self.outcomes],
             "ignored": [asdict(i) for i in self.ignored],
             "refreshed_years": list(self.refreshed_years),
             "reports": list(self.reports),

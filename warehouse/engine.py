@@ -21,7 +21,9 @@ from sqlalchemy.engine import make_url
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+# SQLite has one writer at a time and no queue: a second run waits while the first publishes
+# file after file (its publisher thread leaves only short gaps), so the wait can be long.
+SQLITE_BUSY_TIMEOUT_MS = 300_000
 # pg_advisory_xact_lock key serializing schema migrations (any constant unique to this app).
 MIGRATION_LOCK_KEY = 0x62757265_61750001  # "bureau" + 1
 

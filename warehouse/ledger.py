@@ -1,4 +1,5 @@
-"""Reading the batch ledger and the reject store (issue 8): what `status` and `rejects` show.
+"""Reading the batch ledger and the reject store (issue 8): what `status` and `rejects` show;
+and re-opening a finished delivery for a forced backfill.
 
 The shapes returned here are the JSON contract (docs/status.schema.json): one entry per
 delivered content, newest delivery last, times in the bureau's zone (Asia/Shanghai).
@@ -10,8 +11,9 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Engine, func, or_, select
+from sqlalchemy import Engine, func, or_, select, update
 
+from warehouse.engine import writer
 from warehouse.schema import LEDGER_STATUSES, batch, reject
 
 try:
@@ -132,3 +134,15 @@ def list_rejects(engine: Engine, file: str, limit: int | None = 100) -> list[dic
             }
         )
     return out
+
+
+def reopen_delivery(engine: Engine, batch_id: int) -> bool:
+    """Set a finished delivery's ledger row back to `pending` so it can be processed again.
+
+    Its delivery order, accounting and published rows stay as they are until the file is
+    processed again (a forced backfill's `republish` / `revalidate`), so an older file still
+    never overrides a newer one. False when there is no ledger row `batch_id`.
+    """
+    with writer(engine) as conn:
+        done = conn.execute(update(batch).where(batch.c.id == batch_id).values(status="pending"))
+    return bool(done.rowcount)

@@ -5,11 +5,12 @@ The steps, each a function a Prefect task can wrap:
 1. `register_deliveries` (ledger first): every file seen in a run gets its delivery order
    before anything is read, in the order of rule 2; known content is `skipped`.
 2. `run_audit`: the Great Expectations suite of the source, on the extracted frame.
-3. `publish_batch`: in ONE transaction, under a per-source database lock: stage the accepted
-   rows (COPY into a TEMP table on PostgreSQL, batched executemany on SQLite), insert them into
-   the source table, supersede older rows for the dates this file covers (set-based), update
-   the ledger, store the rejects. A batch that must be quarantined goes to `quarantine_batch`
-   instead: ledger + rejects, none of its rows.
+3. `publish_batch`: in ONE transaction, under a per-source database lock: supersede older
+   rows for the dates this file covers (set-based), load the accepted rows straight into the
+   source table (COPY on PostgreSQL, batched executemany on SQLite) with their lineage columns
+   (`batch_id`, `published_at`, `superseded_at`) computed in Arrow beforehand, update the
+   ledger, store the rejects. Nothing is visible before the commit. A batch that must be
+   quarantined goes to `quarantine_batch` instead: ledger + rejects, none of its rows.
 
 Supersession (sources.md rules 1-2): for each source and partition date the current rows are
 those of the published file with the highest delivery order whose period covers that date.
@@ -29,8 +30,9 @@ import logging
 import os
 import socket
 import sys
+import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -39,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from sqlalchemy import (
     Column,
@@ -47,8 +50,6 @@ from sqlalchemy import (
     Engine,
     MetaData,
     Table,
-    and_,
-    case,
     cast,
     delete,
     exists,
@@ -63,6 +64,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from connectors.batch import ExtractedBatch, LandingFile
+from connectors.canonical import arrow_column, canonical_schema, canonical_table
 from connectors.sources import SOURCES, Source
 from warehouse.engine import writer
 from warehouse.schema import AMOUNT_SCALE, batch, reject, source_lock, source_table
@@ -76,7 +78,7 @@ DEFAULT_THRESHOLD = Decimal("0.05")
 CRASH_ENV = "BUREAU_STATS_TEST_CRASH_AT"  # test hook: os._exit at a named point of publish
 LEDGER_LOCK_KEY = 0x62757265_61750002  # pg_advisory_xact_lock key for delivery-order assignment
 STAGE_CHUNK_ROWS = 65_536  # rows per CSV chunk streamed into COPY / per executemany
-DECIMAL_TYPE = pa.decimal128(20, AMOUNT_SCALE)  # warehouse.schema.Amount: NUMERIC(20, 4)
+TIMESTAMP_TYPE = pa.timestamp("us", tz="UTC")  # published_at / superseded_at
 
 Action = Literal["new", "resumed", "skipped"]
 FINAL_STATUSES = ("published", "superseded", "quarantined")
@@ -359,15 +361,50 @@ def _insert_if_absent(conn: Connection, values: dict[str, Any]) -> bool:
     return bool(conn.execute(stmt).rowcount)
 
 
+# Leases whose release failed (their owner was done, the database refused the DELETE: a full
+# disk, a lost connection): (warehouse, source, holder). They are stale, not held: this process
+# takes them over (or, for the same holder, adopts them) at its next acquire or publish; other
+# processes do once this one has ended (`_holder_is_dead`).
+_abandoned: set[tuple[str, str, str]] = set()
+_abandoned_lock = threading.Lock()
+
+
+def _warehouse_key(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
+
+
+def _is_abandoned(engine: Engine, source: str, holder: str) -> bool:
+    with _abandoned_lock:
+        return (_warehouse_key(engine), source, holder) in _abandoned
+
+
+def _forget_abandoned(engine: Engine, source: str, *holders: str) -> None:
+    key = _warehouse_key(engine)
+    with _abandoned_lock:
+        _abandoned.difference_update((key, source, h) for h in holders)
+
+
+def _is_stale(conn: Connection, source: str, holder: str) -> bool:
+    """A lease nobody uses any more: abandoned by this process, or its process is gone."""
+    return _is_abandoned(conn.engine, source, holder) or _holder_is_dead(holder)
+
+
 def _try_take(conn: Connection, source: str, holder: str) -> tuple[bool, bool, Any]:
-    """(acquired, inserted_by_us, current row) for one source lease."""
+    """(acquired, ours to delete, current row) for one source lease.
+
+    Ours to delete: inserted now, taken over from a stale holder, or our own abandoned lease.
+    """
     now = _now()
     inserted = _insert_if_absent(conn, {"source": source, "holder": holder, "acquired_at": now})
     row = conn.execute(select(source_lock).where(source_lock.c.source == source)).one()
     if row.holder == holder:
-        return True, inserted, row
-    if _holder_is_dead(row.holder):
-        log.warning("taking over the lock of %s left by %s (process gone)", source, row.holder)
+        return True, inserted or _is_abandoned(conn.engine, source, holder), row
+    if _is_stale(conn, source, row.holder):
+        log.warning(
+            "taking over the lock of %s left by %s (process gone or lease abandoned)",
+            source,
+            row.holder,
+        )
         taken = conn.execute(
             update(source_lock)
             .where(source_lock.c.source == source, source_lock.c.holder == row.holder)
@@ -390,16 +427,43 @@ class SourceLease:
         self.engine, self.holder = engine, holder
         self.sources: list[str] = []  # leases this object inserted (and will delete)
 
-    def release(self) -> None:
+    def release(self) -> bool:
+        """Delete this object's leases; False when the database refused (then logged).
+
+        Never raises for a database error (full disk, lost connection): releasing is cleanup,
+        and must not replace the outcome of the run it ends. The log names the sources, the
+        holder and the error type, never a statement or a value. The leases left behind are
+        abandoned, not held: this process takes them over at its next acquire or publish,
+        and any later run does once this process has ended (`_holder_is_dead`; for a Prefect
+        flow run, once it is in a final state, `tasks.locks`). Calling `release()` again
+        retries.
+        """
         if not self.sources:
-            return
-        with writer(self.engine) as conn:
-            conn.execute(
-                delete(source_lock).where(
-                    source_lock.c.source.in_(self.sources), source_lock.c.holder == self.holder
+            return True
+        sources = list(self.sources)
+        try:
+            with writer(self.engine) as conn:
+                conn.execute(
+                    delete(source_lock).where(
+                        source_lock.c.source.in_(sources), source_lock.c.holder == self.holder
+                    )
                 )
+        except Exception as exc:
+            key = _warehouse_key(self.engine)
+            with _abandoned_lock:
+                _abandoned.update((key, s, self.holder) for s in sources)
+            log.error(
+                "could not release the lease of %s held by %s (%s); it is taken over by the "
+                "next run",
+                ", ".join(sources),
+                self.holder,
+                type(exc).__name__,
             )
+            return False
+        for source in sources:
+            _forget_abandoned(self.engine, source, self.holder)
         self.sources = []
+        return True
 
     def __enter__(self) -> SourceLease:
         return self
@@ -421,8 +485,9 @@ def acquire_source_locks(
 
     `wait=False` raises `SourceLocked(source, holder, since)` at the first source another
     live holder has (releasing what was taken); `wait=True` polls until free, or until
-    `timeout` seconds and then raises. Leases of a killed process on this host are taken over.
-    Re-entrant: a source already leased by the same holder counts as acquired.
+    `timeout` seconds and then raises. Leases of a killed process on this host, and leases
+    this process could not release, are taken over. Re-entrant: a source already leased by the
+    same holder counts as acquired.
     """
     lease = SourceLease(engine, holder or default_holder())
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -431,10 +496,11 @@ def acquire_source_locks(
             announced = False
             while True:
                 with writer(engine) as conn:
-                    acquired, inserted, row = _try_take(conn, source, lease.holder)
+                    acquired, ours, row = _try_take(conn, source, lease.holder)
                 if acquired:
-                    if inserted:
+                    if ours:
                         lease.sources.append(source)
+                        _forget_abandoned(engine, source, lease.holder, row.holder)
                     break
                 since = _as_utc(row.acquired_at)
                 if not wait or (deadline is not None and time.monotonic() >= deadline):
@@ -457,73 +523,55 @@ def _lock_source_for_publish(conn: Connection, source: str, holder: str) -> None
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": source_lock_key(source)})
     # SQLite: the transaction began with BEGIN IMMEDIATE, which already excludes other writers.
     row = conn.execute(select(source_lock).where(source_lock.c.source == source)).first()
-    if row is not None and row.holder != holder and not _holder_is_dead(row.holder):
+    if row is not None and row.holder != holder and not _is_stale(conn, source, row.holder):
         raise SourceLocked(source, row.holder, _as_utc(row.acquired_at))
 
 
-# --- staging ---------------------------------------------------------------------------------
+# --- loading ---------------------------------------------------------------------------------
 
 
 def _crash_point(name: str) -> None:
-    """Test hook: die like a SIGKILL (no cleanup, no rollback) at a named point."""
+    """Test hook: die like a SIGKILL (no cleanup, no rollback) at a named point.
+
+    The points of `publish_batch`, in order, all inside its transaction except the last:
+    `after_lock` (locks held, nothing written), `after_stage` (older rows superseded and this
+    file's rows copied into the source table), `after_insert` (ledger row marked published,
+    statuses refreshed), `before_commit` (rejects stored), `after_commit`.
+    """
     if os.environ.get(CRASH_ENV) == name:
         logging.shutdown()
         os._exit(86)
 
 
-def _arrow_type(kind: str) -> pa.DataType:
-    if kind in ("text", "enum"):
-        return pa.string()
-    if kind == "bool":
-        return pa.bool_()
-    if kind in ("date", "epoch_ms_date", "month"):
-        return pa.date32()
-    if kind == "int":
-        return pa.int64()
-    if kind == "decimal":
-        return DECIMAL_TYPE
-    raise ValueError(f"no staging type for column type {kind!r}")
+def stage_schema(source: Source) -> pa.Schema:
+    """What `stage_frame` returns: the connector's canonical schema of the source."""
+    return canonical_schema(source)
 
 
-def _arrow_column(values: pd.Series, target: pa.DataType) -> pa.Array:
-    """One frame column as an Arrow array of the warehouse type; never rounds a decimal."""
-    if len(values) == 0:
-        return pa.array([], type=target)
-    arr = pa.Array.from_pandas(values)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if arr.type == target:
-        return arr
-    if pa.types.is_null(arr.type):
-        return pa.nulls(len(arr), type=target)
-    if pa.types.is_timestamp(arr.type) and target == pa.date32():
-        if arr.type.tz is not None:
-            arr = arr.cast(pa.timestamp(arr.type.unit))
-        return arr.cast(pa.date32())  # safe cast: fails if a time part would be lost
-    if pa.types.is_decimal(target) and not pa.types.is_decimal(arr.type):
-        # Text or integers: go through Decimal, exactly.
-        arr = pa.array(
-            [None if v is None else Decimal(str(v)) for v in arr.to_pylist()], type=target
-        )
-        return arr
-    return arr.cast(target)  # safe cast: raises instead of losing digits or precision
+def stage_frame(source: Source, accepted: pd.DataFrame | pa.Table) -> pa.Table:
+    """The accepted rows as an Arrow table: line, partition_date, then the declared fields
+    (safe casts only: never a lost digit or time of day)."""
+    return canonical_table(source, accepted)
 
 
-def stage_frame(source: Source, accepted: pd.DataFrame) -> pa.Table:
-    """The accepted frame as an Arrow table: line, partition_date, then the declared fields."""
-    names = ["line", "partition_date", *(c.field for c in source.columns)]
-    types = [pa.int64(), pa.date32(), *(_arrow_type(c.type) for c in source.columns)]
-    if len(accepted) == 0:
-        return pa.Table.from_arrays([pa.array([], type=t) for t in types], names=names)
-    missing = [n for n in names if n not in accepted.columns]
-    if missing:
-        raise ValueError(f"{source.code}: accepted frame lacks columns {missing}")
-    arrays = [_arrow_column(accepted[n], t) for n, t in zip(names, types, strict=True)]
-    return pa.Table.from_arrays(arrays, names=names)
+def _distinct_as_text(col: pa.ChunkedArray | pa.Array, show: Callable[[Any], Any]) -> pa.Array:
+    """A column whose values repeat (a batch's timestamps) through `show`, each distinct
+    value converted once; `show` returns text (or an int), None stays None."""
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    encoded = col.dictionary_encode()
+    shown = pa.array([None if v is None else show(v) for v in encoded.dictionary.to_pylist()])
+    return shown.take(encoded.indices)
 
 
 def _csv_chunks(table: pa.Table) -> Iterator[bytes]:
     """CSV text for COPY, written vectorized by Arrow (strings quoted, NULL = empty field)."""
+    for i, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type):
+            # Arrow's CSV writer formats zoned timestamps slowly (~2 s per million values):
+            # the few distinct instants of a batch are formatted once instead.
+            text_ = _distinct_as_text(table.column(i), lambda v: v.isoformat(sep=" "))
+            table = table.set_column(i, field.name, text_)
     options = pacsv.WriteOptions(include_header=False)
     for chunk in table.to_batches(max_chunksize=STAGE_CHUNK_ROWS):
         buf = io.BytesIO()
@@ -531,8 +579,17 @@ def _csv_chunks(table: pa.Table) -> Iterator[bytes]:
         yield buf.getvalue()
 
 
+def _sqlite_datetime(value: datetime) -> str:
+    """A timestamp as SQLAlchemy stores it on SQLite (the same text, so `=` still matches)."""
+    dialect = sqlite.dialect()
+    shown = DateTime(timezone=True).dialect_impl(dialect).bind_processor(dialect)
+    assert shown is not None
+    return str(shown(value))
+
+
 def _python_columns(table: pa.Table) -> list[list[Any]]:
-    """Arrow columns as the values SQLAlchemy would store on SQLite (dates ISO, amounts scaled)."""
+    """Arrow columns as the values SQLAlchemy would store on SQLite (dates ISO, amounts scaled,
+    timestamps as SQLAlchemy's text)."""
     out: list[list[Any]] = []
     for col in table.columns:
         if pa.types.is_date(col.type):
@@ -541,6 +598,9 @@ def _python_columns(table: pa.Table) -> list[list[Any]]:
             out.append(
                 [None if v is None else int(v.scaleb(AMOUNT_SCALE)) for v in col.to_pylist()]
             )
+        elif pa.types.is_timestamp(col.type):
+            # A batch's timestamps are a few instants (published_at, superseded_at).
+            out.append(_distinct_as_text(col, _sqlite_datetime).to_pylist())
         else:
             out.append(col.to_pylist())
     return out
@@ -573,7 +633,9 @@ def bulk_load(conn: Connection, table: Table, data: pa.Table) -> None:
 def staging_table(source: Source, name: str, *, temporary: bool = True) -> Table:
     """A table shaped like the source table's data columns: line, partition_date, fields.
 
-    Temporary by default (session-local, not WAL-logged; dropped at commit on PostgreSQL).
+    Publishing no longer stages (it copies straight into the source table); the benchmarks
+    use this for their bare comparison tables. Temporary by default (session-local, not
+    WAL-logged; dropped at commit on PostgreSQL).
     """
     target = source_table(source.code)
     columns = [
@@ -586,15 +648,31 @@ def staging_table(source: Source, name: str, *, temporary: bool = True) -> Table
     return Table(name, MetaData(), *columns, prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
 
 
-def _stage(conn: Connection, source: Source, batch_id: int, data: pa.Table) -> Table:
-    stage = staging_table(source, f"stage_{source.code}_{batch_id}")
-    # Leftover of this session only (the temp schema), never a permanent table of that name.
-    temp_schema = "pg_temp" if conn.dialect.name == "postgresql" else "temp"
-    quoted = conn.dialect.identifier_preparer.quote(stage.name)
-    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {temp_schema}.{quoted}")
-    stage.create(conn)
-    bulk_load(conn, stage, data)
-    return stage
+def _with_lineage(
+    data: pa.Table, batch_id: int, now: datetime, newer: list[tuple[date, date]]
+) -> pa.Table:
+    """The staged rows with the source table's lineage columns, computed in Arrow.
+
+    `batch_id` and `published_at` are constants; `superseded_at` is `now` for rows whose
+    partition date lies in a period of a file delivered after this one (rule 2, `newer`), and
+    is left out (NULL) when no row does.
+    """
+    n = data.num_rows
+    lineage = data.add_column(0, "batch_id", pa.repeat(pa.scalar(batch_id, pa.int64()), n))
+    stamp = pa.scalar(now, TIMESTAMP_TYPE)
+    lineage = lineage.add_column(3, "published_at", pa.repeat(stamp, n))
+    days = data.column("partition_date")
+    covered: Any = None
+    for start, end in newer:
+        inside = pc.and_(
+            pc.greater_equal(days, pa.scalar(start, pa.date32())),
+            pc.less_equal(days, pa.scalar(end, pa.date32())),
+        )
+        covered = inside if covered is None else pc.or_(covered, inside)
+    if covered is not None and pc.any(covered).as_py():
+        superseded = pc.if_else(covered, stamp, pa.scalar(None, TIMESTAMP_TYPE))
+        lineage = lineage.add_column(4, "superseded_at", superseded)
+    return lineage
 
 
 # --- supersession and the ledger -------------------------------------------------------------
@@ -726,6 +804,62 @@ def _withdraw(conn: Connection, record: BatchRecord, now: datetime) -> None:
         )
 
 
+def _supersede_older(conn: Connection, target: Table, record: BatchRecord, now: datetime) -> int:
+    """Rule 1: rows of files delivered before this one (or of this very file, when it is
+    re-processed) stop being current for the dates this file covers; how many did.
+
+    A file's rows are dated inside its period (the connector rejects the others, `_withdraw`
+    restores only dates of the owner's period), so only files whose period overlaps this one
+    can hold such rows; they are listed from the ledger first, which keeps the UPDATE a single
+    scan (a sub-select made PostgreSQL scan the source table once per older file: quadratic
+    over a year) and skips it for a file of a new period. This file itself counts only if it
+    ever had current rows (published_at is cleared when a delivery is quarantined, and its
+    rows are then no longer current).
+    """
+    older = [
+        r.id
+        for r in conn.execute(
+            select(batch.c.id, batch.c.published_at).where(
+                batch.c.source == record.source,
+                batch.c.delivery_order <= record.delivery_order,
+                batch.c.period_start <= record.period_end,
+                batch.c.period_end >= record.period_start,
+            )
+        )
+        if r.id != record.id or r.published_at is not None
+    ]
+    if not older:
+        return 0
+    return int(
+        conn.execute(
+            update(target)
+            .where(
+                target.c.superseded_at.is_(None),
+                target.c.partition_date.between(record.period_start, record.period_end),
+                target.c.batch_id.in_(older),
+            )
+            .values(superseded_at=now)
+        ).rowcount
+    )
+
+
+def _newer_periods(conn: Connection, record: BatchRecord) -> list[tuple[date, date]]:
+    """Rule 2: the parts of this file's period covered by published (or superseded) files of
+    the same source delivered after it, as merged date intervals. Pure ledger lookup."""
+    merged: list[tuple[int, int]] = []
+    for r in conn.execute(
+        select(batch.c.period_start, batch.c.period_end).where(
+            batch.c.source == record.source,
+            batch.c.status.in_(("published", "superseded")),
+            batch.c.delivery_order > record.delivery_order,
+            batch.c.period_start <= record.period_end,
+            batch.c.period_end >= record.period_start,
+        )
+    ):
+        merged = _add_interval(merged, r.period_start.toordinal(), r.period_end.toordinal())
+    return [(date.fromordinal(s), date.fromordinal(e)) for s, e in merged]
+
+
 def _store_rejects(conn: Connection, batch_id: int, rejects: pd.DataFrame) -> None:
     """The batch's rejected rows (raw already masked and hashed by the connector)."""
     conn.execute(delete(reject).where(reject.c.batch_id == batch_id))
@@ -735,16 +869,16 @@ def _store_rejects(conn: Connection, batch_id: int, rejects: pd.DataFrame) -> No
     data = pa.Table.from_arrays(
         [
             pa.array([batch_id] * n, type=pa.int64()),
-            _arrow_column(rejects["line"].reset_index(drop=True), pa.int64()),
-            _arrow_column(rejects["reason"].astype(object).reset_index(drop=True), pa.string()),
-            _arrow_column(
+            arrow_column(rejects["line"].reset_index(drop=True), pa.int64()),
+            arrow_column(rejects["reason"].astype(object).reset_index(drop=True), pa.string()),
+            arrow_column(
                 rejects["column"]
                 .astype(object)
                 .where(rejects["column"].notna(), None)
                 .reset_index(drop=True),
                 pa.string(),
             ),
-            _arrow_column(rejects["raw"].astype(object).reset_index(drop=True), pa.string()),
+            arrow_column(rejects["raw"].astype(object).reset_index(drop=True), pa.string()),
         ],
         names=["batch_id", "line", "reason", "column", "raw"],
     )
@@ -871,9 +1005,10 @@ def publish_batch(
 ) -> PublishResult:
     """Publish one extracted (and audited) batch atomically, or quarantine it (rule 6).
 
-    Everything happens in one transaction holding the source's database lock: stage, insert,
-    supersede, ledger, rejects. `audit=None` means the caller did not audit (benchmarks, unit
-    tests); the pipeline always passes the outcome of `run_audit`.
+    Everything happens in one transaction holding the source's database lock: supersede the
+    older rows, copy this file's rows into the source table (no staging copy), ledger,
+    rejects. `audit=None` means the caller did not audit (benchmarks, unit tests); the
+    pipeline always passes the outcome of `run_audit`.
     """
     _check_matches(batch_, record)
     reason, detail = batch_verdict(batch_, threshold, audit)
@@ -901,89 +1036,13 @@ def publish_batch(
             return _skipped(record, row)
         now = _now()
         _crash_point("after_lock")
-        stage = _stage(conn, source, record.id, data)
+        # Older rows first: when this very file is re-processed, its previous rows are among
+        # them, and the rows copied below must not be.
+        superseded_rows = _supersede_older(conn, target, record, now)
+        # Straight into the source table, in this transaction: nothing is visible before the
+        # commit (write-audit-publish), and the rows are written once.
+        bulk_load(conn, target, _with_lineage(data, record.id, now, _newer_periods(conn, record)))
         _crash_point("after_stage")
-
-        # Rule 1: rows of files delivered before this one (or of this very file, when it is
-        # re-processed) stop being current for the dates this file covers. A file's rows are
-        # dated inside its period (the connector rejects the others, `_withdraw` restores
-        # only dates of the owner's period), so only files whose period overlaps this one can
-        # hold such rows; they are listed from the ledger first, which keeps the UPDATE a
-        # single scan (a sub-select made PostgreSQL scan the source table once per older
-        # file: quadratic over a year) and skips it for a file of a new period. This file
-        # itself counts only if it ever had current rows (published_at is cleared when a
-        # delivery is quarantined, and its rows are then no longer current).
-        older = [
-            r.id
-            for r in conn.execute(
-                select(batch.c.id, batch.c.published_at).where(
-                    batch.c.source == source.code,
-                    batch.c.delivery_order <= record.delivery_order,
-                    batch.c.period_start <= record.period_end,
-                    batch.c.period_end >= record.period_start,
-                )
-            )
-            if r.id != record.id or r.published_at is not None
-        ]
-        superseded_rows = 0
-        if older:
-            superseded_rows = conn.execute(
-                update(target)
-                .where(
-                    target.c.superseded_at.is_(None),
-                    target.c.partition_date.between(record.period_start, record.period_end),
-                    target.c.batch_id.in_(older),
-                )
-                .values(superseded_at=now)
-            ).rowcount
-
-        # Rule 2: dates already covered by a file delivered after this one stay with it.
-        newer = batch.alias("newer")
-        newer_exists = conn.execute(
-            select(func.count()).where(
-                newer.c.source == source.code,
-                newer.c.status.in_(("published", "superseded")),
-                newer.c.delivery_order > record.delivery_order,
-                newer.c.period_start <= record.period_end,
-                newer.c.period_end >= record.period_start,
-            )
-        ).scalar_one()
-        now_literal = literal(now, DateTime(timezone=True))
-        if newer_exists:
-            superseded_expr: Any = case(
-                (
-                    exists().where(
-                        newer.c.source == source.code,
-                        newer.c.status.in_(("published", "superseded")),
-                        newer.c.delivery_order > record.delivery_order,
-                        and_(
-                            newer.c.period_start <= stage.c.partition_date,
-                            newer.c.period_end >= stage.c.partition_date,
-                        ),
-                    ),
-                    now_literal,
-                ),
-                else_=cast(null(), DateTime(timezone=True)),
-            )
-        else:
-            superseded_expr = cast(null(), DateTime(timezone=True))
-        fields = [c.field for c in source.columns]
-        conn.execute(
-            insert(target).from_select(
-                ["batch_id", "line", "partition_date", "published_at", "superseded_at", *fields],
-                select(
-                    literal(record.id),
-                    stage.c.line,
-                    stage.c.partition_date,
-                    now_literal,
-                    superseded_expr,
-                    *(stage.c[f] for f in fields),
-                ),
-            )
-        )
-        _crash_point("after_insert")
-        if conn.dialect.name == "sqlite":
-            stage.drop(conn)  # PostgreSQL drops it at commit (ON COMMIT DROP)
 
         conn.execute(
             update(batch)
@@ -1004,6 +1063,7 @@ def publish_batch(
             )
         )
         _refresh_statuses(conn, source.code, now)
+        _crash_point("after_insert")
         _store_rejects(conn, record.id, batch_.rejects)
         _crash_point("before_commit")
         conn.execute(update(batch).where(batch.c.id == record.id).values(finished_at=_now()))

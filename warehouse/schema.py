@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from connectors.canonical import AMOUNT_SCALE as CANONICAL_AMOUNT_SCALE
 from connectors.sources import SOURCES, Source
 
 NAMING_CONVENTION = {
@@ -41,7 +42,7 @@ NAMING_CONVENTION = {
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
-AMOUNT_SCALE = 4  # decimal places kept for amounts
+AMOUNT_SCALE = CANONICAL_AMOUNT_SCALE  # decimal places kept for amounts (NUMERIC(20, 4))
 
 
 class Amount(TypeDecorator[Decimal]):

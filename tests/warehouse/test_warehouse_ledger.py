@@ -11,8 +11,20 @@ import jsonschema
 from sqlalchemy import Engine
 from warehouse_factory import make_batch
 
-from warehouse.ledger import list_batches, list_rejects, local_time, status_document
-from warehouse.publish import ledger_statuses, order_deliveries, publish_batch, register_deliveries
+from warehouse.ledger import (
+    list_batches,
+    list_rejects,
+    local_time,
+    reopen_delivery,
+    status_document,
+)
+from warehouse.publish import (
+    ledger_statuses,
+    load_record,
+    order_deliveries,
+    publish_batch,
+    register_deliveries,
+)
 
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[2] / "docs" / "status.schema.json").read_text()
@@ -107,3 +119,22 @@ def test_ledger_status_rule() -> None:
     old_feb = _row(5, 0, date(2024, 2, 1), date(2024, 2, 29))
     assert ledger_statuses([old_feb, feb])[5] == "superseded"
     assert ledger_statuses([feb, old_feb])[3] == "published"
+
+
+def test_reopen_delivery_keeps_its_order_until_processed_again(engine: Engine) -> None:
+    b = make_batch("cases", *JAN, rejected=0)
+    (r,) = register_deliveries(engine, [b])
+    publish_batch(engine, b, r)
+    assert reopen_delivery(engine, r.id)
+    (entry,) = list_batches(engine, include_pending=True)
+    assert (entry["status"], entry["delivery_order"], entry["rows_read"]) == (
+        "pending",
+        r.delivery_order,
+        b.rows_read,
+    )
+    assert list_batches(engine) == []  # pending again: not part of the published state
+    publish_batch(engine, b, load_record(engine, r.id, "resumed"))
+    assert [(e["status"], e["delivery_order"]) for e in list_batches(engine)] == [
+        ("published", r.delivery_order)
+    ]
+    assert not reopen_delivery(engine, r.id + 1000)

@@ -1,0 +1,150 @@
+"""Reading the next delivery while the current one is audited and published.
+
+The reader and the audit are both Python-bound: in one process they take turns on the GIL, so
+the next file is read in a separate process (`process`, the default) and handed over as its
+Arrow rows. `thread` keeps everything in this process (tests that patch the reader use it).
+Files are read strictly in the order given, one ahead, so at most two are in memory at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections import deque
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from decimal import Decimal
+from typing import Literal
+
+from bureau_stats.outcome import FileOutcome
+from connectors.batch import ExtractedBatch
+from warehouse.publish import BatchRecord, Delivery
+
+log = logging.getLogger(__name__)
+
+ReadAheadMode = Literal["process", "thread"]
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+Read = ExtractedBatch | FileOutcome
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Reader-process initializer: a reader whose run was killed (SIGKILL, out of memory)
+    must not live on, holding the run's output pipes open and its memory."""
+    try:  # Linux: the kernel kills us when the parent dies
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:  # elsewhere, and for a parent that died before prctl
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _read(
+    delivery: Delivery, record: BatchRecord, pii_key: bytes, threshold: Decimal
+) -> tuple[Read, float]:
+    from bureau_stats.pipeline import extract_delivery
+
+    t0 = time.perf_counter()
+    result = extract_delivery(delivery, record, pii_key=pii_key, threshold=threshold)
+    return result, time.perf_counter() - t0
+
+
+class ReadAhead:
+    """`take()` returns the next delivery of `order` and what reading it gave, read while the
+    previous one was audited and published."""
+
+    def __init__(
+        self,
+        order: list[tuple[Delivery, BatchRecord]],
+        *,
+        pii_key: bytes,
+        threshold: Decimal,
+        mode: ReadAheadMode = "process",
+    ) -> None:
+        self._order = order
+        self._next = 0
+        self._pending: deque[tuple[Delivery, BatchRecord, Future[tuple[Read, float]]]] = deque()
+        self._pii_key = pii_key
+        self._threshold = threshold
+        self._mode = mode
+        self._executor: Executor | None = None
+        self.seconds = 0.0  # spent reading (in the reader, overlapping everything else)
+
+    def _pool(self) -> Executor:
+        if self._executor is None:
+            if self._mode == "process":
+                # spawn: the parent runs threads (publisher, Prefect, GX); fork would copy locks
+                context = multiprocessing.get_context("spawn")
+                self._executor = ProcessPoolExecutor(
+                    max_workers=1,
+                    mp_context=context,
+                    initializer=_exit_with_parent,
+                    initargs=(os.getpid(),),
+                )
+            else:
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read")
+        return self._executor
+
+    def _submit(self) -> None:
+        if self._next >= len(self._order):
+            return
+        delivery, record = self._order[self._next]
+        self._next += 1
+        future = self._pool().submit(_read, delivery, record, self._pii_key, self._threshold)
+        self._pending.append((delivery, record, future))
+
+    def take(self) -> tuple[Delivery, BatchRecord, Read]:
+        if not self._pending:
+            self._submit()
+        delivery, record, future = self._pending.popleft()
+        self._submit()  # the next file is read while this one is audited and published
+        try:
+            result, seconds = future.result()
+        except Exception as exc:  # the reader process died (killed, out of memory)
+            log.error("%s: reader process failed (%s)", delivery.file.relative, type(exc).__name__)
+            self._restart()
+            failed = FileOutcome(
+                delivery.file.relative,
+                delivery.source,
+                "failed",
+                record.sha256,
+                record.delivery_order,
+                detail=f"reader process failed ({type(exc).__name__})",
+            )
+            return delivery, record, failed
+        self.seconds += seconds
+        return delivery, record, result
+
+    def skip(self, count: int) -> None:
+        """Leave out the next `count` deliveries (their source is locked by someone else)."""
+        for _ in range(count):
+            if self._pending:
+                self._pending.popleft()[2].cancel()
+            else:
+                self._next += 1
+
+    def _restart(self) -> None:
+        """A broken pool cannot be reused: resubmit what was queued on a new one."""
+        self._next -= len(self._pending)
+        self._pending.clear()
+        self.close()
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def __enter__(self) -> ReadAhead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

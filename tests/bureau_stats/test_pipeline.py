@@ -1,0 +1,92 @@
+"""`ingest` reads the next file while the previous one is audited and published."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bureau_stats import pipeline
+from bureau_stats.settings import load_settings
+
+
+def _settings(tmp_path: Path, landing_samples: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    shutil.copytree(landing_samples / "ip_cases", tmp_path / "landing" / "ip_cases")
+    monkeypatch.setenv("BUREAU_STATS_VAR_DIR", str(tmp_path / "var"))
+    return load_settings(
+        landing=str(tmp_path / "landing"),
+        warehouse_url=f"sqlite:///{tmp_path / 'w.db'}",
+        read_ahead="thread",  # the patched reader below runs in this process
+    )
+
+
+def test_the_next_file_is_read_while_one_is_published(
+    tmp_path: Path, landing_samples: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _settings(tmp_path, landing_samples, monkeypatch)
+    extracted: list[str] = []
+    second_read = threading.Event()
+    overlapped: list[bool] = []
+    extract, publish = pipeline.extract_step, pipeline.publish_step
+
+    def extract_step(file: Any, *args: Any) -> Any:
+        extracted.append(file.relative)
+        if len(extracted) == 2:
+            second_read.set()
+        return extract(file, *args)
+
+    def publish_step(engine: Any, batch: Any, *args: Any) -> Any:
+        if batch.file.relative == extracted[0]:
+            # Sequential code would read file 2 only after this returns: wait would time out.
+            overlapped.append(second_read.wait(timeout=60))
+        return publish(engine, batch, *args)
+
+    monkeypatch.setattr(pipeline, "extract_step", extract_step)
+    monkeypatch.setattr(pipeline, "publish_step", publish_step)
+    summary = pipeline.ingest(settings)
+    assert overlapped == [True]
+    # Published in delivery order all the same, and reported in that order.
+    assert [o.status for o in summary.outcomes] == ["published"] * 4
+    assert [o.file for o in summary.outcomes] == sorted(extracted)
+
+
+def test_a_failing_publish_does_not_stop_the_files_after_it(
+    tmp_path: Path, landing_samples: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _settings(tmp_path, landing_samples, monkeypatch)
+    publish = pipeline.publish_step
+
+    def publish_step(engine: Any, batch: Any, *args: Any) -> Any:
+        if batch.file.relative.endswith("20240401-20240630.csv"):
+            raise ConnectionError("database went away")
+        return publish(engine, batch, *args)
+
+    monkeypatch.setattr(pipeline, "publish_step", publish_step)
+    first = pipeline.ingest(settings)
+    assert [o.status for o in first.outcomes] == ["published", "failed", "published", "published"]
+    monkeypatch.setattr(pipeline, "publish_step", publish)
+    second = pipeline.ingest(settings)  # the lease was released: the source is free again
+    assert [o.status for o in second.outcomes if o.status != "skipped"] == ["published"]
+
+
+def test_the_reader_process_gives_the_same_warehouse(
+    tmp_path: Path, landing_samples: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files read in a separate process: same outcomes, rows and accounting as in-process."""
+    results = {}
+    for mode in ("process", "thread"):
+        settings = _settings(tmp_path / mode, landing_samples, monkeypatch).model_copy(
+            update={"read_ahead": mode}
+        )
+        summary = pipeline.ingest(settings)
+        results[mode] = [
+            (o.file, o.status, o.rows_read, o.rows_accepted, o.rows_rejected, o.sha256)
+            for o in summary.outcomes
+        ]
+        if mode == "process":
+            assert summary.read_seconds > 0
+    assert results["process"] == results["thread"]
+    assert [r[1] for r in results["process"]] == ["published"] * 4
