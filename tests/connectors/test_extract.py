@@ -188,7 +188,10 @@ def test_json_epoch_dates_and_null_decision_partition_by_application(extract) ->
     ]
     batch = extract("special_equipment", se_bytes(records))
     assert batch.rows_accepted == 2
-    assert [d.isoformat() for d in batch.accepted_frame()["partition_date"]] == ["2024-01-01", "2024-01-02"]
+    assert [d.isoformat() for d in batch.accepted_frame()["partition_date"]] == [
+        "2024-01-01",
+        "2024-01-02",
+    ]
 
 
 def test_json_decision_required_when_approved_and_forbidden_when_pending(extract) -> None:

@@ -43,5 +43,7 @@ def test_no_natural_person_id_in_clear_in_any_output(
     ids = json.loads((samples_dir / "expected.json").read_text())[
         "natural_person_ids_that_must_not_appear_in_clear"
     ]
-    text = "".join(b.accepted_frame().to_csv() + b.rejects.to_csv() for b in sample_batches.values())
+    text = "".join(
+        b.accepted_frame().to_csv() + b.rejects.to_csv() for b in sample_batches.values()
+    )
     assert [i for i in ids if i in text] == []
