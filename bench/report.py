@@ -61,21 +61,23 @@ def _e2e_table(scales: dict[str, Any], backend: str) -> list[str]:
 
 
 def _rss_table(scales: dict[str, Any], backend: str) -> list[str]:
-    lines = [
-        "| scale | peak RSS, both processes (MiB) | main process | reader process "
-        "| main, during validate | main, during publish | main, during metrics |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
-    ]
+    rows = [scales[k][backend] for k in sorted(scales, key=_scale_key) if scales[k].get(backend)]
+    by_process = all("peak_rss_main_mib" in s for s in rows)
+    head = "| scale | peak RSS, both processes (MiB) |"
+    if by_process:
+        head += " main process | reader process |"
+    head += " main, during validate | main, during publish | main, during metrics |"
+    lines = [head, "|" + "---:|" * (head.count("|") - 1)]
     for label in sorted(scales, key=_scale_key):
         s = scales[label].get(backend)
         if not s:
             continue
         p = s["stage_peak_rss_mib"]
-        lines.append(
-            f"| {label} | {_n(s['peak_rss_mib'])} | {_n(s.get('peak_rss_main_mib'))} "
-            f"| {_n(s.get('peak_rss_reader_mib'))} | {_n(p['validate'])} "
-            f"| {_n(p['publish'])} | {_n(p['metrics'])} |"
-        )
+        line = f"| {label} | {_n(s['peak_rss_mib'])} |"
+        if by_process:
+            line += f" {_n(s['peak_rss_main_mib'])} | {_n(s['peak_rss_reader_mib'])} |"
+        line += f" {_n(p['validate'])} | {_n(p['publish'])} | {_n(p['metrics'])} |"
+        lines.append(line)
     return lines
 
 

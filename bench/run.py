@@ -332,6 +332,8 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "seconds": median([r["seconds"] for r in runs]),
         "wall_seconds": median([r["wall_seconds"] for r in runs]),
         "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
+        "peak_rss_main_mib": max(r.get("peak_rss_main_mib", 0.0) for r in runs),
+        "peak_rss_reader_mib": max(r.get("peak_rss_reader_mib", 0.0) for r in runs),
         "stage_seconds": {s: median([r["stage_seconds"][s] for r in runs]) for s in stages},
         "stage_peak_rss_mib": {s: max(r["stage_peak_rss_mib"][s] for r in runs) for s in stages},
     }
