@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,9 +22,7 @@ from sqlalchemy.engine import make_url
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-# SQLite has one writer at a time and no queue: a second run waits while the first publishes
-# file after file (its publisher thread leaves only short gaps), so the wait can be long.
-SQLITE_BUSY_TIMEOUT_MS = 300_000
+SQLITE_BUSY_TIMEOUT_MS = 30_000
 # pg_advisory_xact_lock key serializing schema migrations (any constant unique to this app).
 MIGRATION_LOCK_KEY = 0x62757265_61750001  # "bureau" + 1
 
@@ -170,6 +169,26 @@ def migrate(engine: Engine) -> None:
             command.upgrade(alembic_config(conn), "heads")
 
 
+def _migrate_when_free(engine: Engine) -> None:
+    """`migrate`, retried while SQLite says "database is locked" within the busy timeout.
+
+    Two processes opening a new SQLite file at once can get that answer at once, without the
+    busy handler ever waiting (one switches the file to WAL or holds a stale read snapshot
+    while the other creates the schema); trying again a moment later succeeds.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            migrate(engine)
+            return
+        except exc.OperationalError as e:
+            locked = engine.dialect.name == "sqlite" and "database is locked" in str(e.orig)
+            if not locked or time.monotonic() > deadline:
+                raise
+            engine.dispose()  # the next try starts from fresh connections
+            time.sleep(0.2)
+
+
 def open_warehouse(url: str) -> Engine:
     """An Engine on the warehouse at `url`, its schema migrated to the latest revision."""
     engine = create_warehouse_engine(url)
@@ -177,7 +196,7 @@ def open_warehouse(url: str) -> Engine:
     try:
         with _migrate_lock:
             if key not in _migrated:
-                migrate(engine)
+                _migrate_when_free(engine)
                 _migrated.add(key)
     except exc.OperationalError as e:
         engine.dispose()
