@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import create_engine, text
 
-from connectors.batch import REJECT_COLUMNS, ExtractedBatch, LandingFile
+from connectors.batch import ExtractedBatch, LandingFile, no_rejects
 from connectors.sources import SOURCES
 from warehouse.engine import open_warehouse
 from warehouse.publish import (
@@ -96,7 +96,7 @@ def synthetic_batch(rows: int, version: int = 1, seed: int = 0) -> ExtractedBatc
     file = LandingFile(
         "registration", f"/bench/{name}", f"registration/{name}", start, end, version, "csv"
     )
-    empty = pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS})
+    empty = no_rejects()
     return ExtractedBatch(file, f"{version:064x}", frame, empty, rows_read=rows, rows_duplicate=0)
 
 

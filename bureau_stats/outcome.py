@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from warehouse.publish import PublishResult
+    from connectors.batch import LandingFile
+    from warehouse.publish import BatchRecord, PublishResult
 
 # Statuses of a file in a run.
 OK_STATUSES = ("published", "superseded", "skipped")
@@ -43,6 +44,18 @@ class FileOutcome:
     # sample of the file's rejected rows for the run's artifact (masked and hashed as stored).
     action: str | None = None
     rejects: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def failed(cls, file: LandingFile, record: BatchRecord, detail: str) -> FileOutcome:
+        """A registered delivery this run could not finish: it stays pending in the ledger."""
+        return cls(
+            file.relative,
+            file.source,
+            "failed",
+            record.sha256,
+            record.delivery_order,
+            detail=detail,
+        )
 
     @classmethod
     def from_result(cls, r: PublishResult, seconds: float) -> FileOutcome:

@@ -20,12 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import fsspec
-import pandas as pd
 from sqlalchemy import Engine, select
 
 from bureau_stats.outcome import FileOutcome
 from bureau_stats.read_ahead import ReadAhead
-from connectors.batch import REJECT_COLUMNS, ExtractedBatch, LandingFile
+from connectors.batch import ExtractedBatch, LandingFile, no_rejects
 from connectors.canonical import empty_table
 from connectors.sources import SOURCES
 from warehouse.checks import ytd_decreases
@@ -172,7 +171,7 @@ def _refused(record: BatchRecord, file: LandingFile, reason: str, detail: str) -
         file=file,
         sha256=record.sha256,
         accepted=empty_table(SOURCES[file.source]),
-        rejects=pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS}),
+        rejects=no_rejects(),
         rows_read=0,
         rows_duplicate=0,
         verdict="quarantine",
@@ -237,14 +236,7 @@ def extract_delivery(
         batch = extract_step(file, pii_key, threshold)
     except OSError as exc:  # transient: the ledger row stays pending, the next run resumes it
         log.error("%s: cannot read (%s); will retry next run", file.relative, type(exc).__name__)
-        return FileOutcome(
-            file.relative,
-            file.source,
-            "failed",
-            record.sha256,
-            record.delivery_order,
-            detail=f"read error ({type(exc).__name__})",
-        )
+        return FileOutcome.failed(file, record, f"read error ({type(exc).__name__})")
     except Exception as exc:
         log.error("%s: reader failed (%s)", file.relative, type(exc).__name__)
         log.debug("reader failure", exc_info=True)
@@ -301,14 +293,7 @@ def publish_delivery(
                 file.relative,
                 type(exc).__name__,
             )
-            return FileOutcome(
-                file.relative,
-                file.source,
-                "failed",
-                record.sha256,
-                record.delivery_order,
-                detail=f"audit error ({type(exc).__name__})",
-            )
+            return FileOutcome.failed(file, record, f"audit error ({type(exc).__name__})")
         log.error("%s: audit failed to run (%s)", file.relative, type(exc).__name__)
         log.debug("audit failure", exc_info=exc)
         result = quarantine_batch(
@@ -329,14 +314,7 @@ def publish_delivery(
     except Exception as exc:  # database trouble: rolled back, the row stays pending
         log.error("%s: publish failed (%s); will retry next run", file.relative, type(exc).__name__)
         log.debug("publish failure", exc_info=True)
-        return FileOutcome(
-            file.relative,
-            file.source,
-            "failed",
-            record.sha256,
-            record.delivery_order,
-            detail=f"publish error ({type(exc).__name__})",
-        )
+        return FileOutcome.failed(file, record, f"publish error ({type(exc).__name__})")
     outcome = FileOutcome.from_result(result, time.perf_counter() - t0)
     outcome.warnings = list(batch.warnings)
     if result.status in ("published", "superseded"):
@@ -366,12 +344,9 @@ def _finished(outcome: FileOutcome) -> Future[FileOutcome | None]:
 
 
 def _release(lease: SourceLease) -> None:
-    """Runs on the publisher after the source's last file: a failure to release is logged
-    (the lease expires with its holder), never the run's outcome."""
-    try:
-        lease.release()
-    except Exception as exc:
-        log.error("could not release a source lease (%s)", type(exc).__name__)
+    """Runs on the publisher after the source's last file. `release()` logs a failure itself
+    and never raises; None tells `harvest` this is no file's outcome."""
+    lease.release()
 
 
 def final_statuses(engine: Engine, outcomes: list[FileOutcome]) -> None:
@@ -467,29 +442,14 @@ def ingest(
                 except SourceLocked as exc:  # a backfill (or a stuck run) keeps the source
                     log.error("%s", exc)
                     summary.outcomes.extend(
-                        FileOutcome(
-                            d.file.relative,
-                            source,
-                            "failed",
-                            r.sha256,
-                            r.delivery_order,
-                            detail=str(exc),
-                        )
-                        for d, r in items
+                        FileOutcome.failed(d.file, r, str(exc)) for d, r in items
                     )
                     reader.skip(len(items))
                     continue
                 except Exception as exc:  # the database itself (down, disk full): next run
                     log.error("%s: cannot take the source lease (%s)", source, type(exc).__name__)
                     summary.outcomes.extend(
-                        FileOutcome(
-                            d.file.relative,
-                            source,
-                            "failed",
-                            r.sha256,
-                            r.delivery_order,
-                            detail=f"lease error ({type(exc).__name__})",
-                        )
+                        FileOutcome.failed(d.file, r, f"lease error ({type(exc).__name__})")
                         for d, r in items
                     )
                     reader.skip(len(items))

@@ -112,14 +112,8 @@ class ReadAhead:
         except Exception as exc:  # the reader process died (killed, out of memory)
             log.error("%s: reader process failed (%s)", delivery.file.relative, type(exc).__name__)
             self._restart()
-            failed = FileOutcome(
-                delivery.file.relative,
-                delivery.source,
-                "failed",
-                record.sha256,
-                record.delivery_order,
-                detail=f"reader process failed ({type(exc).__name__})",
-            )
+            detail = f"reader process failed ({type(exc).__name__})"
+            failed = FileOutcome.failed(delivery.file, record, detail)
             return delivery, record, failed
         self.seconds += seconds
         return delivery, record, result

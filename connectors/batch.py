@@ -39,6 +39,11 @@ Verdict = Literal["readable", "quarantine"]
 REJECT_COLUMNS = ("line", "reason", "column", "raw")
 
 
+def no_rejects() -> pd.DataFrame:
+    """An empty `ExtractedBatch.rejects` frame."""
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS})
+
+
 @dataclass(frozen=True)
 class LandingFile:
     """A file in the landing area whose name follows the contract."""

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors.sources import Source
+from connectors.values import TEXT
 
 AMOUNT_SCALE = 4  # decimal places kept for amounts (the warehouse's NUMERIC(20, 4))
 DECIMAL_TYPE = pa.decimal128(20, AMOUNT_SCALE)
@@ -104,12 +105,9 @@ def canonical_table(source: Source, data: pd.DataFrame | pa.Table) -> pa.Table:
     return pa.Table.from_arrays([arrow_column(data[f.name], f.type) for f in schema], schema=schema)
 
 
-def to_frame(table: pa.Table) -> pd.DataFrame:
-    """The canonical table as pandas: dates as python `date`, amounts as `Decimal`, nullable
-    Int64/boolean, text as str (what tests and the demo calibration read)."""
-    mapping = {
-        pa.int64(): pd.Int64Dtype(),
-        pa.bool_(): pd.BooleanDtype(),
-        pa.string(): pd.StringDtype("pyarrow", na_value=float("nan")),
-    }
-    return table.to_pandas(types_mapper=mapping.get, date_as_object=True)
+def to_frame(table: pa.Table, *, date_as_object: bool = True) -> pd.DataFrame:
+    """The canonical table as pandas: nullable Int64/boolean, text as str, amounts as
+    `Decimal`, dates as python `date` (tests, the demo calibration) or, with
+    `date_as_object=False`, as datetime64 (what Great Expectations compares vectorized)."""
+    mapping = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype(), pa.string(): TEXT}
+    return table.to_pandas(types_mapper=mapping.get, date_as_object=date_as_object)

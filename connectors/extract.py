@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 
 from connectors import identifiers, personal_data, values
-from connectors.batch import REJECT_COLUMNS, ExtractedBatch, LandingFile
+from connectors.batch import REJECT_COLUMNS, ExtractedBatch, LandingFile, no_rejects
 from connectors.canonical import canonical_table, empty_table
 from connectors.landing import open_file
 from connectors.readers import Export, FileRejected, RawTable, StreamFailed, read_export
@@ -306,7 +306,9 @@ def _extract_block(
         column=rej.column,
         accepted=canonical_table(source, frame),
         accepted_at=np.flatnonzero(passing) + start,
-        rejects=_rejects(source, table, failing, rej.reason[failing], rej.column[failing], pii_key),
+        rejects=_rejects(
+            source, table, failing, rej.reason[failing], rej.column[failing], pii_key, parsed=p
+        ),
         rejects_at=failing + start,
     )
 
@@ -318,11 +320,19 @@ def _rejects(
     reason: np.ndarray,
     column: np.ndarray,
     pii_key: bytes,
+    *,
+    parsed: Parsed | None = None,
 ) -> pd.DataFrame:
-    """Rows `at` of a block as rejects: raw cells, personal data protected (strictly)."""
+    """Rows `at` (ascending) of a block as rejects: raw cells, personal data protected
+    (strictly). `parsed`: the block already parsed, else the rows are parsed here."""
     if len(at) == 0:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS})
-    p = parse_table(source, table.normalized.iloc[at].reset_index(drop=True))
+        return no_rejects()
+    if parsed is None:
+        p = parse_table(source, table.normalized.iloc[at].reset_index(drop=True))
+    else:
+        rows = np.zeros(table.rows, dtype=bool)
+        rows[at] = True
+        p = _reindexed(parsed, rows)
     raw = table.raw.iloc[at].reset_index(drop=True)
     raw = _protect(source, p, raw, pii_key, strict=True)
     return pd.DataFrame(
@@ -431,7 +441,7 @@ def _rejects_frame(parts: list[tuple[np.ndarray, pd.DataFrame]]) -> pd.DataFrame
     """Rejects of every block, in file order."""
     frames = [r for _, r in parts if len(r)]
     if not frames:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS})
+        return no_rejects()
     order = np.argsort(np.concatenate([at for at, r in parts if len(r)]), kind="stable")
     return pd.concat(frames, ignore_index=True).iloc[order].reset_index(drop=True)
 
@@ -466,22 +476,21 @@ def extract_bytes(
 ) -> ExtractedBatch:
     """Read one delivery from a file object; never raises for bad content.
 
-    The file object is read more than once (its hash, then its rows): a stream that cannot
-    seek is first copied to memory.
+    The whole file object is read from its start, more than once (its hash, then its rows):
+    a stream that cannot seek is first copied to memory.
     """
     source = SOURCES[file.source]
     if not fp.seekable():
         fp = io.BytesIO(fp.read())
-    start = fp.tell()
+    fp.seek(0)
     sha256 = _sha256(fp)
-    empty_rejects = pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS})
 
     def quarantined(reason: str, detail: str) -> ExtractedBatch:
         return ExtractedBatch(
             file=file,
             sha256=sha256,
             accepted=empty_table(source),
-            rejects=empty_rejects,
+            rejects=no_rejects(),
             rows_read=0,
             rows_duplicate=0,
             verdict="quarantine",
@@ -491,11 +500,9 @@ def extract_bytes(
 
     try:
         try:
-            fp.seek(start)
             export = read_export(fp, source, file.extension)
             result = extract_table(source, file, export, pii_key=pii_key)
         except StreamFailed:
-            fp.seek(start)
             export = read_export(fp, source, file.extension, stream=False)
             result = extract_table(source, file, export, pii_key=pii_key)
     except FileRejected as exc:

@@ -410,13 +410,14 @@ def _csv_encoding(fp: IO[bytes]) -> tuple[str, int]:
     raise FileRejected("encoding", "neither UTF-8 nor GB18030")
 
 
-def _csv_blocks(fp: IO[bytes], source: Source, block_bytes: int) -> Iterator[RawTable]:
-    """Stream a CSV export: pyarrow parses (and transcodes) `block_bytes` at a time, so only
-    one block of cells is in memory; raises StreamFailed where the whole-file reader is
-    needed."""
+def _csv_blocks(
+    fp: IO[bytes], source: Source, encoding: str, skip: int, block_bytes: int
+) -> Iterator[RawTable]:
+    """Stream a CSV export from its start: pyarrow parses (and transcodes) `block_bytes` at a
+    time, so only one block of cells is in memory; raises StreamFailed where the whole-file
+    reader is needed."""
     from pyarrow import csv as pacsv
 
-    encoding, skip = _csv_encoding(fp)
     fp.seek(skip)
     try:
         width = _csv_width(fp.read(1 << 16), encoding)
@@ -479,7 +480,8 @@ def _csv_blocks(fp: IO[bytes], source: Source, block_bytes: int) -> Iterator[Raw
 
 
 def read_export(fp: IO[bytes], source: Source, extension: str, *, stream: bool = True) -> Export:
-    """Read one export of `source`. Raises FileRejected with a reason code.
+    """Read one export of `source` (the whole file object, from its start). Raises
+    FileRejected with a reason code.
 
     CSV is streamed block by block (`stream`) unless the streaming parser gives up
     (StreamFailed, raised while iterating): callers then read again with `stream=False`.
@@ -490,14 +492,11 @@ def read_export(fp: IO[bytes], source: Source, extension: str, *, stream: bool =
             "unreadable", f"a .{extension} file where {source.code} exports are .{source.extension}"
         )
     if source.format == "csv" and stream:
-        start = fp.tell()
-        if not fp.read(1):
-            raise FileRejected("empty", "the file is empty (0 bytes)")
-        fp.seek(start)
-        _csv_encoding(fp)  # encoding and emptiness are file verdicts: decided now
+        # Encoding and emptiness are file verdicts: decided now, once for every pass.
+        encoding, skip = _csv_encoding(fp)
 
         def blocks() -> Iterator[RawTable]:
-            return _csv_blocks(fp, source, CSV_BLOCK_BYTES)
+            return _csv_blocks(fp, source, encoding, skip, CSV_BLOCK_BYTES)
 
         return Export(blocks=blocks)
     fp.seek(0)

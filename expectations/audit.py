@@ -27,6 +27,7 @@ import pandas as pd
 import pyarrow as pa
 
 from connectors.batch import ExtractedBatch
+from connectors.canonical import to_frame
 from connectors.sources import SOURCES, Source, get_source
 from expectations.build import (
     DATE_TYPES,
@@ -246,10 +247,7 @@ def validation_frame(source: Source, accepted: pd.DataFrame | pa.Table) -> pd.Da
     """
     dates = [c.field for c in source.columns if c.type in DATE_TYPES] + [PARTITION_COLUMN]
     if isinstance(accepted, pa.Table):
-        view = accepted.to_pandas(
-            types_mapper={pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}.get,
-            date_as_object=False,
-        )
+        view = to_frame(accepted, date_as_object=False)
     else:
         view = accepted.copy(deep=False)
     for name in dates:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,12 +9,11 @@ from typing import Any
 import pytest
 from fault_helpers import (
     current_rows,
-    drop_schema,
     figures,
     generate_year,
     ingest_in_process,
     ledger,
-    pg_schema_url,
+    warehouse_url,
 )
 
 from warehouse.engine import open_warehouse
@@ -53,14 +51,4 @@ def reference(year_landing: Path, tmp_path_factory: pytest.TempPathFactory) -> R
         engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'warehouse.db'}"
-        return
-    base = request.getfixturevalue("pg_url")
-    url, schema = pg_schema_url(base)
-    try:
-        yield url
-    finally:
-        drop_schema(base, schema)
+__all__ = ["warehouse_url"]  # the fixture, shared with the security tests

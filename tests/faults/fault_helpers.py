@@ -13,10 +13,12 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, create_engine, select, text
 
 REPO = Path(__file__).resolve().parents[2]
@@ -220,3 +222,17 @@ def drop_schema(base: str, schema: str) -> None:
     with admin.connect() as conn:
         conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh warehouse on each backend (a SQLite file; a PostgreSQL schema, dropped after)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'warehouse.db'}"
+        return
+    base = request.getfixturevalue("pg_url")
+    url, schema = pg_schema_url(base)
+    try:
+        yield url
+    finally:
+        drop_schema(base, schema)
