@@ -292,7 +292,7 @@ def render(report: dict[str, Any]) -> str:
             "`bench.memory`: `extract_file` on one file in a fresh process; peak RSS (MiB) while "
             "the rows are read and checked (`extract_table`; a CSV is parsed block by block as it "
             "is checked, so only one block of cells is in memory) and the size of the accepted "
-            "rows handed over to the warehouse (typed Arrow columns, held until published).",
+            "rows handed over to the warehouse (typed Arrow columns, spooled to disk until published).",
             "",
             "| file | size (MiB) | rows | seconds | RSS before | peak in extract_table "
             "| accepted rows (MiB) | peak | growth (peak − before) |",
@@ -305,6 +305,23 @@ def render(report: dict[str, Any]) -> str:
                 f"| {_n(p['seconds'], 1)} | {_n(p['rss_before_mib'])} "
                 f"| {_n(p['peak_rss_extract_table_mib'])} | {_n(p.get('accepted_mib'))} "
                 f"| {_n(p['peak_rss_mib'])} | {_n(growth)} |"
+            )
+        L += [""]
+
+    if report.get("pipeline_memory"):
+        L += [
+            "## Memory of the whole pipeline on one large file",
+            "",
+            "`bench.e2e` (PostgreSQL) on a landing area holding only a synthetic registration "
+            "export: peak RSS (MiB) of the run, main process and reader process together.",
+            "",
+            "| rows | seconds | peak RSS main + reader | main | reader |",
+            "|---:|---:|---:|---:|---:|",
+        ]
+        for p in report["pipeline_memory"]:
+            L.append(
+                f"| {_n(p['rows'])} | {_n(p['seconds'], 1)} | {_n(p['peak_rss_mib'])} "
+                f"| {_n(p.get('peak_rss_main_mib'))} | {_n(p.get('peak_rss_reader_mib'))} |"
             )
         L += [""]
 

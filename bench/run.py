@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -155,8 +156,6 @@ def landing_for(scale: float, data: Path) -> tuple[Path, dict[str, Any]]:
         return landing, dict(json.loads(done.read_text()))
     log(f"generating the 2024 demo year at --scale {label} into {landing}")
     if landing.exists():
-        import shutil
-
         shutil.rmtree(landing)
     folder.mkdir(parents=True, exist_ok=True)
     cmd = [
@@ -258,6 +257,29 @@ def memory_probes(landings: dict[float, Path], tmp: Path) -> list[dict[str, Any]
         doc["what"] = f"synthetic registration export, {rows:,} rows (bench.bench_connectors.build)"
         probes.append(doc)
         path.unlink()
+    return probes
+
+
+def pipeline_probes(tmp: Path) -> list[dict[str, Any]]:
+    """The whole pipeline (`bench.e2e`, PostgreSQL) on a landing area holding one large
+    synthetic file: does the run's peak RSS (main + reader process) stay bounded?"""
+    from bench.bench_connectors import build
+
+    probes = []
+    for rows in SYNTHETIC_ROWS:
+        synthetic = tmp / f"pipeline-{rows}"
+        build(rows, synthetic)
+        (doc,), _ = e2e_runs(synthetic, 1, "postgresql")
+        probes.append(
+            {
+                "rows": rows,
+                "seconds": doc["seconds"],
+                "peak_rss_mib": doc["peak_rss_mib"],
+                "peak_rss_main_mib": doc.get("peak_rss_main_mib"),
+                "peak_rss_reader_mib": doc.get("peak_rss_reader_mib"),
+            }
+        )
+        shutil.rmtree(synthetic, ignore_errors=True)
     return probes
 
 
@@ -442,6 +464,8 @@ def main(argv: list[str] | None = None) -> None:
         if "memory" not in skip:
             log("connector memory on the largest files")
             report["memory"] = memory_probes(landings, Path(tmp))
+            log("pipeline on one large synthetic file")
+            report["pipeline_memory"] = pipeline_probes(Path(tmp))
     if args.profile:
         log(f"profiling the backfill at scale {largest:g}")
         report["profiles"] = profiles(landings[largest], largest, REPO / "bench" / "profiles")

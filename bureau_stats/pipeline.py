@@ -22,11 +22,13 @@ from typing import TYPE_CHECKING, Any
 import fsspec
 from sqlalchemy import Engine, select
 
+from bureau_stats.heap import release_freed_memory
 from bureau_stats.outcome import FileOutcome
-from bureau_stats.read_ahead import ReadAhead
+from bureau_stats.read_ahead import ReadAhead, ReadAheadMode
 from connectors.batch import ExtractedBatch, LandingFile, no_rejects
 from connectors.canonical import empty_table
 from connectors.sources import SOURCES
+from connectors.spool import spooling
 from warehouse.checks import ytd_decreases
 from warehouse.engine import open_warehouse
 from warehouse.publish import (
@@ -128,10 +130,12 @@ def register_step(
     return list(zip(ordered, records, strict=True))
 
 
-def extract_step(file: LandingFile, pii_key: bytes, threshold: Decimal) -> ExtractedBatch:
+def extract_step(
+    file: LandingFile, pii_key: bytes, threshold: Decimal, spool_dir: Path | None = None
+) -> ExtractedBatch:
     from connectors.extract import extract_file
 
-    return extract_file(file, pii_key=pii_key, threshold=threshold)
+    return extract_file(file, pii_key=pii_key, threshold=threshold, spool_dir=spool_dir)
 
 
 def audit_step(
@@ -202,6 +206,7 @@ def process_file(
     data_docs_dir: Path,
     holder: str | None = None,
     flow_run_id: str | None = None,
+    spool_dir: Path | None = None,
 ) -> FileOutcome:
     """extract -> audit -> publish for one registered file; never raises for a bad file.
 
@@ -209,7 +214,9 @@ def process_file(
     """
     t0 = time.perf_counter()
     started_at = datetime.now(UTC)
-    extracted = extract_delivery(delivery, record, pii_key=pii_key, threshold=threshold)
+    extracted = extract_delivery(
+        delivery, record, pii_key=pii_key, threshold=threshold, spool_dir=spool_dir
+    )
     if isinstance(extracted, FileOutcome):
         return extracted
     audited = audit_delivery(extracted, threshold=threshold, data_docs_dir=data_docs_dir)
@@ -227,13 +234,18 @@ def process_file(
 
 
 def extract_delivery(
-    delivery: Delivery, record: BatchRecord, *, pii_key: bytes, threshold: Decimal
+    delivery: Delivery,
+    record: BatchRecord,
+    *,
+    pii_key: bytes,
+    threshold: Decimal,
+    spool_dir: Path | None = None,
 ) -> ExtractedBatch | FileOutcome:
     """The extract half of `process_file`: the batch, or the outcome of a file that could not
-    be read (it stays pending)."""
+    be read (it stays pending). With `spool_dir`, the accepted rows are spooled there."""
     file = delivery.file
     try:
-        batch = extract_step(file, pii_key, threshold)
+        batch = extract_step(file, pii_key, threshold, spool_dir)
     except OSError as exc:  # transient: the ledger row stays pending, the next run resumes it
         log.error("%s: cannot read (%s); will retry next run", file.relative, type(exc).__name__)
         return FileOutcome.failed(file, record, f"read error ({type(exc).__name__})")
@@ -242,6 +254,7 @@ def extract_delivery(
         log.debug("reader failure", exc_info=True)
         batch = _refused(record, file, "unreadable", f"reader failed ({type(exc).__name__})")
     if batch.sha256 != record.sha256:
+        batch.discard()
         batch = _refused(
             record,
             file,
@@ -278,7 +291,37 @@ def publish_delivery(
     started_at: datetime | None = None,
     t0: float | None = None,
 ) -> FileOutcome:
-    """Publish an audited batch, or quarantine it / leave it pending when the audit failed."""
+    """Publish an audited batch, or quarantine it / leave it pending when the audit failed.
+    Either way its spooled rows are removed: a file left pending is read again next run."""
+    try:
+        return _publish_delivery(
+            engine,
+            batch,
+            record,
+            audited,
+            threshold=threshold,
+            holder=holder,
+            flow_run_id=flow_run_id,
+            started_at=started_at,
+            t0=t0,
+        )
+    finally:
+        batch.discard()
+        release_freed_memory()
+
+
+def _publish_delivery(
+    engine: Engine,
+    batch: ExtractedBatch,
+    record: BatchRecord,
+    audited: Audited,
+    *,
+    threshold: Decimal,
+    holder: str | None,
+    flow_run_id: str | None,
+    started_at: datetime | None,
+    t0: float | None,
+) -> FileOutcome:
     t0 = time.perf_counter() if t0 is None else t0
     started_at = started_at or datetime.now(UTC)
     file = batch.file
@@ -390,115 +433,21 @@ def ingest(
     engine = engine or open_warehouse(settings.resolved_warehouse_url())
     summary = RunSummary()
     try:
-        files, summary.ignored = discover_step(root)
-        for entry in summary.ignored:
-            log.info("ignored %s: %s", entry.file, entry.why)
-        deliveries: list[Delivery] = []
-        for f in files:
-            try:
-                deliveries.append(fingerprint(f))
-            except OSError as exc:
-                log.error("%s: cannot read (%s)", f.relative, type(exc).__name__)
-                summary.outcomes.append(
-                    FileOutcome(
-                        f.relative, f.source, "failed", detail=f"read error ({type(exc).__name__})"
-                    )
-                )
-        planned = register_step(engine, deliveries, flow_run_id)
-        pending = sum(record.action != "skipped" for _, record in planned)
-        done = 0
-        if on_progress is not None:
-            on_progress(0, pending, None)
-        todo: dict[str, list[tuple[Delivery, BatchRecord]]] = {}
-        for delivery, record in planned:
-            if record.action == "skipped":
-                summary.outcomes.append(_skipped(delivery, record))
-            else:
-                todo.setdefault(delivery.source, []).append((delivery, record))
-        holder = default_holder(flow_run_id)
-        order = [item for items in todo.values() for item in items]
-        reader = ReadAhead(order, pii_key=pii_key, threshold=threshold, mode=settings.read_ahead)
-        with reader, ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish") as publisher:
-            in_flight: deque[Future[FileOutcome | None]] = deque()
-
-            def harvest(block: bool) -> None:
-                """Report finished publishes in order; with `block`, wait for every one (so at
-                most one file is published while the next is extracted: two in memory)."""
-                nonlocal done
-                while in_flight and (block or in_flight[0].done()):
-                    outcome = in_flight.popleft().result()
-                    if outcome is None:  # a lease released
-                        continue
-                    summary.outcomes.append(outcome)
-                    done += 1
-                    if on_progress is not None:
-                        on_progress(done, pending, outcome)
-
-            for source, items in todo.items():
-                try:
-                    lease = acquire_source_locks(
-                        engine, [source], holder, wait=True, timeout=lock_timeout
-                    )
-                except SourceLocked as exc:  # a backfill (or a stuck run) keeps the source
-                    log.error("%s", exc)
-                    summary.outcomes.extend(
-                        FileOutcome.failed(d.file, r, str(exc)) for d, r in items
-                    )
-                    reader.skip(len(items))
-                    continue
-                except Exception as exc:  # the database itself (down, disk full): next run
-                    log.error("%s: cannot take the source lease (%s)", source, type(exc).__name__)
-                    summary.outcomes.extend(
-                        FileOutcome.failed(d.file, r, f"lease error ({type(exc).__name__})")
-                        for d, r in items
-                    )
-                    reader.skip(len(items))
-                    continue
-                try:
-                    for _ in items:
-                        # Read and audit this file while the previous one is published (the
-                        # audit is Python-bound like the reader: it stays on this thread).
-                        started_at = datetime.now(UTC)
-                        t0 = time.perf_counter()
-                        _, record, extracted = reader.take()
-                        if isinstance(extracted, FileOutcome):
-                            harvest(block=True)
-                            in_flight.append(_finished(extracted))
-                            continue
-                        audited = audit_delivery(
-                            extracted, threshold=threshold, data_docs_dir=data_docs_dir
-                        )
-                        harvest(block=True)
-                        in_flight.append(
-                            publisher.submit(
-                                publish_delivery,
-                                engine,
-                                extracted,
-                                record,
-                                audited,
-                                threshold=threshold,
-                                holder=holder,
-                                flow_run_id=flow_run_id,
-                                started_at=started_at,
-                                t0=t0,
-                            )
-                        )
-                        del extracted
-                finally:
-                    in_flight.append(publisher.submit(_release, lease))
-                harvest(block=False)
-            harvest(block=True)
-        summary.read_seconds = reader.seconds
-        final_statuses(engine, summary.outcomes)
-        if build_docs and any(
-            o.status in ("published", "superseded", "quarantined") for o in summary.outcomes
-        ):
-            try:
-                from expectations.audit import build_data_docs
-
-                build_data_docs(data_docs_dir)
-            except Exception as exc:  # Data Docs are a convenience, never a reason to fail
-                log.warning("Data Docs not built (%s)", type(exc).__name__)
+        with spooling(settings.resolved_spool_dir()) as spool_dir:
+            _ingest(
+                summary,
+                engine,
+                root,
+                spool_dir,
+                pii_key=pii_key,
+                threshold=threshold,
+                data_docs_dir=data_docs_dir,
+                read_ahead=settings.read_ahead,
+                build_docs=build_docs,
+                flow_run_id=flow_run_id,
+                lock_timeout=lock_timeout,
+                on_progress=on_progress,
+            )
     finally:
         if own_engine:
             engine.dispose()
@@ -506,3 +455,130 @@ def ingest(
     # Outcomes in the order the files were delivered (skipped ones by their original order).
     summary.outcomes.sort(key=lambda o: (o.delivery_order is None, o.delivery_order or 0, o.file))
     return summary
+
+
+def _ingest(
+    summary: RunSummary,
+    engine: Engine,
+    root: str,
+    spool_dir: Path,
+    *,
+    pii_key: bytes,
+    threshold: Decimal,
+    data_docs_dir: Path,
+    read_ahead: ReadAheadMode,
+    build_docs: bool,
+    flow_run_id: str | None,
+    lock_timeout: float | None,
+    on_progress: Callable[[int, int, FileOutcome | None], None] | None,
+) -> None:
+    files, summary.ignored = discover_step(root)
+    for entry in summary.ignored:
+        log.info("ignored %s: %s", entry.file, entry.why)
+    deliveries: list[Delivery] = []
+    for f in files:
+        try:
+            deliveries.append(fingerprint(f))
+        except OSError as exc:
+            log.error("%s: cannot read (%s)", f.relative, type(exc).__name__)
+            summary.outcomes.append(
+                FileOutcome(
+                    f.relative, f.source, "failed", detail=f"read error ({type(exc).__name__})"
+                )
+            )
+    planned = register_step(engine, deliveries, flow_run_id)
+    pending = sum(record.action != "skipped" for _, record in planned)
+    done = 0
+    if on_progress is not None:
+        on_progress(0, pending, None)
+    todo: dict[str, list[tuple[Delivery, BatchRecord]]] = {}
+    for delivery, record in planned:
+        if record.action == "skipped":
+            summary.outcomes.append(_skipped(delivery, record))
+        else:
+            todo.setdefault(delivery.source, []).append((delivery, record))
+    holder = default_holder(flow_run_id)
+    order = [item for items in todo.values() for item in items]
+    reader = ReadAhead(
+        order, pii_key=pii_key, threshold=threshold, mode=read_ahead, spool_dir=spool_dir
+    )
+    with reader, ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish") as publisher:
+        in_flight: deque[Future[FileOutcome | None]] = deque()
+
+        def harvest(block: bool) -> None:
+            """Report finished publishes in order; with `block`, wait for every one (so at
+            most one file is published while the next is extracted: two in memory)."""
+            nonlocal done
+            while in_flight and (block or in_flight[0].done()):
+                outcome = in_flight.popleft().result()
+                if outcome is None:  # a lease released
+                    continue
+                summary.outcomes.append(outcome)
+                done += 1
+                if on_progress is not None:
+                    on_progress(done, pending, outcome)
+
+        for source, items in todo.items():
+            try:
+                lease = acquire_source_locks(
+                    engine, [source], holder, wait=True, timeout=lock_timeout
+                )
+            except SourceLocked as exc:  # a backfill (or a stuck run) keeps the source
+                log.error("%s", exc)
+                summary.outcomes.extend(FileOutcome.failed(d.file, r, str(exc)) for d, r in items)
+                reader.skip(len(items))
+                continue
+            except Exception as exc:  # the database itself (down, disk full): next run
+                log.error("%s: cannot take the source lease (%s)", source, type(exc).__name__)
+                summary.outcomes.extend(
+                    FileOutcome.failed(d.file, r, f"lease error ({type(exc).__name__})")
+                    for d, r in items
+                )
+                reader.skip(len(items))
+                continue
+            try:
+                for _ in items:
+                    # Read and audit this file while the previous one is published (the
+                    # audit is Python-bound like the reader: it stays on this thread).
+                    started_at = datetime.now(UTC)
+                    t0 = time.perf_counter()
+                    _, record, extracted = reader.take()
+                    if isinstance(extracted, FileOutcome):
+                        harvest(block=True)
+                        in_flight.append(_finished(extracted))
+                        continue
+                    audited = audit_delivery(
+                        extracted, threshold=threshold, data_docs_dir=data_docs_dir
+                    )
+                    release_freed_memory()
+                    harvest(block=True)
+                    in_flight.append(
+                        publisher.submit(
+                            publish_delivery,
+                            engine,
+                            extracted,
+                            record,
+                            audited,
+                            threshold=threshold,
+                            holder=holder,
+                            flow_run_id=flow_run_id,
+                            started_at=started_at,
+                            t0=t0,
+                        )
+                    )
+                    del extracted
+            finally:
+                in_flight.append(publisher.submit(_release, lease))
+            harvest(block=False)
+        harvest(block=True)
+    summary.read_seconds = reader.seconds
+    final_statuses(engine, summary.outcomes)
+    if build_docs and any(
+        o.status in ("published", "superseded", "quarantined") for o in summary.outcomes
+    ):
+        try:
+            from expectations.audit import build_data_docs
+
+            build_data_docs(data_docs_dir)
+        except Exception as exc:  # Data Docs are a convenience, never a reason to fail
+            log.warning("Data Docs not built (%s)", type(exc).__name__)

@@ -2,7 +2,7 @@
 
 The reader and the audit are both Python-bound: in one process they take turns on the GIL, so
 the next file is read in a separate process (`process`, the default) and handed over as its
-Arrow rows. `thread` keeps everything in this process (tests that patch the reader use it).
+Arrow rows (with a spool folder: as the path of the file they were spilled to). `thread` keeps everything in this process (tests that patch the reader use it).
 Files are read strictly in the order given, one ahead, so at most two are in memory at once.
 """
 
@@ -17,8 +17,10 @@ import time
 from collections import deque
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from decimal import Decimal
+from pathlib import Path
 from typing import Literal
 
+from bureau_stats.heap import release_freed_memory
 from bureau_stats.outcome import FileOutcome
 from connectors.batch import ExtractedBatch
 from warehouse.publish import BatchRecord, Delivery
@@ -49,12 +51,19 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _read(
-    delivery: Delivery, record: BatchRecord, pii_key: bytes, threshold: Decimal
+    delivery: Delivery,
+    record: BatchRecord,
+    pii_key: bytes,
+    threshold: Decimal,
+    spool_dir: Path | None,
 ) -> tuple[Read, float]:
     from bureau_stats.pipeline import extract_delivery
 
     t0 = time.perf_counter()
-    result = extract_delivery(delivery, record, pii_key=pii_key, threshold=threshold)
+    result = extract_delivery(
+        delivery, record, pii_key=pii_key, threshold=threshold, spool_dir=spool_dir
+    )
+    release_freed_memory()
     return result, time.perf_counter() - t0
 
 
@@ -69,6 +78,7 @@ class ReadAhead:
         pii_key: bytes,
         threshold: Decimal,
         mode: ReadAheadMode = "process",
+        spool_dir: Path | None = None,
     ) -> None:
         self._order = order
         self._next = 0
@@ -76,6 +86,7 @@ class ReadAhead:
         self._pii_key = pii_key
         self._threshold = threshold
         self._mode = mode
+        self._spool_dir = spool_dir
         self._executor: Executor | None = None
         self.seconds = 0.0  # spent reading (in the reader, overlapping everything else)
 
@@ -99,7 +110,9 @@ class ReadAhead:
             return
         delivery, record = self._order[self._next]
         self._next += 1
-        future = self._pool().submit(_read, delivery, record, self._pii_key, self._threshold)
+        future = self._pool().submit(
+            _read, delivery, record, self._pii_key, self._threshold, self._spool_dir
+        )
         self._pending.append((delivery, record, future))
 
     def take(self) -> tuple[Delivery, BatchRecord, Read]:

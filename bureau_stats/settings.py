@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     region: str = "蓬江区"
     data_docs_dir: Path | None = None
     reports_dir: Path | None = None
+    # Accepted rows of the files being processed, spilled to disk (default <var_dir>/spool)
+    spool_dir: Path | None = None
     # Where operators browse the Data Docs (e.g. a web server in front of data_docs_dir);
     # the Prefect link artifact points there instead of a file:// path.
     data_docs_url: str | None = None
@@ -99,6 +101,9 @@ class Settings(BaseSettings):
 
     def resolved_data_docs_dir(self) -> Path:
         return self.data_docs_dir or self.var_dir / "data_docs"
+
+    def resolved_spool_dir(self) -> Path:
+        return self.spool_dir or self.var_dir / "spool"
 
     def resolved_reports_dir(self) -> Path:
         return self.reports_dir or self.var_dir / "reports"

@@ -10,6 +10,7 @@ import pandas as pd
 import pyarrow as pa
 
 from connectors.canonical import to_frame
+from connectors.spool import SpooledRows, in_memory
 
 # Closed sets of reason codes (README lists them). Rows are rejected with one of ROW_REASONS,
 # files quarantined with one of FILE_REASONS.
@@ -64,13 +65,15 @@ class ExtractedBatch:
     `accepted` holds the typed rows in the source's canonical Arrow schema
     (`connectors.canonical`): `line` (1-based line/row number in the file), `partition_date`,
     then one column per declared field (tests and tools may hand over a pandas frame with
-    those columns; the warehouse converts it). Personal data in it is already hashed/masked. `rejects` has REJECT_COLUMNS, `raw` being a JSON object
+    those columns; the warehouse converts it), or spooled to disk in that schema
+    (`connectors.spool.SpooledRows`: large files; read it in chunks). Personal data in it is
+    already hashed/masked. `rejects` has REJECT_COLUMNS, `raw` being a JSON object
     (header -> raw text) with personal data masked and hashed.
     """
 
     file: LandingFile
     sha256: str
-    accepted: pa.Table | pd.DataFrame
+    accepted: pa.Table | pd.DataFrame | SpooledRows
     rejects: pd.DataFrame
     rows_read: int
     rows_duplicate: int
@@ -85,9 +88,13 @@ class ExtractedBatch:
 
     def accepted_frame(self) -> pd.DataFrame:
         """The accepted rows as pandas (python dates, Decimal amounts): for tests and reports."""
-        if isinstance(self.accepted, pd.DataFrame):
-            return self.accepted
-        return to_frame(self.accepted)
+        rows = in_memory(self.accepted)
+        return rows if isinstance(rows, pd.DataFrame) else to_frame(rows)
+
+    def discard(self) -> None:
+        """Remove the spooled rows once the batch is published or quarantined."""
+        if isinstance(self.accepted, SpooledRows):
+            self.accepted.discard()
 
     @property
     def rows_accepted(self) -> int:

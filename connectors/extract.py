@@ -12,18 +12,20 @@ import io
 import json
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import IO, Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from connectors import identifiers, personal_data, values
+from connectors import identifiers, personal_data, row_hash, values
 from connectors.batch import REJECT_COLUMNS, ExtractedBatch, LandingFile, no_rejects
-from connectors.canonical import canonical_table, empty_table
+from connectors.canonical import canonical_schema, canonical_table, empty_table
 from connectors.landing import open_file
 from connectors.readers import Export, FileRejected, RawTable, StreamFailed, read_export
 from connectors.sources import BOOL_VALUES, SOURCES, Column, Source
+from connectors.spool import SpooledRows, SpoolWriter
 
 DEFAULT_THRESHOLD = Decimal("0.05")
 
@@ -80,40 +82,6 @@ def parse_table(source: Source, normalized: pd.DataFrame) -> Parsed:
         text[col.field] = t
         parsed[col.field], ok[col.field], reason[col.field] = _parse_column(col, t)
     return Parsed(text=text, value=parsed, ok=ok, reason=reason)
-
-
-def _comparison_frame(source: Source, p: Parsed) -> pd.DataFrame:
-    """Rows are compared on parsed values; a cell that failed to parse on its text.
-
-    One 64-bit hash per cell (no string copies of a million dates): equal parsed values
-    hash equal, a cell that failed to parse hashes its normalized text, marked apart.
-    """
-    cols = {}
-    for col in source.columns:
-        v = p.value[col.field]
-        if col.type == "decimal":
-            v = v.map(_decimal_key, na_action="ignore").astype("str")
-        parsed_hash = pd.util.hash_pandas_object(v, index=False).to_numpy()
-        ok = p.ok[col.field].to_numpy(dtype=bool)
-        if ok.all():
-            cols[col.field] = parsed_hash
-            continue
-        text = "\x00" + p.text[col.field].fillna("")
-        text_hash = pd.util.hash_pandas_object(text, index=False).to_numpy()
-        cols[col.field] = np.where(ok, parsed_hash, text_hash)
-    return pd.DataFrame(cols, index=p.text.index)
-
-
-def _row_keys(cells: pd.DataFrame) -> np.ndarray:
-    """128 bits per row from its cell hashes: two different combinations (column order
-    matters to pandas' combiner), so two rows collide only if their cells do."""
-    forward = pd.util.hash_pandas_object(cells, index=False).to_numpy()
-    backward = pd.util.hash_pandas_object(cells.iloc[:, ::-1], index=False).to_numpy()
-    return np.stack([forward, backward], axis=1)
-
-
-def _decimal_key(d: Decimal | None) -> str:
-    return "" if d is None else str(d.normalize())
 
 
 def _condition(p: Parsed, when_field: str, allowed: frozenset[str]) -> pd.Series:
@@ -268,6 +236,9 @@ def _raw_json(raw: pd.DataFrame, source: Source, key: bytes) -> list[str]:
     return out
 
 
+_NO_HASHES = np.empty((0, 2), dtype=np.uint64)
+
+
 @dataclass
 class _Block:
     """What one block of rows leaves for the file-wide steps (duplicates, conflicts)."""
@@ -276,9 +247,8 @@ class _Block:
     rows: np.ndarray  # (n, 2) uint64: the row's parsed values
     keys: np.ndarray  # (n, 2) uint64: its key fields
     key_present: np.ndarray
-    reason: np.ndarray  # first broken column rule, None if none
-    column: np.ndarray
-    accepted: pa.Table  # rows breaking no column rule, canonical and protected
+    passing: np.ndarray  # broke no column rule
+    accepted: pa.Table | None  # rows breaking no column rule, canonical and protected
     accepted_at: np.ndarray  # their positions in the file
     rejects: pd.DataFrame  # rows breaking a column rule (REJECT_COLUMNS)
     rejects_at: np.ndarray  # their positions in the file
@@ -288,7 +258,7 @@ def _extract_block(
     source: Source, file: LandingFile, table: RawTable, start: int, pii_key: bytes
 ) -> _Block:
     p = parse_table(source, table.normalized)
-    comparison = _comparison_frame(source, p)
+    cells = row_hash.cell_hashes(source, p)
     keys = list(source.key_fields)
     rej = _Rejections(table.rows)
     partition = _validate(source, p, rej, file)
@@ -299,11 +269,10 @@ def _extract_block(
     failing = np.flatnonzero(~passing)
     return _Block(
         start=start,
-        rows=_row_keys(comparison),
-        keys=_row_keys(comparison[keys]),
+        rows=row_hash.row_keys(cells),
+        keys=row_hash.row_keys(cells, [i for i, c in enumerate(source.columns) if c.key]),
         key_present=p.text[keys].notna().all(axis=1).to_numpy(),
-        reason=rej.reason,
-        column=rej.column,
+        passing=passing,
         accepted=canonical_table(source, frame),
         accepted_at=np.flatnonzero(passing) + start,
         rejects=_rejects(
@@ -361,14 +330,19 @@ def _duplicated(keys: np.ndarray, keep: Literal["first", False]) -> np.ndarray:
 class Extraction:
     """A file's rows sorted out: accepted (canonical Arrow), rejects, duplicates."""
 
-    accepted: pa.Table
+    accepted: pa.Table | SpooledRows
     rejects: pd.DataFrame
     rows_read: int
     rows_duplicate: int
 
 
 def extract_table(
-    source: Source, file: LandingFile, export: Export, *, pii_key: bytes
+    source: Source,
+    file: LandingFile,
+    export: Export,
+    *,
+    pii_key: bytes,
+    spool: SpoolWriter | None = None,
 ) -> Extraction:
     """Pure core: an export's rows -> accepted rows, rejects and duplicates.
 
@@ -378,18 +352,28 @@ def extract_table(
     which span the whole file, are then decided on the hashes. Rows that passed every column
     rule but turn out to share a key with another row are read a second time for their raw
     cells (rare: the file is read again only then).
+
+    With a `spool`, each block's accepted rows go to disk as soon as they are known, and the
+    result's `accepted` is the spooled file: memory then holds one block, not the file.
     """
     blocks: list[_Block] = []
     n = 0
     for table in export.blocks():
-        blocks.append(_extract_block(source, file, table, n, pii_key))
+        block = _extract_block(source, file, table, n, pii_key)
+        if spool is not None and block.accepted is not None:
+            spool.write(block.accepted)
+            block.accepted = None
+        blocks.append(block)
         n += table.rows
     if not blocks:
-        return Extraction(empty_table(source), _rejects_frame([]), 0, 0)
+        empty = spool.finish() if spool is not None else empty_table(source)
+        return Extraction(empty, _rejects_frame([]), 0, 0)
     rows = np.concatenate([b.rows for b in blocks])
     keys = np.concatenate([b.keys for b in blocks])
     key_present = np.concatenate([b.key_present for b in blocks])
-    passing = np.concatenate([b.reason for b in blocks]) == None  # noqa: E711
+    passing = np.concatenate([b.passing for b in blocks])
+    for b in blocks:  # the file-wide copies above are what is used from here on
+        b.rows = b.keys = _NO_HASHES
 
     duplicate = _duplicated(rows, "first")
     candidates = np.flatnonzero(~duplicate & key_present)
@@ -411,12 +395,17 @@ def extract_table(
     late = np.flatnonzero(passing & ~duplicate & conflicting)
     if len(late):
         parts.extend(_read_again(source, export, late, key_header, pii_key))
-    accepted = pa.concat_tables(
-        [
-            b.accepted if keep[b.accepted_at].all() else b.accepted.filter(keep[b.accepted_at])
-            for b in blocks
-        ]
-    )
+    accepted: pa.Table | SpooledRows
+    if spool is not None:
+        accepted = spool.finish(keep[np.concatenate([b.accepted_at for b in blocks])])
+    else:
+        accepted = pa.concat_tables(
+            [
+                kept if keep[b.accepted_at].all() else kept.filter(keep[b.accepted_at])
+                for b in blocks
+                if (kept := b.accepted) is not None
+            ]
+        )
     return Extraction(accepted, _rejects_frame(parts), n, int(duplicate.sum()))
 
 
@@ -467,17 +456,24 @@ def _sha256(fp: IO[bytes]) -> str:
     return digest.hexdigest()
 
 
+def _abort(writer: SpoolWriter | None) -> None:
+    if writer is not None:
+        writer.abort()
+
+
 def extract_bytes(
     file: LandingFile,
     fp: IO[bytes],
     *,
     pii_key: bytes,
     threshold: Decimal = DEFAULT_THRESHOLD,
+    spool_dir: Path | None = None,
 ) -> ExtractedBatch:
     """Read one delivery from a file object; never raises for bad content.
 
     The whole file object is read from its start, more than once (its hash, then its rows):
-    a stream that cannot seek is first copied to memory.
+    a stream that cannot seek is first copied to memory. With `spool_dir`, the accepted rows
+    are written there (`connectors.spool`) instead of being kept in memory.
     """
     source = SOURCES[file.source]
     if not fp.seekable():
@@ -498,17 +494,29 @@ def extract_bytes(
             detail=detail,
         )
 
+    def spool() -> SpoolWriter | None:
+        return None if spool_dir is None else SpoolWriter(spool_dir, canonical_schema(source))
+
+    writer = spool()
     try:
         try:
             export = read_export(fp, source, file.extension)
-            result = extract_table(source, file, export, pii_key=pii_key)
+            result = extract_table(source, file, export, pii_key=pii_key, spool=writer)
         except StreamFailed:
+            if writer is not None:
+                writer.abort()
+            writer = spool()
             export = read_export(fp, source, file.extension, stream=False)
-            result = extract_table(source, file, export, pii_key=pii_key)
+            result = extract_table(source, file, export, pii_key=pii_key, spool=writer)
     except FileRejected as exc:
+        _abort(writer)
         return quarantined(exc.reason, exc.detail)
     except (MemoryError, RecursionError) as exc:
+        _abort(writer)
         return quarantined("unreadable", f"cannot be processed ({type(exc).__name__})")
+    except BaseException:
+        _abort(writer)
+        raise
     batch = ExtractedBatch(
         file=file,
         sha256=sha256,
@@ -532,8 +540,12 @@ def extract_bytes(
 
 
 def extract_file(
-    file: LandingFile, *, pii_key: bytes, threshold: Decimal = DEFAULT_THRESHOLD
+    file: LandingFile,
+    *,
+    pii_key: bytes,
+    threshold: Decimal = DEFAULT_THRESHOLD,
+    spool_dir: Path | None = None,
 ) -> ExtractedBatch:
     """Read one delivery from the landing area. IO errors propagate: callers retry them."""
     with open_file(file) as fp:
-        return extract_bytes(file, fp, pii_key=pii_key, threshold=threshold)
+        return extract_bytes(file, fp, pii_key=pii_key, threshold=threshold, spool_dir=spool_dir)

@@ -228,6 +228,7 @@ def process_file(planned: PlannedFile, overrides: dict[str, str], holder: str) -
     Prefect retries it (the ledger row stays `pending`, so nothing is half-done meanwhile).
     """
     from bureau_stats.pipeline import process_file as process_one
+    from connectors.spool import spooling
     from warehouse.ledger import reopen_delivery
     from warehouse.publish import Delivery
 
@@ -237,16 +238,18 @@ def process_file(planned: PlannedFile, overrides: dict[str, str], holder: str) -
     engine = warehouse(settings)
     if planned.action in ("republish", "revalidate"):
         reopen_delivery(engine, planned.batch_id)
-    out = process_one(
-        engine,
-        Delivery(file=planned.landing, sha256=planned.sha256),
-        _batch_record(engine, planned.batch_id),
-        pii_key=settings.pii_key_bytes(),
-        threshold=settings.reject_threshold,
-        data_docs_dir=settings.resolved_data_docs_dir(),
-        holder=holder,
-        flow_run_id=holder.split("@", 1)[0] if "@" in holder else None,
-    )
+    with spooling(settings.resolved_spool_dir()) as spool_dir:
+        out = process_one(
+            engine,
+            Delivery(file=planned.landing, sha256=planned.sha256),
+            _batch_record(engine, planned.batch_id),
+            pii_key=settings.pii_key_bytes(),
+            threshold=settings.reject_threshold,
+            data_docs_dir=settings.resolved_data_docs_dir(),
+            holder=holder,
+            flow_run_id=holder.split("@", 1)[0] if "@" in holder else None,
+            spool_dir=spool_dir,
+        )
     if out.status == "failed":
         raise TransientFileError(f"{planned.file}: {out.detail}")
     out.action = planned.action

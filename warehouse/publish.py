@@ -66,6 +66,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from connectors.batch import ExtractedBatch, LandingFile
 from connectors.canonical import arrow_column, canonical_schema, canonical_table
 from connectors.sources import SOURCES, Source
+from connectors.spool import SpooledRows, chunks
 from warehouse.engine import writer
 from warehouse.schema import AMOUNT_SCALE, batch, reject, source_lock, source_table
 
@@ -78,6 +79,7 @@ DEFAULT_THRESHOLD = Decimal("0.05")
 CRASH_ENV = "BUREAU_STATS_TEST_CRASH_AT"  # test hook: os._exit at a named point of publish
 LEDGER_LOCK_KEY = 0x62757265_61750002  # pg_advisory_xact_lock key for delivery-order assignment
 STAGE_CHUNK_ROWS = 65_536  # rows per CSV chunk streamed into COPY / per executemany
+PUBLISH_CHUNK_ROWS = 65_536  # accepted rows converted and loaded at a time (bounds memory)
 TIMESTAMP_TYPE = pa.timestamp("us", tz="UTC")  # published_at / superseded_at
 
 Action = Literal["new", "resumed", "skipped"]
@@ -548,10 +550,20 @@ def stage_schema(source: Source) -> pa.Schema:
     return canonical_schema(source)
 
 
-def stage_frame(source: Source, accepted: pd.DataFrame | pa.Table) -> pa.Table:
+def stage_frame(source: Source, accepted: pd.DataFrame | pa.Table | SpooledRows) -> pa.Table:
     """The accepted rows as an Arrow table: line, partition_date, then the declared fields
     (safe casts only: never a lost digit or time of day)."""
+    if isinstance(accepted, SpooledRows):
+        accepted = accepted.read_all()
     return canonical_table(source, accepted)
+
+
+def stage_chunks(
+    source: Source, accepted: pd.DataFrame | pa.Table | SpooledRows
+) -> Iterator[pa.Table]:
+    """`stage_frame` a bounded number of rows at a time (a spooled file is never read whole)."""
+    for chunk in chunks(accepted, PUBLISH_CHUNK_ROWS):
+        yield canonical_table(source, chunk)
 
 
 def _distinct_as_text(col: pa.ChunkedArray | pa.Array, show: Callable[[Any], Any]) -> pa.Array:
@@ -1027,7 +1039,6 @@ def publish_batch(
     source = SOURCES[record.source]
     target = source_table(source.code)
     holder = holder or default_holder(flow_run_id)
-    data = stage_frame(source, batch_.accepted)  # outside the lock: pure conversion
     t0 = time.perf_counter()
     with writer(engine) as conn:
         _lock_source_for_publish(conn, source.code, holder)
@@ -1041,7 +1052,9 @@ def publish_batch(
         superseded_rows = _supersede_older(conn, target, record, now)
         # Straight into the source table, in this transaction: nothing is visible before the
         # commit (write-audit-publish), and the rows are written once.
-        bulk_load(conn, target, _with_lineage(data, record.id, now, _newer_periods(conn, record)))
+        newer = _newer_periods(conn, record)
+        for data in stage_chunks(source, batch_.accepted):
+            bulk_load(conn, target, _with_lineage(data, record.id, now, newer))
         _crash_point("after_stage")
 
         conn.execute(
