@@ -24,7 +24,7 @@ from sqlalchemy import Engine, select
 
 from bureau_stats.heap import release_freed_memory
 from bureau_stats.outcome import FileOutcome
-from bureau_stats.read_ahead import ReadAhead, ReadAheadMode
+from bureau_stats.read_ahead import ReadAhead
 from connectors.batch import ExtractedBatch, LandingFile, no_rejects
 from connectors.canonical import empty_table
 from connectors.sources import SOURCES
@@ -294,77 +294,55 @@ def publish_delivery(
     """Publish an audited batch, or quarantine it / leave it pending when the audit failed.
     Either way its spooled rows are removed: a file left pending is read again next run."""
     try:
-        return _publish_delivery(
-            engine,
-            batch,
-            record,
-            audited,
-            threshold=threshold,
-            holder=holder,
-            flow_run_id=flow_run_id,
-            started_at=started_at,
-            t0=t0,
-        )
+        t0 = time.perf_counter() if t0 is None else t0
+        started_at = started_at or datetime.now(UTC)
+        file = batch.file
+        audit = audited.audit
+        exc = audited.error
+        if exc is not None:
+            if _os_error(exc):
+                # The disk under the validation results (full, unwritable), not the data: a
+                # quarantine would be final and the next run would skip the file; it stays pending.
+                log.error(
+                    "%s: audit could not store its result (%s); will retry next run",
+                    file.relative,
+                    type(exc).__name__,
+                )
+                return FileOutcome.failed(file, record, f"audit error ({type(exc).__name__})")
+            log.error("%s: audit failed to run (%s)", file.relative, type(exc).__name__)
+            log.debug("audit failure", exc_info=exc)
+            result = quarantine_batch(
+                engine,
+                batch,
+                record,
+                "suite_failed",
+                f"the audit could not run ({type(exc).__name__})",
+                started_at=started_at,
+                flow_run_id=flow_run_id,
+                holder=holder,
+            )
+            return FileOutcome.from_result(result, time.perf_counter() - t0)
+        try:
+            result = publish_step(
+                engine, batch, record, audit, threshold, holder, started_at, flow_run_id
+            )
+        except Exception as exc:  # database trouble: rolled back, the row stays pending
+            log.error(
+                "%s: publish failed (%s); will retry next run", file.relative, type(exc).__name__
+            )
+            log.debug("publish failure", exc_info=True)
+            return FileOutcome.failed(file, record, f"publish error ({type(exc).__name__})")
+        outcome = FileOutcome.from_result(result, time.perf_counter() - t0)
+        outcome.warnings = list(batch.warnings)
+        if result.status in ("published", "superseded"):
+            outcome.warnings += ytd_decreases(engine, SOURCES[file.source], record.id)
+        for warning in outcome.warnings:
+            log.warning("%s: %s", file.relative, warning)
+        return outcome
+
     finally:
         batch.discard()
         release_freed_memory()
-
-
-def _publish_delivery(
-    engine: Engine,
-    batch: ExtractedBatch,
-    record: BatchRecord,
-    audited: Audited,
-    *,
-    threshold: Decimal,
-    holder: str | None,
-    flow_run_id: str | None,
-    started_at: datetime | None,
-    t0: float | None,
-) -> FileOutcome:
-    t0 = time.perf_counter() if t0 is None else t0
-    started_at = started_at or datetime.now(UTC)
-    file = batch.file
-    audit = audited.audit
-    exc = audited.error
-    if exc is not None:
-        if _os_error(exc):
-            # The disk under the validation results (full, unwritable), not the data: a
-            # quarantine would be final and the next run would skip the file; it stays pending.
-            log.error(
-                "%s: audit could not store its result (%s); will retry next run",
-                file.relative,
-                type(exc).__name__,
-            )
-            return FileOutcome.failed(file, record, f"audit error ({type(exc).__name__})")
-        log.error("%s: audit failed to run (%s)", file.relative, type(exc).__name__)
-        log.debug("audit failure", exc_info=exc)
-        result = quarantine_batch(
-            engine,
-            batch,
-            record,
-            "suite_failed",
-            f"the audit could not run ({type(exc).__name__})",
-            started_at=started_at,
-            flow_run_id=flow_run_id,
-            holder=holder,
-        )
-        return FileOutcome.from_result(result, time.perf_counter() - t0)
-    try:
-        result = publish_step(
-            engine, batch, record, audit, threshold, holder, started_at, flow_run_id
-        )
-    except Exception as exc:  # database trouble: rolled back, the row stays pending
-        log.error("%s: publish failed (%s); will retry next run", file.relative, type(exc).__name__)
-        log.debug("publish failure", exc_info=True)
-        return FileOutcome.failed(file, record, f"publish error ({type(exc).__name__})")
-    outcome = FileOutcome.from_result(result, time.perf_counter() - t0)
-    outcome.warnings = list(batch.warnings)
-    if result.status in ("published", "superseded"):
-        outcome.warnings += ytd_decreases(engine, SOURCES[file.source], record.id)
-    for warning in outcome.warnings:
-        log.warning("%s: %s", file.relative, warning)
-    return outcome
 
 
 def _skipped(delivery: Delivery, record: BatchRecord) -> FileOutcome:
@@ -434,20 +412,130 @@ def ingest(
     summary = RunSummary()
     try:
         with spooling(settings.resolved_spool_dir()) as spool_dir:
-            _ingest(
-                summary,
-                engine,
-                root,
-                spool_dir,
+            files, summary.ignored = discover_step(root)
+            for entry in summary.ignored:
+                log.info("ignored %s: %s", entry.file, entry.why)
+            deliveries: list[Delivery] = []
+            for f in files:
+                try:
+                    deliveries.append(fingerprint(f))
+                except OSError as exc:
+                    log.error("%s: cannot read (%s)", f.relative, type(exc).__name__)
+                    summary.outcomes.append(
+                        FileOutcome(
+                            f.relative,
+                            f.source,
+                            "failed",
+                            detail=f"read error ({type(exc).__name__})",
+                        )
+                    )
+            planned = register_step(engine, deliveries, flow_run_id)
+            pending = sum(record.action != "skipped" for _, record in planned)
+            done = 0
+            if on_progress is not None:
+                on_progress(0, pending, None)
+            todo: dict[str, list[tuple[Delivery, BatchRecord]]] = {}
+            for delivery, record in planned:
+                if record.action == "skipped":
+                    summary.outcomes.append(_skipped(delivery, record))
+                else:
+                    todo.setdefault(delivery.source, []).append((delivery, record))
+            holder = default_holder(flow_run_id)
+            order = [item for items in todo.values() for item in items]
+            reader = ReadAhead(
+                order,
                 pii_key=pii_key,
                 threshold=threshold,
-                data_docs_dir=data_docs_dir,
-                read_ahead=settings.read_ahead,
-                build_docs=build_docs,
-                flow_run_id=flow_run_id,
-                lock_timeout=lock_timeout,
-                on_progress=on_progress,
+                mode=settings.read_ahead,
+                spool_dir=spool_dir,
             )
+            with (
+                reader,
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish") as publisher,
+            ):
+                in_flight: deque[Future[FileOutcome | None]] = deque()
+
+                def harvest(block: bool) -> None:
+                    """Report finished publishes in order; with `block`, wait for every one (so at
+                    most one file is published while the next is extracted: two in memory)."""
+                    nonlocal done
+                    while in_flight and (block or in_flight[0].done()):
+                        outcome = in_flight.popleft().result()
+                        if outcome is None:  # a lease released
+                            continue
+                        summary.outcomes.append(outcome)
+                        done += 1
+                        if on_progress is not None:
+                            on_progress(done, pending, outcome)
+
+                for source, items in todo.items():
+                    try:
+                        lease = acquire_source_locks(
+                            engine, [source], holder, wait=True, timeout=lock_timeout
+                        )
+                    except SourceLocked as exc:  # a backfill (or a stuck run) keeps the source
+                        log.error("%s", exc)
+                        summary.outcomes.extend(
+                            FileOutcome.failed(d.file, r, str(exc)) for d, r in items
+                        )
+                        reader.skip(len(items))
+                        continue
+                    except Exception as exc:  # the database itself (down, disk full): next run
+                        log.error(
+                            "%s: cannot take the source lease (%s)", source, type(exc).__name__
+                        )
+                        summary.outcomes.extend(
+                            FileOutcome.failed(d.file, r, f"lease error ({type(exc).__name__})")
+                            for d, r in items
+                        )
+                        reader.skip(len(items))
+                        continue
+                    try:
+                        for _ in items:
+                            # Read and audit this file while the previous one is published (the
+                            # audit is Python-bound like the reader: it stays on this thread).
+                            started_at = datetime.now(UTC)
+                            t0 = time.perf_counter()
+                            _, record, extracted = reader.take()
+                            if isinstance(extracted, FileOutcome):
+                                harvest(block=True)
+                                in_flight.append(_finished(extracted))
+                                continue
+                            audited = audit_delivery(
+                                extracted, threshold=threshold, data_docs_dir=data_docs_dir
+                            )
+                            release_freed_memory()
+                            harvest(block=True)
+                            in_flight.append(
+                                publisher.submit(
+                                    publish_delivery,
+                                    engine,
+                                    extracted,
+                                    record,
+                                    audited,
+                                    threshold=threshold,
+                                    holder=holder,
+                                    flow_run_id=flow_run_id,
+                                    started_at=started_at,
+                                    t0=t0,
+                                )
+                            )
+                            del extracted
+                    finally:
+                        in_flight.append(publisher.submit(_release, lease))
+                    harvest(block=False)
+                harvest(block=True)
+            summary.read_seconds = reader.seconds
+            final_statuses(engine, summary.outcomes)
+            if build_docs and any(
+                o.status in ("published", "superseded", "quarantined") for o in summary.outcomes
+            ):
+                try:
+                    from expectations.audit import build_data_docs
+
+                    build_data_docs(data_docs_dir)
+                except Exception as exc:  # Data Docs are a convenience, never a reason to fail
+                    log.warning("Data Docs not built (%s)", type(exc).__name__)
     finally:
         if own_engine:
             engine.dispose()
@@ -455,130 +543,3 @@ def ingest(
     # Outcomes in the order the files were delivered (skipped ones by their original order).
     summary.outcomes.sort(key=lambda o: (o.delivery_order is None, o.delivery_order or 0, o.file))
     return summary
-
-
-def _ingest(
-    summary: RunSummary,
-    engine: Engine,
-    root: str,
-    spool_dir: Path,
-    *,
-    pii_key: bytes,
-    threshold: Decimal,
-    data_docs_dir: Path,
-    read_ahead: ReadAheadMode,
-    build_docs: bool,
-    flow_run_id: str | None,
-    lock_timeout: float | None,
-    on_progress: Callable[[int, int, FileOutcome | None], None] | None,
-) -> None:
-    files, summary.ignored = discover_step(root)
-    for entry in summary.ignored:
-        log.info("ignored %s: %s", entry.file, entry.why)
-    deliveries: list[Delivery] = []
-    for f in files:
-        try:
-            deliveries.append(fingerprint(f))
-        except OSError as exc:
-            log.error("%s: cannot read (%s)", f.relative, type(exc).__name__)
-            summary.outcomes.append(
-                FileOutcome(
-                    f.relative, f.source, "failed", detail=f"read error ({type(exc).__name__})"
-                )
-            )
-    planned = register_step(engine, deliveries, flow_run_id)
-    pending = sum(record.action != "skipped" for _, record in planned)
-    done = 0
-    if on_progress is not None:
-        on_progress(0, pending, None)
-    todo: dict[str, list[tuple[Delivery, BatchRecord]]] = {}
-    for delivery, record in planned:
-        if record.action == "skipped":
-            summary.outcomes.append(_skipped(delivery, record))
-        else:
-            todo.setdefault(delivery.source, []).append((delivery, record))
-    holder = default_holder(flow_run_id)
-    order = [item for items in todo.values() for item in items]
-    reader = ReadAhead(
-        order, pii_key=pii_key, threshold=threshold, mode=read_ahead, spool_dir=spool_dir
-    )
-    with reader, ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish") as publisher:
-        in_flight: deque[Future[FileOutcome | None]] = deque()
-
-        def harvest(block: bool) -> None:
-            """Report finished publishes in order; with `block`, wait for every one (so at
-            most one file is published while the next is extracted: two in memory)."""
-            nonlocal done
-            while in_flight and (block or in_flight[0].done()):
-                outcome = in_flight.popleft().result()
-                if outcome is None:  # a lease released
-                    continue
-                summary.outcomes.append(outcome)
-                done += 1
-                if on_progress is not None:
-                    on_progress(done, pending, outcome)
-
-        for source, items in todo.items():
-            try:
-                lease = acquire_source_locks(
-                    engine, [source], holder, wait=True, timeout=lock_timeout
-                )
-            except SourceLocked as exc:  # a backfill (or a stuck run) keeps the source
-                log.error("%s", exc)
-                summary.outcomes.extend(FileOutcome.failed(d.file, r, str(exc)) for d, r in items)
-                reader.skip(len(items))
-                continue
-            except Exception as exc:  # the database itself (down, disk full): next run
-                log.error("%s: cannot take the source lease (%s)", source, type(exc).__name__)
-                summary.outcomes.extend(
-                    FileOutcome.failed(d.file, r, f"lease error ({type(exc).__name__})")
-                    for d, r in items
-                )
-                reader.skip(len(items))
-                continue
-            try:
-                for _ in items:
-                    # Read and audit this file while the previous one is published (the
-                    # audit is Python-bound like the reader: it stays on this thread).
-                    started_at = datetime.now(UTC)
-                    t0 = time.perf_counter()
-                    _, record, extracted = reader.take()
-                    if isinstance(extracted, FileOutcome):
-                        harvest(block=True)
-                        in_flight.append(_finished(extracted))
-                        continue
-                    audited = audit_delivery(
-                        extracted, threshold=threshold, data_docs_dir=data_docs_dir
-                    )
-                    release_freed_memory()
-                    harvest(block=True)
-                    in_flight.append(
-                        publisher.submit(
-                            publish_delivery,
-                            engine,
-                            extracted,
-                            record,
-                            audited,
-                            threshold=threshold,
-                            holder=holder,
-                            flow_run_id=flow_run_id,
-                            started_at=started_at,
-                            t0=t0,
-                        )
-                    )
-                    del extracted
-            finally:
-                in_flight.append(publisher.submit(_release, lease))
-            harvest(block=False)
-        harvest(block=True)
-    summary.read_seconds = reader.seconds
-    final_statuses(engine, summary.outcomes)
-    if build_docs and any(
-        o.status in ("published", "superseded", "quarantined") for o in summary.outcomes
-    ):
-        try:
-            from expectations.audit import build_data_docs
-
-            build_data_docs(data_docs_dir)
-        except Exception as exc:  # Data Docs are a convenience, never a reason to fail
-            log.warning("Data Docs not built (%s)", type(exc).__name__)

@@ -503,8 +503,7 @@ def extract_bytes(
             export = read_export(fp, source, file.extension)
             result = extract_table(source, file, export, pii_key=pii_key, spool=writer)
         except StreamFailed:
-            if writer is not None:
-                writer.abort()
+            _abort(writer)
             writer = spool()
             export = read_export(fp, source, file.extension, stream=False)
             result = extract_table(source, file, export, pii_key=pii_key, spool=writer)
