@@ -12,6 +12,8 @@ import pytest
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# In-process flow tests start Prefect's temporary server too; the CLI gives it the same time.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("BUREAU_STATS_SHARED", REPO.parent / "shared"))

@@ -20,11 +20,21 @@ COMMAND_MODULES = (
 )
 
 
+# Prefect waits 20 s for its temporary server; its first start (a new PREFECT_HOME migrates
+# a database) took longer than that on a busy 2-core machine and failed the whole run.
+EPHEMERAL_STARTUP_TIMEOUT_SECONDS = "120"
+
+
 def _offline_defaults() -> None:
-    """No phoning home: GX and Prefect analytics off unless the operator says otherwise."""
+    """No phoning home: GX and Prefect analytics off unless the operator says otherwise.
+
+    Also gives Prefect's temporary server time to start on a slow machine."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault(
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", EPHEMERAL_STARTUP_TIMEOUT_SECONDS
+    )
 
 
 def load_commands() -> None:
