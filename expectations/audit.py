@@ -39,6 +39,7 @@ from connectors.batch import ExtractedBatch
 from connectors.canonical import to_frame
 from connectors.sources import SOURCES, Source, get_source
 from connectors.spool import SpooledRows, chunks, in_memory
+from expectations import gx_run
 from expectations.build import (
     DATE_TYPES,
     DEFAULT_THRESHOLD,
@@ -171,17 +172,6 @@ def _project_config(root: Path) -> Any:
     )
 
 
-def _cache_expectation_type_names() -> None:
-    """GX derives an expectation's type name from its class name (a regex) tens of thousands
-    of times per suite run; the function is pure, so remember its answers (~10 % per audit)."""
-    from functools import lru_cache
-
-    from great_expectations.expectations import expectation as gx_expectation
-
-    if not hasattr(gx_expectation.camel_to_snake, "cache_info"):
-        gx_expectation.camel_to_snake = lru_cache(maxsize=None)(gx_expectation.camel_to_snake)  # type: ignore[assignment]
-
-
 def _get_context(data_docs_dir: Path) -> _Context:
     """The process-wide GX context for a Data Docs folder (created on first use)."""
     root = Path(data_docs_dir).resolve()
@@ -195,7 +185,7 @@ def _get_context(data_docs_dir: Path) -> _Context:
         # GX fingerprints every frame under 1 GB (an md5 over all cells): about half the audit
         # time on 1M rows, and a digest of personal data we would only have to scrub again.
         pandas_execution_engine.HASH_THRESHOLD = 0
-        _cache_expectation_type_names()
+        gx_run.install()
 
         root.mkdir(parents=True, exist_ok=True)
         context = gx.get_context(mode="ephemeral", project_config=_project_config(root))
@@ -747,20 +737,11 @@ def audit_batch(
     with _LOCK:
         ctx = _get_context(data_docs_dir)
         definition = _get_validation(ctx, source, Decimal(threshold))
-        transient = ctx.context.validation_results_store
 
         def validate(view: pd.DataFrame) -> ExpectationSuiteValidationResult:
             try:
-                return definition.run(
-                    batch_parameters={"dataframe": view},
-                    expectation_parameters=params,
-                    result_format=RESULT_FORMAT,
-                    run_id=run_id,
-                )
+                return gx_run.validate_frame(definition, view, params, RESULT_FORMAT, run_id)
             finally:
-                # VD.run also keeps the raw result in memory; drop it so nothing accumulates.
-                for key in transient.list_keys():
-                    transient.remove_key(key)
                 _forget_batch_data(ctx)
 
         if frame is not None:

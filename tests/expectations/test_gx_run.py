@@ -1,0 +1,98 @@
+"""The shortcut around ValidationDefinition.run gives GX's own result, field for field."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import great_expectations.expectations as gxe
+import pandas as pd
+import pytest
+from great_expectations.core.run_identifier import RunIdentifier
+
+from connectors.batch import ExtractedBatch
+from connectors.sources import SOURCES, get_source
+from expectations import audit, gx_run
+
+MakeBatch = Callable[..., ExtractedBatch]
+
+
+def _both(batch: ExtractedBatch, docs: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The result of GX's `ValidationDefinition.run` and of `validate_frame`, as JSON."""
+    source = get_source(batch.source)
+    ctx = audit._get_context(docs)
+    definition = audit._get_validation(ctx, source, Decimal("0.05"))
+    frame = audit.validation_frame(source, batch.accepted)
+    params = audit.suite_parameters(date(2024, 1, 1), date(2024, 1, 31), date(2024, 12, 1))
+    run_id = RunIdentifier(run_name="r", run_time=datetime(2024, 12, 1, tzinfo=UTC))
+    theirs = definition.run(
+        batch_parameters={"dataframe": frame},
+        expectation_parameters=params,
+        result_format=audit.RESULT_FORMAT,
+        run_id=run_id,
+    )
+    ours = gx_run.validate_frame(definition, frame, params, audit.RESULT_FORMAT, run_id)
+    pair = theirs.to_json_dict(), ours.to_json_dict()
+    for result in pair:  # when GX loaded the frame: the only field that differs between runs
+        assert result["meta"]["batch_markers"].pop("ge_load_time")
+    return pair
+
+
+def _duplicate_key(f: pd.DataFrame) -> None:
+    f.loc[1, "txn_id"] = f.loc[0, "txn_id"]
+
+
+def _text_in_int(f: pd.DataFrame) -> None:  # makes one expectation raise inside GX
+    f["units"] = f["units"].astype(object)
+    f.loc[0, "units"] = "not a number"
+
+
+@pytest.mark.parametrize("code", sorted(SOURCES))
+def test_same_result_as_validation_definition_run(
+    make_batch: MakeBatch, tmp_path: Path, code: str
+) -> None:
+    theirs, ours = _both(make_batch(code, 12), tmp_path)
+    assert theirs["success"] is True
+    assert ours == theirs
+
+
+@pytest.mark.parametrize(
+    ("code", "edit"), [("registration", _duplicate_key), ("special_equipment", _text_in_int)]
+)
+def test_same_result_when_expectations_fail_or_raise(
+    make_batch: MakeBatch, tmp_path: Path, code: str, edit: Callable[[pd.DataFrame], None]
+) -> None:
+    theirs, ours = _both(make_batch(code, edit=edit), tmp_path)
+    assert theirs["success"] is False
+    assert ours == theirs
+
+
+def test_gx_store_is_left_empty(make_batch: MakeBatch, tmp_path: Path) -> None:
+    audit.audit_batch(make_batch("registration"), data_docs_dir=tmp_path, build_docs=False)
+    store = audit.gx_context(tmp_path).validation_results_store
+    assert store.list_keys() == []
+
+
+def test_configurations_are_remembered_only_inside_the_block() -> None:
+    gx_run.install()
+    expectation = gxe.ExpectColumnValuesToNotBeNull(column="a")
+    assert expectation.configuration is not expectation.configuration
+    with gx_run.remembering_configurations():
+        first = expectation.configuration
+        assert expectation.configuration is first
+        other = gxe.ExpectColumnValuesToNotBeNull(column="b")
+        assert other.configuration is not first
+        assert other.configuration.kwargs["column"] == "b"
+    expectation.column = "c"  # changed after the block: seen at once
+    assert expectation.configuration.kwargs["column"] == "c"
+
+
+def test_install_is_idempotent() -> None:
+    gx_run.install()
+    installed = gxe.Expectation.__dict__["configuration"]
+    gx_run.install()
+    assert gxe.Expectation.__dict__["configuration"] is installed
+    assert getattr(installed.fget, "remembers", False)
