@@ -25,7 +25,10 @@ from connectors.values import TEXT, normalize_text
 UTF8_BOM = b"\xef\xbb\xbf"
 HEADER_SEARCH_ROWS = 20
 BLOCK_ROWS = 131_072  # rows handed to the connector at once (XLSX, JSON, whole-file CSV)
-CSV_BLOCK_BYTES = 8 << 20  # bytes of CSV parsed at once when streaming
+# Bytes of CSV parsed at once when streaming. pyarrow's reader holds several blocks and their
+# parsed cells: 8 MiB blocks cost the reader process ~70 MiB more at its peak than 4 MiB, and
+# 2 MiB blocks read ~50 % slower (bench/NOTES.md).
+CSV_BLOCK_BYTES = 4 << 20
 CSV_HEAD_BYTES = 1 << 20  # bytes the encoding is decided on
 FOOTER_PREFIXES = ("合计", "总计")
 
