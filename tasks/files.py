@@ -114,22 +114,23 @@ def survey_landing(
     Limited to the sources and the period range when given (a backfill hashes only what it
     may touch). Reads only: a dry run calls this too.
     """
-    from bureau_stats.pipeline import discover_step, fingerprint
+    from bureau_stats.pipeline import discover_step, fingerprint_all
 
     settings = settings_for(overrides)
     files, ignored = discover_step(str(settings.landing))
     wanted = set(sources or ())
+    chosen = [
+        f
+        for f in files
+        if (not wanted or f.source in wanted)
+        and (start is None or end is None or intersects(start, end, f.period_start, f.period_end))
+    ]
     present, unreadable = [], []
-    for f in files:
-        in_range = (
-            start is None or end is None or intersects(start, end, f.period_start, f.period_end)
-        )
-        if (wanted and f.source not in wanted) or not in_range:
-            continue
-        try:
-            present.append(Present(file=f, sha256=fingerprint(f).sha256))
-        except OSError as exc:  # one unreadable file must not stop the others
-            detail = f"read error ({type(exc).__name__}); the next run tries again"
+    for f, hashed in zip(chosen, fingerprint_all(chosen), strict=True):
+        if not isinstance(hashed, OSError):
+            present.append(Present(file=f, sha256=hashed.sha256))
+        else:
+            detail = f"read error ({type(hashed).__name__}); the next run tries again"
             unreadable.append(
                 FileOutcome(f.relative, f.source, "failed", detail=detail, action="publish")
             )

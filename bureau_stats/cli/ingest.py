@@ -166,7 +166,9 @@ def run(
             ("reason", {}),
         ):
             table.add_column(col, **kw)  # type: ignore[arg-type]
-        for o in summary.outcomes:
+        # Files already loaded are only counted: a nightly run lists what it did.
+        shown = [o for o in summary.outcomes if o.status != "skipped"]
+        for o in shown:
             table.add_row(
                 str(o.delivery_order or ""),
                 o.file,
@@ -180,7 +182,8 @@ def run(
                 o.reason or (o.detail if o.status == "failed" else "") or "",
             )
         console = _console()
-        console.print(table)
+        if shown:
+            console.print(table)
         for entry in summary.ignored:
             console.print(f"ignored {entry.file}: {entry.why}")
         for o in summary.outcomes:

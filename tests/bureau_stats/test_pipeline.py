@@ -113,3 +113,34 @@ def test_a_lease_the_database_refuses_fails_that_source_only(
     monkeypatch.setattr(pipeline, "acquire_source_locks", acquire)
     again = pipeline.ingest(settings)
     assert {o.status for o in again.outcomes if o.source == "ip_cases"} == {"published"}
+
+
+def test_fingerprints_keep_the_files_order_and_an_unreadable_file_fails_alone(
+    tmp_path: Path, landing_samples: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+
+    from connectors.landing import discover
+
+    shutil.copytree(landing_samples / "ip_stats", tmp_path / "landing" / "ip_stats")
+    files, _ = discover(str(tmp_path / "landing"))
+    assert len(files) > 2
+    broken = files[1].relative
+    real = pipeline.fingerprint
+    threads: set[str] = set()
+
+    def fingerprint(file: Any) -> Any:
+        threads.add(threading.current_thread().name)
+        if file.relative == broken:
+            raise PermissionError(13, "Permission denied")
+        return real(file)
+
+    monkeypatch.setattr(pipeline, "fingerprint", fingerprint)
+    hashed = pipeline.fingerprint_all(files)
+    assert isinstance(hashed[1], PermissionError)
+    others = [(f, h) for f, h in zip(files, hashed, strict=True) if f.relative != broken]
+    assert [h.file for _, h in others] == [f for f, _ in others]  # type: ignore[union-attr]
+    assert [h.sha256 for _, h in others] == [  # type: ignore[union-attr]
+        hashlib.sha256(Path(f.path).read_bytes()).hexdigest() for f, _ in others
+    ]
+    assert all(name.startswith("fingerprint") for name in threads)

@@ -110,6 +110,10 @@ def test_run_status_rejects(landing: Path, warehouse: str) -> None:
     )
     assert code == 0
     assert {f["status"] for f in json.loads(out)["files"]} == {"skipped"}
+    code, out, _ = invoke("run", "--landing", str(landing), "--warehouse", warehouse, "--no-docs")
+    # Files already loaded are counted, not listed one by one.
+    assert code == 0 and "run over" not in out  # no table
+    assert f"{len(FILES)} files: {len(FILES)} skipped" in out
     code, out, _ = invoke("status", "--json", "--warehouse", warehouse)
     assert json.loads(out)["batches"] == status["batches"]
 
