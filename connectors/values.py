@@ -8,9 +8,11 @@ hot path: the big sources have millions of rows.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -53,14 +55,10 @@ def _normalize_arrow(arr: pa.Array) -> pa.Array:
         arr = pc.ascii_trim(arr, characters=ASCII_STRIP_CHARS)
     wide = pc.match_substring_regex(arr, _FULLWIDTH_CLASS)
     if pc.any(wide).as_py():
-        mask = wide.to_numpy(zero_copy_only=False)
-        arr = pa.array(
-            [
-                v.translate(FULLWIDTH_TABLE) if m else v
-                for v, m in zip(arr.to_pylist(), mask, strict=True)
-            ],
-            type=arr.type,
-        )
+        # Only the cells holding a full-width character go through Python.
+        wide = wide.fill_null(False)
+        narrowed = [v.translate(FULLWIDTH_TABLE) for v in pc.filter(arr, wide).to_pylist()]
+        arr = pc.replace_with_mask(arr, wide, pa.array(narrowed, type=arr.type))
     return pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
 
 
@@ -86,23 +84,47 @@ def _assemble_dates(year: pd.Series, month: pd.Series, day: pd.Series) -> pd.Ser
     return pd.to_datetime(parts, errors="coerce").astype("datetime64[s]")
 
 
+MEMO_LIMIT = 1 << 16  # distinct texts remembered per parser before the memo starts afresh
+
+
 def on_distinct_values(
     parse: Callable[[pd.Series], tuple[pd.Series, pd.Series]],
 ) -> Callable[[pd.Series], tuple[pd.Series, pd.Series]]:
-    """Parse each distinct text once: a million dates hold a few thousand distinct values."""
+    """Parse each distinct text once: a million dates hold a few thousand distinct values.
+
+    The texts parsed are remembered across calls (up to MEMO_LIMIT): a file is parsed a block
+    at a time, and each block would otherwise pay pandas' fixed cost of the parse again for the
+    same few hundred spellings. `parse` must be elementwise, and its missing value NaT.
+    """
+    memo: dict[str, tuple[Any, bool]] = {}
+    lock = threading.Lock()
+    dtype: list[np.dtype] = []  # the dtype of `parse`'s values, known after its first call
+
+    def parse_new(texts: list[str]) -> None:
+        value, ok = parse(pd.Series(texts, dtype="str"))
+        if not dtype:
+            dtype.append(value.dtype)
+        pairs = zip(value.to_numpy(), ok.to_numpy(dtype=bool), strict=True)
+        memo.update(zip(texts, pairs, strict=True))
 
     @functools.wraps(parse)
     def wrapper(text: pd.Series) -> tuple[pd.Series, pd.Series]:
         codes, distinct = pd.factorize(text, use_na_sentinel=True)
         if len(distinct) * 4 > len(text):
             return parse(text)
-        value, ok = parse(pd.Series(distinct, dtype="str").reset_index(drop=True))
-        known = codes >= 0
-        out = pd.Series(pd.NaT, index=text.index, dtype=value.dtype)
-        out_ok = pd.Series(True, index=text.index)
-        out[known] = value.to_numpy()[codes[known]]
-        out_ok[known] = ok.to_numpy()[codes[known]]
-        return out, out_ok
+        keys = list(distinct)
+        with lock:  # the reader may run beside another file's reader in threads
+            new = [k for k in keys if k not in memo]
+            if len(memo) + len(new) > MEMO_LIMIT:
+                memo.clear()
+                new = keys
+            if new or not dtype:
+                parse_new(new)
+            parsed = [memo[k] for k in keys]
+        # One more entry for the missing cells (code -1): NaT, and ok.
+        values = np.array([*(v for v, _ in parsed), np.datetime64("NaT")], dtype=dtype[0])
+        oks = np.array([*(o for _, o in parsed), True], dtype=bool)
+        return pd.Series(values[codes], index=text.index), pd.Series(oks[codes], index=text.index)
 
     return wrapper
 

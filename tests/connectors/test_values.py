@@ -122,3 +122,28 @@ def test_integers_allow_separators_and_reject_negatives() -> None:
     parsed, ok = values.parse_ints(s("1,234", "7", "-3", "1.5"))
     assert parsed.iloc[0] == 1234 and parsed.iloc[1] == 7
     assert ok.tolist() == [True, True, False, False]
+
+
+def test_distinct_texts_are_parsed_once_across_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file is parsed a block at a time: spellings seen in a block are not parsed again."""
+    parsed: list[list[str]] = []
+
+    def parse(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+        parsed.append(text.tolist())
+        return values.parse_dates.__wrapped__(text)  # type: ignore[attr-defined]
+
+    parse_dates = values.on_distinct_values(parse)
+    monkeypatch.setattr(values, "MEMO_LIMIT", 4)
+    block = ["2024-03-01", "2024.3.1", None, "2024-02-30", "2024-03-01"] * 4
+    first = parse_dates(pd.Series(block, dtype="str"))
+    second = parse_dates(pd.Series(block[::-1], dtype="str"))
+    assert parsed == [["2024-03-01", "2024.3.1", "2024-02-30"]]  # the second block: none
+    expected = values.parse_dates.__wrapped__(pd.Series(block[::-1], dtype="str"))  # type: ignore[attr-defined]
+    pd.testing.assert_series_equal(second[0], expected[0])
+    assert second[1].tolist() == expected[1].tolist() == first[1].tolist()[::-1]
+    # Past MEMO_LIMIT distinct texts the memo starts afresh with the block's own texts.
+    third = parse_dates(pd.Series(["2024/3/2", "20240303", "2024年3月4日"] * 4, dtype="str"))
+    assert parsed[1:] == [["2024/3/2", "20240303", "2024年3月4日"]]
+    assert third[0].dt.day.tolist() == [2, 3, 4] * 4 and third[1].all()
+    parse_dates(pd.Series(block, dtype="str"))
+    assert parsed[2:] == [["2024-03-01", "2024.3.1", "2024-02-30"]]
