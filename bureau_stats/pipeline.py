@@ -136,8 +136,6 @@ def fingerprint_all(files: Sequence[LandingFile]) -> list[Delivery | OSError]:
         except OSError as exc:  # one unreadable file must not stop the others
             return exc
 
-    if len(files) < 2:
-        return [attempt(f) for f in files]
     with ThreadPoolExecutor(HASH_THREADS, thread_name_prefix="fingerprint") as pool:
         return list(pool.map(attempt, files))
 
@@ -438,19 +436,18 @@ def ingest(
                 log.info("ignored %s: %s", entry.file, entry.why)
             deliveries: list[Delivery] = []
             for f, hashed in zip(files, fingerprint_all(files), strict=True):
-                if isinstance(hashed, Delivery):
-                    deliveries.append(hashed)
-                else:
-                    exc = hashed
-                    log.error("%s: cannot read (%s)", f.relative, type(exc).__name__)
+                if isinstance(hashed, OSError):
+                    log.error("%s: cannot read (%s)", f.relative, type(hashed).__name__)
                     summary.outcomes.append(
                         FileOutcome(
                             f.relative,
                             f.source,
                             "failed",
-                            detail=f"read error ({type(exc).__name__})",
+                            detail=f"read error ({type(hashed).__name__})",
                         )
                     )
+                else:
+                    deliveries.append(hashed)
             planned = register_step(engine, deliveries, flow_run_id)
             pending = sum(record.action != "skipped" for _, record in planned)
             done = 0

@@ -127,13 +127,13 @@ def survey_landing(
     ]
     present, unreadable = [], []
     for f, hashed in zip(chosen, fingerprint_all(chosen), strict=True):
-        if not isinstance(hashed, OSError):
-            present.append(Present(file=f, sha256=hashed.sha256))
-        else:
+        if isinstance(hashed, OSError):
             detail = f"read error ({type(hashed).__name__}); the next run tries again"
             unreadable.append(
                 FileOutcome(f.relative, f.source, "failed", detail=detail, action="publish")
             )
+        else:
+            present.append(Present(file=f, sha256=hashed.sha256))
     return Survey(
         present=present,
         ledger=read_ledger(settings, start=start, end=end),
