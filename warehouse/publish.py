@@ -78,7 +78,10 @@ log = logging.getLogger(__name__)
 DEFAULT_THRESHOLD = Decimal("0.05")
 CRASH_ENV = "BUREAU_STATS_TEST_CRASH_AT"  # test hook: os._exit at a named point of publish
 LEDGER_LOCK_KEY = 0x62757265_61750002  # pg_advisory_xact_lock key for delivery-order assignment
-STAGE_CHUNK_ROWS = 65_536  # rows per CSV chunk streamed into COPY / per executemany
+STAGE_CHUNK_ROWS = 65_536  # rows per CSV chunk streamed into COPY
+# rows per executemany on SQLite: each row is a tuple of Python objects there (~0.5 KiB a row
+# with its column lists), so a smaller chunk bounds that copy at a few MiB at no cost in speed
+SQLITE_CHUNK_ROWS = 8_192
 PUBLISH_CHUNK_ROWS = 65_536  # accepted rows converted and loaded at a time (bounds memory)
 TIMESTAMP_TYPE = pa.timestamp("us", tz="UTC")  # published_at / superseded_at
 
@@ -637,9 +640,10 @@ def bulk_load(conn: Connection, table: Table, data: pa.Table) -> None:
     order = list(compiled.positiontup or [])  # qmark parameters, in the statement's order
     data = data.select(order)
     sql = str(compiled)
-    for chunk in data.to_batches(max_chunksize=STAGE_CHUNK_ROWS):
+    for chunk in data.to_batches(max_chunksize=SQLITE_CHUNK_ROWS):
         rows = list(zip(*_python_columns(pa.Table.from_batches([chunk])), strict=True))
         conn.exec_driver_sql(sql, rows)  # type: ignore[arg-type]
+        del rows
 
 
 def staging_table(source: Source, name: str, *, temporary: bool = True) -> Table:

@@ -166,3 +166,32 @@ def test_rule2_rows_in_newer_periods_are_inserted_superseded(engine: Engine) -> 
         assert state == ({"current"} if day.month == 2 else {"superseded at publish"}), day
     assert all(s == {"current"} for s in lineage(engine, rec_jan.id).values())
     assert all(s == {"current"} for s in lineage(engine, rec_mar.id).values())
+
+
+def test_sqlite_rows_are_inserted_a_bounded_chunk_at_a_time(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each executemany on SQLite holds at most SQLITE_CHUNK_ROWS rows as Python tuples (the
+    bound on the publisher's memory there), and the chunks together are every row."""
+    from sqlalchemy import event
+
+    import warehouse.publish as publish
+    from warehouse.engine import open_warehouse
+
+    engine = open_warehouse(f"sqlite:///{tmp_path / 'w.db'}")
+    monkeypatch.setattr(publish, "SQLITE_CHUNK_ROWS", 4)
+    target = source_table("registration").name
+    sizes: list[int] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def count(_c: Any, _cur: Any, statement: str, params: Any, _ctx: Any, many: bool) -> None:
+        if many and statement.startswith(f"INSERT INTO {target} "):
+            sizes.append(len(params))
+
+    b = as_arrow(make_batch("registration", *JAN))
+    [record] = register_deliveries(engine, [b])
+    assert publish_batch(engine, b, record).status == "published"
+    assert b.rows_accepted > 8
+    assert max(sizes) == 4 and sum(sizes) == b.rows_accepted
+    assert len(data_rows(engine, "registration", record.id)) == b.rows_accepted
+    engine.dispose()
