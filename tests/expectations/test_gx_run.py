@@ -96,3 +96,58 @@ def test_install_is_idempotent() -> None:
     gx_run.install()
     assert gxe.Expectation.__dict__["configuration"] is installed
     assert getattr(installed.fget, "remembers", False)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (0.0, -0.0),
+        (1, True),
+        (1, 1.0),
+        (["a", "b"], ("a", "b")),
+        (["a", "b"], ["b", "a"]),
+        ({"x": [1, "1"]}, {"x": [1, 1]}),
+        ({"x": None}, {"y": None}),
+    ],
+)
+def test_frozen_values_differ_when_their_json_or_types_do(a: Any, b: Any) -> None:
+    assert gx_run.frozen(a) != gx_run.frozen(b)
+
+
+def test_frozen_values_ignore_key_order_and_refuse_what_is_not_json_like() -> None:
+    assert gx_run.frozen({"a": 1, "b": [2.5, "x"]}) == gx_run.frozen({"b": [2.5, "x"], "a": 1})
+    for odd in ({1: "a"}, {"a": object()}, [Decimal("1")], b"a"):
+        with pytest.raises(gx_run._NotJsonLike):
+            gx_run.frozen(odd)
+
+
+def test_metric_ids_are_computed_once_per_kwargs_inside_the_block(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from great_expectations.core import id_dict
+
+    gx_run.install()
+    kwargs = [
+        {"column": "uscc", "batch_id": "b", "row_condition": None},
+        {"value_set": ["个体工商户", "企业"], "mostly": 0.95, "parse": False},
+        {"min_value": "2024-01-01", "max_value": "2024-01-31", "strict": {"lo": -0.0}},
+        {"min_value": "2024-01-01", "max_value": "2024-01-31", "strict": {"lo": 0.0}},
+        {"decimal": Decimal("1.5"), "column": "x"},  # not JSON-like: computed every time
+    ]
+    expected = [id_dict.IDDict(k).to_id() for k in kwargs]  # outside the block: GX's own
+    assert len(set(expected)) == len(expected)
+    serialized: list[object] = []
+    convert = id_dict.convert_to_json_serializable
+
+    def counting(data: Any) -> Any:
+        serialized.append(data)
+        return convert(data)
+
+    monkeypatch.setattr(id_dict, "convert_to_json_serializable", counting)
+    with gx_run.remembering_configurations():
+        for _ in range(3):
+            assert [id_dict.IDDict(k).to_id() for k in kwargs] == expected
+    assert len(serialized) == len(kwargs) + 2  # the Decimal one three times, the rest once
+    serialized.clear()
+    assert id_dict.IDDict(kwargs[0]).to_id() == expected[0]
+    assert len(serialized) == 1  # outside the block nothing is remembered
