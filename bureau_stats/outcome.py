@@ -58,6 +58,19 @@ class FileOutcome:
         )
 
     @classmethod
+    def unreadable(
+        cls, file: LandingFile, error: OSError, action: str | None = None
+    ) -> FileOutcome:
+        """A file that could not even be hashed: never registered, so the next run tries again."""
+        return cls(
+            file.relative,
+            file.source,
+            "failed",
+            detail=f"read error ({type(error).__name__}); the next run tries again",
+            action=action,
+        )
+
+    @classmethod
     def from_result(cls, r: PublishResult, seconds: float) -> FileOutcome:
         return cls(
             file=r.file,

@@ -438,14 +438,7 @@ def ingest(
             for f, hashed in zip(files, fingerprint_all(files), strict=True):
                 if isinstance(hashed, OSError):
                     log.error("%s: cannot read (%s)", f.relative, type(hashed).__name__)
-                    summary.outcomes.append(
-                        FileOutcome(
-                            f.relative,
-                            f.source,
-                            "failed",
-                            detail=f"read error ({type(hashed).__name__})",
-                        )
-                    )
+                    summary.outcomes.append(FileOutcome.unreadable(f, hashed))
                 else:
                     deliveries.append(hashed)
             planned = register_step(engine, deliveries, flow_run_id)

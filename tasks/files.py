@@ -128,10 +128,7 @@ def survey_landing(
     present, unreadable = [], []
     for f, hashed in zip(chosen, fingerprint_all(chosen), strict=True):
         if isinstance(hashed, OSError):
-            detail = f"read error ({type(hashed).__name__}); the next run tries again"
-            unreadable.append(
-                FileOutcome(f.relative, f.source, "failed", detail=detail, action="publish")
-            )
+            unreadable.append(FileOutcome.unreadable(f, hashed, action="publish"))
         else:
             present.append(Present(file=f, sha256=hashed.sha256))
     return Survey(

@@ -144,3 +144,31 @@ def test_fingerprints_keep_the_files_order_and_an_unreadable_file_fails_alone(
         hashlib.sha256(Path(f.path).read_bytes()).hexdigest() for f, _ in others
     ]
     assert all(name.startswith("fingerprint") for name in threads)
+
+
+def test_a_file_that_cannot_be_hashed_fails_and_the_next_run_publishes_it(
+    tmp_path: Path, landing_samples: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _settings(tmp_path, landing_samples, monkeypatch)
+    real = pipeline.fingerprint
+    locked = sorted(p.name for p in (tmp_path / "landing" / "ip_cases").iterdir())[0]
+
+    def fingerprint(file: Any) -> Any:
+        if file.relative.endswith(locked):
+            raise PermissionError(13, "Permission denied")
+        return real(file)
+
+    monkeypatch.setattr(pipeline, "fingerprint", fingerprint)
+    first = pipeline.ingest(settings)
+    failed = [o for o in first.outcomes if o.status == "failed"]
+    assert [o.file for o in failed] == [f"ip_cases/{locked}"]
+    assert (failed[0].sha256, failed[0].delivery_order) == (None, None)
+    assert failed[0].detail == "read error (PermissionError); the next run tries again"
+    assert sorted(o.status for o in first.outcomes) == ["failed"] + ["published"] * 3
+    assert first.exit_code == 1
+    monkeypatch.setattr(pipeline, "fingerprint", real)
+    second = pipeline.ingest(settings)
+    assert [(o.file, o.status) for o in second.outcomes if o.status != "skipped"] == [
+        (f"ip_cases/{locked}", "published")
+    ]
+    assert second.exit_code == 0
