@@ -2,7 +2,7 @@
 
 `StageClock` wraps the step functions of `bureau_stats.pipeline` (extract, audit, publish,
 register, fingerprint) for the duration of a `with` block and adds up the seconds spent in
-each; a sampler thread reads this process's resident set size (`/proc/self/status`, VmRSS)
+each; a sampler thread reads this process's resident set size (VmRSS, from `/proc/self/statm`)
 every few milliseconds and keeps the peak seen during each stage. The peak of the whole
 process is `ru_maxrss`, which the kernel keeps exactly.
 """
@@ -10,6 +10,7 @@ process is `ru_maxrss`, which the kernel keeps exactly.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import resource
 import sys
@@ -33,13 +34,22 @@ STAGES = ("discover", "hash", "ledger", "read", "validate", "publish", "metrics"
 SAMPLE_SECONDS = 0.01
 
 
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+CHILDREN_EVERY = 20  # samples between two looks for new child processes (the reader)
+
+
+def _resident(pid: int | str) -> int:
+    """Resident set size of a process (VmRSS: the second field of the one-line statm)."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as fp:
+            return int(fp.read().split()[1]) * PAGE_BYTES
+    except (OSError, IndexError, ValueError):  # gone meanwhile
+        return 0
+
+
 def rss_bytes() -> int:
     """Current resident set size of this process."""
-    with open("/proc/self/status", "rb") as fp:
-        for line in fp:
-            if line.startswith(b"VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
+    return _resident("self")
 
 
 def _children(pid: int) -> list[int]:
@@ -53,21 +63,24 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def tree_rss_bytes() -> int:
-    """Resident set size of this process and all its descendants (the reader process)."""
-    total, todo = 0, [os.getpid()]
+def descendants() -> list[int]:
+    """Every process this one started, and theirs."""
+    out, todo = [], [os.getpid()]
     while todo:
-        pid = todo.pop()
-        try:
-            with open(f"/proc/{pid}/status", "rb") as fp:
-                for line in fp:
-                    if line.startswith(b"VmRSS:"):
-                        total += int(line.split()[1]) * 1024
-                        break
-        except OSError:
-            continue
-        todo += _children(pid)
-    return total
+        found = _children(todo.pop())
+        out += found
+        todo += found
+    return out
+
+
+def tree_rss_bytes(children: list[int] | None = None) -> int:
+    """Resident set size of this process and its descendants (the reader process).
+
+    `children` saves looking them up again: walking every thread's children file costs far
+    more than reading one statm, and the sampler runs in the measured process.
+    """
+    pids = descendants() if children is None else children
+    return rss_bytes() + sum(map(_resident, pids))
 
 
 def peak_rss_bytes() -> int:
@@ -114,8 +127,13 @@ class StageClock:
             self.peak_rss[name] = now
 
     def _sample(self) -> None:
-        while not self._stop.wait(SAMPLE_SECONDS):
-            self.peak_tree_rss = max(self.peak_tree_rss, tree_rss_bytes())
+        children: list[int] = []
+        for n in itertools.count():
+            if self._stop.wait(SAMPLE_SECONDS):
+                return
+            if n % CHILDREN_EVERY == 0:
+                children = descendants()
+            self.peak_tree_rss = max(self.peak_tree_rss, tree_rss_bytes(children))
             for name, threads in list(self._active.items()):
                 if threads > 0:
                     self._note(name)

@@ -117,10 +117,24 @@ def discover_step(landing: str) -> tuple[list[LandingFile], list[IgnoredEntry]]:
 def fingerprint(file: LandingFile) -> Delivery:
     """sha256 of the content, streamed: a known file is skipped without being parsed."""
     digest = hashlib.sha256()
+    size = 0
     with fsspec.open(file.path, "rb") as fp:
         while chunk := fp.read(HASH_CHUNK):
             digest.update(chunk)
-    return Delivery(file=file, sha256=digest.hexdigest())
+            size += len(chunk)
+    return Delivery(file=file, sha256=digest.hexdigest(), size=size)
+
+
+def largest_sources_first(
+    todo: dict[str, list[tuple[Delivery, BatchRecord]]],
+) -> dict[str, list[tuple[Delivery, BatchRecord]]]:
+    """The sources with the most bytes to read go first (each keeps its delivery order).
+
+    Both processes' heaps grow by fragmentation from file to file and hardly shrink back;
+    the biggest files, read and published while the heaps are fresh, then set a run's peak
+    (a --scale 100 year: 884-901 MiB against 976-1,039 in discovery order).
+    """
+    return dict(sorted(todo.items(), key=lambda kv: -sum(d.size for d, _ in kv[1])))
 
 
 def fingerprint_all(files: Sequence[LandingFile]) -> list[Delivery | OSError]:
@@ -452,6 +466,7 @@ def ingest(
                     summary.outcomes.append(_skipped(delivery, record))
                 else:
                     todo.setdefault(delivery.source, []).append((delivery, record))
+            todo = largest_sources_first(todo)
             holder = default_holder(flow_run_id)
             order = [item for items in todo.values() for item in items]
             reader = ReadAhead(

@@ -40,12 +40,25 @@ def normalize_text(values: pd.Series) -> pd.Series:
     arr = pa.array(values.astype("str"))
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
-    encoded = pc.dictionary_encode(arr)
-    if len(encoded.dictionary) * 4 < len(arr):
-        out = pc.take(_normalize_arrow(encoded.dictionary), encoded.indices)
-    else:
+    out = None
+    if _may_repeat(arr):
+        encoded = pc.dictionary_encode(arr)
+        if len(encoded.dictionary) * 4 < len(arr):
+            out = pc.take(_normalize_arrow(encoded.dictionary), encoded.indices)
+    if out is None:
         out = _normalize_arrow(arr)
     return pd.Series(out, dtype=TEXT, index=values.index)
+
+
+REPEAT_SAMPLE = 1024
+
+
+def _may_repeat(arr: pa.Array) -> bool:
+    """Whether encoding the column is worth a try: not when its first cells hardly repeat
+    (keys, names), where the hash table of every cell would be built for nothing."""
+    if len(arr) <= REPEAT_SAMPLE:
+        return True
+    return len(pc.unique(arr.slice(0, REPEAT_SAMPLE))) * 2 <= REPEAT_SAMPLE
 
 
 def _normalize_arrow(arr: pa.Array) -> pa.Array:

@@ -98,6 +98,7 @@ class Delivery:
 
     file: LandingFile
     sha256: str
+    size: int = 0  # bytes hashed (0 where not known)
 
     @property
     def source(self) -> str:

@@ -143,6 +143,9 @@ def test_fingerprints_keep_the_files_order_and_an_unreadable_file_fails_alone(
     assert [h.sha256 for _, h in others] == [  # type: ignore[union-attr]
         hashlib.sha256(Path(f.path).read_bytes()).hexdigest() for f, _ in others
     ]
+    assert [h.size for _, h in others] == [  # type: ignore[union-attr]
+        Path(f.path).stat().st_size for f, _ in others
+    ]
     assert all(name.startswith("fingerprint") for name in threads)
 
 
@@ -172,3 +175,31 @@ def test_a_file_that_cannot_be_hashed_fails_and_the_next_run_publishes_it(
         (f"ip_cases/{locked}", "published")
     ]
     assert second.exit_code == 0
+
+
+def test_the_source_with_the_most_bytes_is_read_first_each_in_delivery_order(
+    tmp_path: Path, landing_samples: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _settings(tmp_path, landing_samples, monkeypatch)  # ip_cases: 4 small files
+    shutil.copytree(landing_samples / "ip_pledge", tmp_path / "landing" / "ip_pledge")
+    landing = tmp_path / "landing"
+    sizes = {
+        s: sum(p.stat().st_size for p in (landing / s).iterdir()) for s in ("ip_cases", "ip_pledge")
+    }
+    bigger, smaller = sorted(sizes, key=sizes.__getitem__, reverse=True)
+    assert sizes[bigger] > sizes[smaller]
+    read: list[str] = []
+    extract = pipeline.extract_step
+
+    def extract_step(file: Any, *args: Any) -> Any:
+        read.append(file.relative)
+        return extract(file, *args)
+
+    monkeypatch.setattr(pipeline, "extract_step", extract_step)
+    summary = pipeline.ingest(settings)
+    assert {o.status for o in summary.outcomes} == {"published"}
+    sources = [name.split("/")[0] for name in read]
+    assert sources == sorted(sources, key=lambda s: s != bigger)  # one source, then the other
+    for source in sizes:  # within a source: delivery order
+        mine = [name for name in read if name.startswith(source)]
+        assert mine == sorted(mine)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from unittest import mock
 
 import pandas as pd
 import pytest
@@ -24,6 +25,22 @@ def test_text_strips_ascii_and_fullwidth_spaces_and_blank_is_null() -> None:
     assert out.iloc[2] == "乙"
 
 
+def test_a_column_of_distinct_cells_is_normalized_without_encoding_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    encoded = []
+    encode = values.pc.dictionary_encode
+    monkeypatch.setattr(values.pc, "dictionary_encode", lambda a: encoded.append(a) or encode(a))
+    keys = [f"ＤＪ{i:06d}\u3000" for i in range(3 * values.REPEAT_SAMPLE)] + ["", None]
+    out = values.normalize_text(pd.Series(keys, dtype="str"))
+    assert encoded == []
+    assert out.iloc[0] == "DJ000000" and out.iloc[-3] == f"DJ{3 * values.REPEAT_SAMPLE - 1:06d}"
+    assert out.iloc[-2:].isna().all()
+    towns = pd.Series(["杜阮镇", "棠下镇\u3000"] * (2 * values.REPEAT_SAMPLE), dtype="str")
+    assert values.normalize_text(towns).tolist()[:2] == ["杜阮镇", "棠下镇"]
+    assert len(encoded) == 1  # repeating cells: each distinct one normalized once
+
+
 def test_fullwidth_digits_and_letters_become_ascii_but_brackets_stay() -> None:
     out = values.normalize_text(s("２０２４ＡＢｃ", "江蓬市监处罚〔2024〕１号", "（有限公司）"))
     assert out.tolist() == ["2024ABc", "江蓬市监处罚〔2024〕1号", "（有限公司）"]
@@ -35,9 +52,16 @@ _CELL = st.text(
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.one_of(st.none(), _CELL), max_size=40), st.booleans())
-def test_normalize_text_is_the_python_rule_cell_by_cell(cells: list, repeat: bool) -> None:
-    """The vectorized rule (distinct values or not) equals the plain per-cell definition."""
+@given(
+    st.lists(st.one_of(st.none(), _CELL), max_size=40),
+    st.booleans(),
+    st.sampled_from([values.REPEAT_SAMPLE, 2, 8]),
+)
+def test_normalize_text_is_the_python_rule_cell_by_cell(
+    cells: list, repeat: bool, sample: int
+) -> None:
+    """The vectorized rule (distinct values or not, whatever the first cells look like)
+    equals the plain per-cell definition."""
     if repeat:
         cells = cells * 5  # the distinct-value path
     expected = [
@@ -46,7 +70,8 @@ def test_normalize_text_is_the_python_rule_cell_by_cell(cells: list, repeat: boo
         else (c.strip(values.STRIP_CHARS).translate(values.FULLWIDTH_TABLE) or None)
         for c in cells
     ]
-    got = values.normalize_text(pd.Series(cells, dtype="str"))
+    with mock.patch.object(values, "REPEAT_SAMPLE", sample):
+        got = values.normalize_text(pd.Series(cells, dtype="str"))
     assert [None if pd.isna(v) else v for v in got.tolist()] == expected
 
 

@@ -216,6 +216,46 @@ def test_gx_default_result_format_would_leak() -> None:
     assert FAKE_RESIDENT_ID in str(result.to_json_dict())
 
 
+def test_the_audit_asks_gx_for_counts_only(
+    make_batch: MakeBatch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No index lists of unexpected rows (GX filters a copy of the whole frame for each check
+    to build one): the stored result is the same as with GX's SUMMARY format, which has them."""
+    from great_expectations.execution_engine import execution_engine
+
+    import expectations.audit as audit
+
+    requested: list[str] = []
+    provider = execution_engine.get_metric_provider
+
+    def spy(metric_name: str, execution_engine: Any) -> Any:
+        requested.append(metric_name)
+        return provider(metric_name=metric_name, execution_engine=execution_engine)
+
+    monkeypatch.setattr(execution_engine, "get_metric_provider", spy)
+
+    def broken(f: pd.DataFrame) -> None:
+        f.loc[1, "txn_id"] = f.loc[0, "txn_id"]
+        f.loc[2, "uscc"] = None
+
+    batch = make_batch("registration", edit=broken)
+    ours = run(batch, tmp_path)
+    assert requested and not [n for n in requested if n.endswith(".unexpected_index_list")]
+    requested.clear()
+    summary_format = {**audit.RESULT_FORMAT, "result_format": "SUMMARY"}
+    monkeypatch.setattr(audit, "RESULT_FORMAT", summary_format)
+    summary = run(batch, tmp_path)  # the same suite, the same expectation ids
+    assert [n for n in requested if n.endswith(".unexpected_index_list")]
+    assert not ours.success and len(ours.failures) == 2
+    assert ours.failures == summary.failures
+
+    def stored(outcome: AuditOutcome) -> Any:
+        assert outcome.result_path is not None
+        return json.loads(Path(outcome.result_path).read_text(encoding="utf-8"))["results"]
+
+    assert stored(ours) == stored(summary)
+
+
 def test_data_docs_are_optional_per_call_and_built_at_the_end(
     make_batch: MakeBatch, tmp_path: Path
 ) -> None:
