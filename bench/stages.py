@@ -73,14 +73,13 @@ def descendants() -> list[int]:
     return out
 
 
-def tree_rss_bytes(children: list[int] | None = None) -> int:
-    """Resident set size of this process and its descendants (the reader process).
+def tree_rss_bytes(children: list[int]) -> int:
+    """Resident set size of this process and `children` (`descendants()`, the reader process).
 
-    `children` saves looking them up again: walking every thread's children file costs far
-    more than reading one statm, and the sampler runs in the measured process.
+    The caller keeps the list: walking every thread's children file costs far more than
+    reading one statm, and the sampler runs in the measured process.
     """
-    pids = descendants() if children is None else children
-    return rss_bytes() + sum(map(_resident, pids))
+    return rss_bytes() + sum(map(_resident, children))
 
 
 def peak_rss_bytes() -> int:

@@ -29,6 +29,7 @@ _FULLWIDTH_CLASS = "[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]"
 STRIP_CHARS = " \t\r\n\u3000"
 ASCII_STRIP_CHARS = " \t\r\n"
 TEXT = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas 3's "str"
+REPEAT_SAMPLE = 1024  # first cells of a column looked at before dictionary-encoding it
 
 
 def normalize_text(values: pd.Series) -> pd.Series:
@@ -40,17 +41,12 @@ def normalize_text(values: pd.Series) -> pd.Series:
     arr = pa.array(values.astype("str"))
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
-    out = None
     if _may_repeat(arr):
         encoded = pc.dictionary_encode(arr)
         if len(encoded.dictionary) * 4 < len(arr):
             out = pc.take(_normalize_arrow(encoded.dictionary), encoded.indices)
-    if out is None:
-        out = _normalize_arrow(arr)
-    return pd.Series(out, dtype=TEXT, index=values.index)
-
-
-REPEAT_SAMPLE = 1024
+            return pd.Series(out, dtype=TEXT, index=values.index)
+    return pd.Series(_normalize_arrow(arr), dtype=TEXT, index=values.index)
 
 
 def _may_repeat(arr: pa.Array) -> bool:
