@@ -31,12 +31,21 @@ def _deployment(api: str, name: str, timeout: float = 120) -> dict[str, Any]:
     raise TimeoutError(f"deployment {name} did not appear")
 
 
+# What Prefect's own client retries: the server answers 503 when its database is busy (here
+# while `serve` is still writing its deployments and schedules); nothing was created then.
+RETRIED = {429, 502, 503}
+
+
 def _trigger(api: str, deployment_id: str, parameters: dict[str, Any]) -> str:
-    r = httpx.post(
-        f"{api}/deployments/{deployment_id}/create_flow_run",
-        json={"parameters": parameters},
-        timeout=10,
-    )
+    for attempt in range(5):
+        r = httpx.post(
+            f"{api}/deployments/{deployment_id}/create_flow_run",
+            json={"parameters": parameters},
+            timeout=10,
+        )
+        if r.status_code not in RETRIED:
+            break
+        time.sleep(2**attempt)
     r.raise_for_status()
     return str(r.json()["id"])
 
