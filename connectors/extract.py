@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -74,7 +75,7 @@ def parse_table(source: Source, normalized: pd.DataFrame) -> Parsed:
     for col in source.columns:
         t = text[col.field]
         if col.synonyms:
-            t = t.replace(col.synonyms)
+            t = values.replace_synonyms(t, col.synonyms)
         if col.type == "decimal" and col.minimum == 0 and not col.is_required:
             t = t.fillna("0")  # a blank amount is 0 (罚没金额)
         if col.check == "resident_id" or col.check_by:
@@ -264,7 +265,8 @@ def _extract_block(
     partition = _validate(source, p, rej, file)
     passing = ~rej.rejected
     frame = _canonical(source, p, passing, partition)
-    frame = _protect(source, _reindexed(p, passing), frame, pii_key, strict=False)
+    if conditions := source.protection_conditions:
+        frame = _protect(source, _reindexed(p, passing, conditions), frame, pii_key, strict=False)
     frame["line"] = table.lines[passing]
     failing = np.flatnonzero(~passing)
     return _Block(
@@ -296,14 +298,15 @@ def _rejects(
     (strictly). `parsed`: the block already parsed, else the rows are parsed here."""
     if len(at) == 0:
         return no_rejects()
-    if parsed is None:
-        p = parse_table(source, table.normalized.iloc[at].reset_index(drop=True))
-    else:
-        rows = np.zeros(table.rows, dtype=bool)
-        rows[at] = True
-        p = _reindexed(parsed, rows)
     raw = table.raw.iloc[at].reset_index(drop=True)
-    raw = _protect(source, p, raw, pii_key, strict=True)
+    if conditions := source.protection_conditions:
+        if parsed is None:
+            p = parse_table(source, table.normalized.iloc[at].reset_index(drop=True))
+        else:
+            rows = np.zeros(table.rows, dtype=bool)
+            rows[at] = True
+            p = _reindexed(parsed, rows, conditions)
+        raw = _protect(source, p, raw, pii_key, strict=True)
     return pd.DataFrame(
         {
             "line": pd.Series(table.lines[at], dtype="int64"),
@@ -435,17 +438,18 @@ def _rejects_frame(parts: list[tuple[np.ndarray, pd.DataFrame]]) -> pd.DataFrame
     return pd.concat(frames, ignore_index=True).iloc[order].reset_index(drop=True)
 
 
-def _reindexed(p: Parsed, keep: np.ndarray) -> Parsed:
-    """The parsed view restricted to `keep`, re-indexed 0..k-1 like the canonical frame."""
+def _reindexed(p: Parsed, keep: np.ndarray, fields: Sequence[str]) -> Parsed:
+    """The parsed view of `fields` restricted to `keep`, re-indexed 0..k-1 like the
+    canonical frame (only the fields a rule reads: the others would be copied for nothing)."""
 
     def sub(s: pd.Series) -> pd.Series:
         return s[keep].reset_index(drop=True)
 
     return Parsed(
-        text=p.text[keep].reset_index(drop=True),
-        value={k: sub(v) for k, v in p.value.items()},
-        ok={k: sub(v) for k, v in p.ok.items()},
-        reason=p.reason,
+        text=p.text[list(fields)][keep].reset_index(drop=True),
+        value={k: sub(p.value[k]) for k in fields},
+        ok={k: sub(p.ok[k]) for k in fields},
+        reason={k: p.reason[k] for k in fields},
     )
 
 

@@ -103,6 +103,14 @@ class Source:
         return tuple(c.field for c in self.columns if c.key)
 
     @property
+    def protection_conditions(self) -> tuple[str, ...]:
+        """Fields whose value decides whether a column holds personal data (rule 7); none
+        for a source without natural persons."""
+        return tuple(
+            dict.fromkeys(w.field for c in self.columns if (w := c.mask_when or c.hash_when))
+        )
+
+    @property
     def partition_field(self) -> str:
         return next(c.field for c in self.columns if c.partition)
 

@@ -8,6 +8,7 @@ hot path: the big sources have millions of rows.
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from collections.abc import Callable
 from datetime import date, datetime, time
@@ -25,7 +26,8 @@ _FULLWIDTH = {0xFF10 + i: 0x30 + i for i in range(10)}
 _FULLWIDTH |= {0xFF21 + i: 0x41 + i for i in range(26)}
 _FULLWIDTH |= {0xFF41 + i: 0x61 + i for i in range(26)}
 FULLWIDTH_TABLE = str.maketrans({chr(k): chr(v) for k, v in _FULLWIDTH.items()})
-_FULLWIDTH_CLASS = "[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]"
+# Cells that need more than an ASCII trim: an ideographic space or a full-width digit/letter.
+_SPECIAL_CLASS = "[\u3000\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]"
 STRIP_CHARS = " \t\r\n\u3000"
 ASCII_STRIP_CHARS = " \t\r\n"
 TEXT = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas 3's "str"
@@ -44,7 +46,13 @@ def normalize_text(values: pd.Series) -> pd.Series:
     if _may_repeat(arr):
         encoded = pc.dictionary_encode(arr)
         if len(encoded.dictionary) * 4 < len(arr):
-            out = pc.take(_normalize_arrow(encoded.dictionary), encoded.indices)
+            normalized = _normalize_arrow(encoded.dictionary)
+            # Mostly the values are already clean: then the column is kept as it is.
+            out = (
+                arr
+                if normalized.equals(encoded.dictionary)
+                else pc.take(normalized, encoded.indices)
+            )
             return pd.Series(out, dtype=TEXT, index=values.index)
     return pd.Series(_normalize_arrow(arr), dtype=TEXT, index=values.index)
 
@@ -58,17 +66,44 @@ def _may_repeat(arr: pa.Array) -> bool:
 
 
 def _normalize_arrow(arr: pa.Array) -> pa.Array:
-    if pc.any(pc.match_substring(arr, "\u3000")).as_py():
-        arr = pc.utf8_trim(arr, characters=STRIP_CHARS)
-    else:
-        arr = pc.ascii_trim(arr, characters=ASCII_STRIP_CHARS)
-    wide = pc.match_substring_regex(arr, _FULLWIDTH_CLASS)
-    if pc.any(wide).as_py():
-        # Only the cells holding a full-width character go through Python.
-        wide = wide.fill_null(False)
-        narrowed = [v.translate(FULLWIDTH_TABLE) for v in pc.filter(arr, wide).to_pylist()]
-        arr = pc.replace_with_mask(arr, wide, pa.array(narrowed, type=arr.type))
-    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
+    """ASCII spaces trimmed in Arrow; only the cells holding an ideographic space or a
+    full-width digit or letter go through Python (`_narrow`)."""
+    out = pc.ascii_trim(arr, characters=ASCII_STRIP_CHARS)
+    non_ascii = pc.invert(pc.string_is_ascii(arr)).fill_null(False)
+    wide = int(pc.sum(non_ascii).as_py() or 0)
+    if wide:
+        # The pattern is looked for in the non-ASCII cells only (a column of codes holds a
+        # few); scanning a column that is all non-ASCII (names) directly skips the copy.
+        if wide * 2 < len(arr):
+            special = pc.match_substring_regex(pc.filter(arr, non_ascii), _SPECIAL_CLASS)
+            mask = pc.replace_with_mask(non_ascii, non_ascii, special)
+        else:
+            mask = pc.match_substring_regex(arr, _SPECIAL_CLASS).fill_null(False)
+        if pc.any(mask).as_py():
+            narrowed = [_narrow(v) for v in pc.filter(arr, mask).to_pylist()]
+            out = pc.replace_with_mask(out, mask, pa.array(narrowed, type=arr.type))
+    blank = pc.equal(out, "")
+    if pc.any(blank).as_py():
+        out = pc.if_else(blank, pa.scalar(None, arr.type), out)
+    return out
+
+
+def _narrow(cell: str) -> str:
+    return cell.strip(STRIP_CHARS).translate(FULLWIDTH_TABLE)
+
+
+def replace_synonyms(text: pd.Series, synonyms: dict[str, str]) -> pd.Series:
+    """Cells equal to a synonym become its canonical value, in one Arrow look-up (pandas'
+    `replace` copies the column once per synonym)."""
+    arr = pa.array(text, from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    at = pc.index_in(arr, value_set=pa.array(list(synonyms), type=arr.type))
+    hit = pc.is_valid(at)
+    if not pc.any(hit).as_py():
+        return text
+    canonical = pc.take(pa.array(list(synonyms.values()), type=arr.type), at)
+    return pd.Series(pc.if_else(hit, canonical, arr), dtype=TEXT, index=text.index)
 
 
 _DATE_RE = (
@@ -138,9 +173,24 @@ def on_distinct_values(
     return wrapper
 
 
+FEW_CELLS = 512  # up to this many cells, dates are parsed cell by cell in Python
+_DATE_SEARCH = re.compile(_DATE_RE)  # pandas' `str.extract` searches with Python's `re` too
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_NAT = np.datetime64("NaT", "s")
+
+
 @on_distinct_values
 def parse_dates(text: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """The six date spellings of the contract (+ Excel cells rendered as ISO by the reader)."""
+    """The six date spellings of the contract (+ Excel cells rendered as ISO by the reader).
+
+    A block usually brings a few spellings not seen before: for those, pandas' fixed cost per
+    call (≈ 9 ms) is most of the work, so few cells are parsed one by one, the same rule."""
+    if len(text) <= FEW_CELLS:
+        return _dates_by_cell(text)
+    return _dates_by_column(text)
+
+
+def _dates_by_column(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[s]")
     present = text.notna()
     if present.any():
@@ -155,6 +205,31 @@ def parse_dates(text: pd.Series) -> tuple[pd.Series, pd.Series]:
         )
         out[present] = _assemble_dates(y, mo, d)
     return out, ~present | out.notna()
+
+
+def _dates_by_cell(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    present = text.notna().to_numpy(dtype=bool)
+    out = np.full(len(text), _NAT)
+    for i, cell in enumerate(text.tolist()):
+        if present[i] and (m := _DATE_SEARCH.search(cell)) is not None:
+            parts = m.groupdict()
+            found = next(k for k in "12345" if parts[f"y{k}"] is not None)
+            out[i] = _calendar_day(parts[f"y{found}"], parts[f"m{found}"], parts[f"d{found}"])
+    return pd.Series(out, index=text.index), pd.Series(~present | ~np.isnat(out), index=text.index)
+
+
+def _calendar_day(year: str, month: str, day: str) -> np.datetime64:
+    """What `_assemble_dates` makes of the parts: NaT unless ASCII digits (`re`'s \\d also
+    matches other scripts' digits, which pandas' `to_numeric` refuses) of a real day."""
+    if not (year.isascii() and month.isascii() and day.isascii()):
+        return _NAT
+    y, m, d = int(year), int(month), int(day)
+    if not 1 <= m <= 12:
+        return _NAT
+    leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+    if not 1 <= d <= (29 if m == 2 and leap else _MONTH_DAYS[m - 1]):
+        return _NAT
+    return np.datetime64(f"{y:04d}-{m:02d}-{d:02d}", "s")
 
 
 _MONTH_RE = r"^(?P<y>\d{4})(?:[-/](?P<m1>\d{1,2})|年(?P<m2>\d{1,2})月)$"

@@ -8,7 +8,7 @@ from unittest import mock
 
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from connectors import values
@@ -172,3 +172,49 @@ def test_distinct_texts_are_parsed_once_across_calls(monkeypatch: pytest.MonkeyP
     assert third[0].dt.day.tolist() == [2, 3, 4] * 4 and third[1].all()
     parse_dates(pd.Series(block, dtype="str"))
     assert parsed[2:] == [["2024-03-01", "2024.3.1", "2024-02-30"]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.none(), st.sampled_from(["网办", "窗口", "网上办理", "网", ""])), max_size=30
+    )
+)
+def test_synonyms_are_replaced_like_pandas_replace(cells: list[str | None]) -> None:
+    synonyms = {"网办": "网上办理", "窗口": "窗口办理", "网上办理": "网上办理"}
+    text = pd.Series(cells, dtype="str", index=range(7, 7 + len(cells)))
+    got = values.replace_synonyms(text, synonyms)
+    expected = text.replace(synonyms)
+    assert list(got.index) == list(text.index)
+    assert [None if pd.isna(v) else v for v in got] == [None if pd.isna(v) else v for v in expected]
+
+
+_DATE_LIKE = st.one_of(
+    st.builds(
+        lambda y, m, d, sep, time: (
+            (f"{y}年{m}月{d}日" if sep == "年" else f"{y}{sep}{m}{sep}{d}") + time
+        ),
+        # Leap rules (years 0, 4, 100, 1900, 2000), pandas' old bounds, other scripts' digits.
+        st.sampled_from(["0000", "0004", "0100", "1900", "2000", "2024", "2262", "9999", "٢٠٢٤"]),
+        st.sampled_from(["0", "1", "01", "2", "02", "4", "12", "13", "١"]),
+        st.sampled_from(["0", "1", "01", "28", "29", "30", "31", "32", "٣"]),
+        st.sampled_from(["-", "/", ".", "", "年"]),
+        st.sampled_from(["", " 8:30", " 08:30:00", " 24:99", "T08:30", "\n"]),
+    ),
+    st.text(alphabet=st.sampled_from(list("0123456789-/.年月日 :\n٢２")), max_size=22),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.none(), _DATE_LIKE), min_size=1, max_size=30))
+@example(["1900-02-29", "0100-2-29", "2000/02/29", "0000年2月29日", "٢٠٢٤-01-05", "2024-13-01"])
+def test_dates_parsed_cell_by_cell_equal_the_vectorized_parse(cells: list[str | None]) -> None:
+    """The two ways `parse_dates` reads a date (a few new spellings one by one in Python,
+    many at once with pandas) agree on every text: leap days, year 0, other scripts' digits,
+    a trailing newline or time of day."""
+    text = pd.Series(cells, dtype="str", index=range(3, 3 + len(cells)))
+    by_cell, ok_cell = values._dates_by_cell(text)
+    by_column, ok_column = values._dates_by_column(text)
+    pd.testing.assert_series_equal(by_cell, by_column)
+    pd.testing.assert_series_equal(ok_cell, ok_column)
+    assert list(by_cell.index) == list(text.index)
