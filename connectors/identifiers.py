@@ -10,6 +10,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from connectors.values import string_array
+
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = np.array([1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28])
 USCC_PATTERN = f"[{USCC_ALPHABET}]{{18}}"
@@ -26,11 +28,7 @@ def _byte_matrix(values: pd.Series, width: int) -> tuple[np.ndarray, np.ndarray]
     """The values of exactly `width` bytes: their positions, and their bytes as a k x width
     matrix read straight from the Arrow buffer (no Python string per cell; the others,
     missing ones included, can only fail an 18-character ASCII pattern)."""
-    arr = pa.array(values, from_pandas=True)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-        arr = arr.cast(pa.string())
+    arr = string_array(values.astype("str"))
     lengths = pc.fill_null(pc.binary_length(arr), 0).to_numpy(zero_copy_only=False)
     at = np.flatnonzero(lengths == width)
     if len(at) == 0:

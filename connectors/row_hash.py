@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors.sources import Source
+from connectors.values import string_array
 
 if TYPE_CHECKING:
     from connectors.extract import Parsed
@@ -82,16 +83,6 @@ def _hash_int64(values: np.ndarray, null: np.ndarray | None) -> np.ndarray:
     if null is not None and null.any():
         h[null] = NULL
     return h
-
-
-def _string_array(values: object) -> pa.Array:
-    """A (large_)string Arrow array, one chunk."""
-    arr = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(values)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
-    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-        raise TypeError(f"not a string array: {arr.type}")
-    return arr
 
 
 def _hash_strings(arr: pa.Array, seed: int) -> np.ndarray:
@@ -158,7 +149,7 @@ def _hash_text_column(arr: pa.Array, seed: int) -> np.ndarray:
                 h[arr.is_null().to_numpy(zero_copy_only=False)] = NULL
             return h
     encoded = pc.dictionary_encode(arr)
-    table = np.append(_hash_strings(_string_array(encoded.dictionary), seed), NULL)
+    table = np.append(_hash_strings(string_array(encoded.dictionary), seed), NULL)
     codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
     return table[codes]  # code -1 (null) takes the trailing NULL
 
@@ -196,7 +187,7 @@ def _hash_parsed(col_type: str, values: pd.Series) -> np.ndarray:
     if isinstance(dtype, pd.StringDtype) or (
         isinstance(dtype, pd.ArrowDtype) and pa.types.is_string(dtype.pyarrow_dtype)
     ):
-        return _hash_text_column(_string_array(values.array), _SEED_TEXT)
+        return _hash_text_column(string_array(values.array), _SEED_TEXT)
     if pd.api.types.is_datetime64_dtype(dtype):
         arr = values.to_numpy()
         if np.datetime_data(arr.dtype)[0] != "s":
@@ -207,7 +198,7 @@ def _hash_parsed(col_type: str, values: pd.Series) -> np.ndarray:
         return _hash_int64(values.to_numpy(dtype=np.int64, na_value=0), null)
     if pd.api.types.is_object_dtype(dtype):  # strings only (no "1" == 1), else the fallback below
         try:
-            arr = _string_array(pa.array(values.to_numpy(dtype=object), from_pandas=True))
+            arr = string_array(pa.array(values.to_numpy(dtype=object), from_pandas=True))
         except (TypeError, pa.ArrowException):
             pass
         else:
@@ -233,7 +224,7 @@ def cell_hashes(source: Source, p: Parsed) -> np.ndarray:
         if not ok.all():
             bad = np.flatnonzero(~ok)
             text = pd.Series(p.text[col.field].iloc[bad], dtype="str").fillna("")
-            out[j, bad] = _hash_strings(_string_array(text.array), _SEED_FAILED)
+            out[j, bad] = _hash_strings(string_array(text.array), _SEED_FAILED)
     return out.T
 
 

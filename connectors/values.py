@@ -92,12 +92,20 @@ def _narrow(cell: str) -> str:
     return cell.strip(STRIP_CHARS).translate(FULLWIDTH_TABLE)
 
 
+def string_array(values: object) -> pa.Array:
+    """A (large_)string Arrow array, one chunk (a text Series' own buffers when it has one)."""
+    arr = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(values)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        raise TypeError(f"not a string array: {arr.type}")
+    return arr
+
+
 def replace_synonyms(text: pd.Series, synonyms: dict[str, str]) -> pd.Series:
     """Cells equal to a synonym become its canonical value, in one Arrow look-up (pandas'
     `replace` copies the column once per synonym)."""
-    arr = pa.array(text, from_pandas=True)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
+    arr = string_array(text.astype("str"))
     at = pc.index_in(arr, value_set=pa.array(list(synonyms), type=arr.type))
     hit = pc.is_valid(at)
     if not pc.any(hit).as_py():
