@@ -217,16 +217,21 @@ def _refused(record: BatchRecord, file: LandingFile, reason: str, detail: str) -
     )
 
 
-def _os_error(exc: BaseException) -> bool:
-    """An OSError, itself or as the cause of what was raised."""
+def machine_error(exc: BaseException) -> str | None:
+    """Why the machine, not the file, failed (None when it may be the file): an OSError (disk,
+    permissions) or an ImportError (a broken install, or a module another thread was still
+    importing), itself or as a cause. Such a file stays pending: quarantine would be final.
+    The text names an exception type and a module, never a value from the file."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         if isinstance(current, OSError):
-            return True
+            return type(current).__name__
+        if isinstance(current, ImportError):
+            return f"{type(current).__name__}: {current.name or 'a module'}"
         seen.add(id(current))
         current = current.__cause__ or current.__context__
-    return False
+    return None
 
 
 def process_file(
@@ -279,10 +284,11 @@ def extract_delivery(
     file = delivery.file
     try:
         batch = extract_step(file, pii_key, threshold, spool_dir)
-    except OSError as exc:  # transient: the ledger row stays pending, the next run resumes it
-        log.error("%s: cannot read (%s); will retry next run", file.relative, type(exc).__name__)
-        return FileOutcome.failed(file, record, f"read error ({type(exc).__name__})")
     except Exception as exc:
+        why = machine_error(exc)
+        if why is not None:  # transient: the ledger row stays pending, the next run resumes it
+            log.error("%s: cannot read (%s); will retry next run", file.relative, why)
+            return FileOutcome.failed(file, record, f"read error ({why})")
         log.error("%s: reader failed (%s)", file.relative, type(exc).__name__)
         log.debug("reader failure", exc_info=True)
         batch = _refused(record, file, "unreadable", f"reader failed ({type(exc).__name__})")
@@ -333,15 +339,13 @@ def publish_delivery(
         audit = audited.audit
         exc = audited.error
         if exc is not None:
-            if _os_error(exc):
-                # The disk under the validation results (full, unwritable), not the data: a
-                # quarantine would be final and the next run would skip the file; it stays pending.
-                log.error(
-                    "%s: audit could not store its result (%s); will retry next run",
-                    file.relative,
-                    type(exc).__name__,
-                )
-                return FileOutcome.failed(file, record, f"audit error ({type(exc).__name__})")
+            why = machine_error(exc)
+            if why is not None:
+                # The disk under the validation results (full, unwritable) or the installation,
+                # not the data: a quarantine would be final and the next run would skip the file.
+                log.error("%s: audit could not run (%s); will retry next run", file.relative, why)
+                log.debug("audit failure", exc_info=exc)
+                return FileOutcome.failed(file, record, f"audit error ({why})")
             log.error("%s: audit failed to run (%s)", file.relative, type(exc).__name__)
             log.debug("audit failure", exc_info=exc)
             result = quarantine_batch(

@@ -178,6 +178,12 @@ def _project_config(root: Path) -> Any:
     )
 
 
+def import_great_expectations() -> None:
+    """GX's first import, with analytics already off and under the lock the audit takes."""
+    with _LOCK:
+        import great_expectations  # noqa: F401
+
+
 def _get_context(data_docs_dir: Path) -> _Context:
     """The process-wide GX context for a Data Docs folder (created on first use)."""
     root = Path(data_docs_dir).resolve()

@@ -9,6 +9,7 @@ result per file so that a retried flow run does not redo the files it already fi
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -204,6 +205,22 @@ def _stored_rejects(
     ]
 
 
+_FIRST_IMPORT = threading.Lock()
+
+
+def import_file_pipeline() -> None:
+    """Import the per-file stack (pipeline, audit, Great Expectations) one thread at a time.
+
+    Task threads, or a Dask worker's own threads, importing the same packages for the first
+    time at once can be handed a module another thread has only half initialised: an
+    ImportError that has nothing to do with the file."""
+    with _FIRST_IMPORT:
+        import bureau_stats.pipeline  # noqa: F401
+        from expectations.audit import import_great_expectations
+
+        import_great_expectations()
+
+
 def _file_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
     """Same flow run, same content, same action: the persisted outcome is reused on retry."""
     planned: PlannedFile = parameters["planned"]
@@ -225,6 +242,7 @@ def process_file(planned: PlannedFile, overrides: dict[str, str], holder: str) -
     A quarantined file is a normal outcome; a read or database error makes the task fail so
     Prefect retries it (the ledger row stays `pending`, so nothing is half-done meanwhile).
     """
+    import_file_pipeline()
     from bureau_stats.pipeline import process_file as process_one
     from connectors.spool import spooling
     from warehouse.ledger import reopen_delivery

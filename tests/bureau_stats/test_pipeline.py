@@ -203,3 +203,47 @@ def test_the_source_with_the_most_bytes_is_read_first_each_in_delivery_order(
     for source in sizes:  # within a source: delivery order
         mine = [name for name in read if name.startswith(source)]
         assert mine == sorted(mine)
+
+
+@pytest.mark.parametrize("stage", ["extract_step", "run_audit"])
+def test_a_module_that_fails_to_import_leaves_the_file_pending_not_quarantined(
+    tmp_path: Path, landing_samples: Path, monkeypatch: pytest.MonkeyPatch, stage: str
+) -> None:
+    """A broken install or a half-imported module is the machine's fault: the next run retries."""
+    settings = _settings(tmp_path, landing_samples, monkeypatch)
+    real = getattr(pipeline, stage)
+    first_file: list[str] = []
+
+    def broken(batch_or_file: Any, *args: Any, **kwargs: Any) -> Any:
+        relative = getattr(batch_or_file, "relative", None) or batch_or_file.file.relative
+        if not first_file or first_file[0] == relative:
+            first_file[:] = [relative]
+            raise ImportError("cannot import name 'x' (circular import)", name="half_imported")
+        return real(batch_or_file, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, stage, broken)
+    first = pipeline.ingest(settings)
+    failed = [o for o in first.outcomes if o.status == "failed"]
+    assert [o.file for o in failed] == first_file
+    prefix = "read" if stage == "extract_step" else "audit"
+    assert failed[0].detail == f"{prefix} error (ImportError: half_imported)"
+    assert sorted(o.status for o in first.outcomes) == ["failed"] + ["published"] * 3
+    monkeypatch.setattr(pipeline, stage, real)
+    second = pipeline.ingest(settings)
+    assert [(o.file, o.status) for o in second.outcomes if o.status != "skipped"] == [
+        (first_file[0], "published")
+    ]
+
+
+def test_machine_errors_are_found_through_the_causes() -> None:
+    try:
+        try:
+            raise ImportError("no module", name="python_calamine")
+        except ImportError as cause:
+            raise RuntimeError("reader crashed") from cause
+    except RuntimeError as exc:
+        wrapped = exc
+    assert pipeline.machine_error(wrapped) == "ImportError: python_calamine"
+    assert pipeline.machine_error(PermissionError(13, "denied")) == "PermissionError"
+    assert pipeline.machine_error(ModuleNotFoundError("x")) == "ModuleNotFoundError: a module"
+    assert pipeline.machine_error(ValueError("bad cell")) is None

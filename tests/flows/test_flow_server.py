@@ -211,7 +211,7 @@ def test_dask_runner_on_two_workers_gives_the_same_results(
             )
             done = run_cli([str(VENV_BIN / "python"), "-c", code], env, timeout=600)
             assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
-            assert "28 published" in done.stdout
+            assert "28 published" in done.stdout, done.stdout + done.stderr[-4000:]
             if runner == "dask":
                 assert "LocalCluster" in done.stderr
             results[runner] = {
