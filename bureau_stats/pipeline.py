@@ -284,11 +284,13 @@ def extract_delivery(
     file = delivery.file
     try:
         batch = extract_step(file, pii_key, threshold, spool_dir)
-    except Exception as exc:
+    except (OSError, ImportError) as exc:  # transient: the ledger row stays pending
+        # Only what the reader raised itself: a corrupt file's error may carry an OSError as
+        # its context (zipfile's BadZipFile on a file too short to seek in) and is final.
         why = machine_error(exc)
-        if why is not None:  # transient: the ledger row stays pending, the next run resumes it
-            log.error("%s: cannot read (%s); will retry next run", file.relative, why)
-            return FileOutcome.failed(file, record, f"read error ({why})")
+        log.error("%s: cannot read (%s); will retry next run", file.relative, why)
+        return FileOutcome.failed(file, record, f"read error ({why})")
+    except Exception as exc:
         log.error("%s: reader failed (%s)", file.relative, type(exc).__name__)
         log.debug("reader failure", exc_info=True)
         batch = _refused(record, file, "unreadable", f"reader failed ({type(exc).__name__})")

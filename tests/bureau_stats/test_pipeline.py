@@ -247,3 +247,29 @@ def test_machine_errors_are_found_through_the_causes() -> None:
     assert pipeline.machine_error(PermissionError(13, "denied")) == "PermissionError"
     assert pipeline.machine_error(ModuleNotFoundError("x")) == "ModuleNotFoundError: a module"
     assert pipeline.machine_error(ValueError("bad cell")) is None
+
+
+def test_a_corrupt_file_whose_error_carries_an_oserror_context_is_still_quarantined(
+    tmp_path: Path, landing_samples: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """zipfile raises BadZipFile while handling an OSError on a file too short to seek in:
+    that is the file, and final, not a disk to wait for."""
+    import zipfile
+
+    settings = _settings(tmp_path, landing_samples, monkeypatch)
+    real = pipeline.extract_step
+    corrupt = sorted(p.name for p in (tmp_path / "landing" / "ip_cases").iterdir())[-1]
+
+    def extract_step(file: Any, *args: Any) -> Any:
+        if file.relative.endswith(corrupt):
+            try:
+                raise OSError(22, "Invalid argument")
+            except OSError:
+                raise zipfile.BadZipFile("File is not a zip file")  # noqa: B904
+        return real(file, *args)
+
+    monkeypatch.setattr(pipeline, "extract_step", extract_step)
+    summary = pipeline.ingest(settings)
+    outcome = next(o for o in summary.outcomes if o.file.endswith(corrupt))
+    assert (outcome.status, outcome.reason) == ("quarantined", "unreadable")
+    assert outcome.detail == "reader failed (BadZipFile)"
