@@ -222,13 +222,18 @@ def machine_error(exc: BaseException) -> str | None:
     permissions) or an ImportError (a broken install, or a module another thread was still
     importing), itself or as a cause. Such a file stays pending: quarantine would be final.
     The text names an exception type and a module, never a value from the file."""
+    cause = _machine_cause(exc)
+    if isinstance(cause, ImportError):
+        return f"{type(cause).__name__}: {cause.name or 'a module'}"
+    return None if cause is None else type(cause).__name__
+
+
+def _machine_cause(exc: BaseException) -> BaseException | None:
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
-        if isinstance(current, OSError):
-            return type(current).__name__
-        if isinstance(current, ImportError):
-            return f"{type(current).__name__}: {current.name or 'a module'}"
+        if isinstance(current, OSError | ImportError):
+            return current
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return None
@@ -346,6 +351,9 @@ def publish_delivery(
                 # The disk under the validation results (full, unwritable) or the installation,
                 # not the data: a quarantine would be final and the next run would skip the file.
                 log.error("%s: audit could not run (%s); will retry next run", file.relative, why)
+                cause = _machine_cause(exc)
+                if isinstance(cause, ImportError):  # its text names modules and paths only
+                    log.error("%s: %s", file.relative, cause)
                 log.debug("audit failure", exc_info=exc)
                 return FileOutcome.failed(file, record, f"audit error ({why})")
             log.error("%s: audit failed to run (%s)", file.relative, type(exc).__name__)

@@ -207,7 +207,11 @@ def test_the_source_with_the_most_bytes_is_read_first_each_in_delivery_order(
 
 @pytest.mark.parametrize("stage", ["extract_step", "run_audit"])
 def test_a_module_that_fails_to_import_leaves_the_file_pending_not_quarantined(
-    tmp_path: Path, landing_samples: Path, monkeypatch: pytest.MonkeyPatch, stage: str
+    tmp_path: Path,
+    landing_samples: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    stage: str,
 ) -> None:
     """A broken install or a half-imported module is the machine's fault: the next run retries."""
     settings = _settings(tmp_path, landing_samples, monkeypatch)
@@ -228,6 +232,10 @@ def test_a_module_that_fails_to_import_leaves_the_file_pending_not_quarantined(
     prefix = "read" if stage == "extract_step" else "audit"
     assert failed[0].detail == f"{prefix} error (ImportError: half_imported)"
     assert sorted(o.status for o in first.outcomes) == ["failed"] + ["published"] * 3
+    logged = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert any("will retry next run" in m and "half_imported" in m for m in logged)
+    if stage == "run_audit":  # the import's own text, to find which module was half-imported
+        assert f"{first_file[0]}: cannot import name 'x' (circular import)" in logged
     monkeypatch.setattr(pipeline, stage, real)
     second = pipeline.ingest(settings)
     assert [(o.file, o.status) for o in second.outcomes if o.status != "skipped"] == [
