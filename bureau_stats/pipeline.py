@@ -223,9 +223,13 @@ def machine_error(exc: BaseException) -> str | None:
     importing), itself or as a cause. Such a file stays pending: quarantine would be final.
     The text names an exception type and a module, never a value from the file."""
     cause = _machine_cause(exc)
+    return None if cause is None else _machine_text(cause)
+
+
+def _machine_text(cause: BaseException) -> str:
     if isinstance(cause, ImportError):
         return f"{type(cause).__name__}: {cause.name or 'a module'}"
-    return None if cause is None else type(cause).__name__
+    return type(cause).__name__
 
 
 def _machine_cause(exc: BaseException) -> BaseException | None:
@@ -346,12 +350,12 @@ def publish_delivery(
         audit = audited.audit
         exc = audited.error
         if exc is not None:
-            why = machine_error(exc)
-            if why is not None:
+            cause = _machine_cause(exc)
+            if cause is not None:
                 # The disk under the validation results (full, unwritable) or the installation,
                 # not the data: a quarantine would be final and the next run would skip the file.
+                why = _machine_text(cause)
                 log.error("%s: audit could not run (%s); will retry next run", file.relative, why)
-                cause = _machine_cause(exc)
                 if isinstance(cause, ImportError):  # its text names modules and paths only
                     log.error("%s: %s", file.relative, cause)
                 log.debug("audit failure", exc_info=exc)

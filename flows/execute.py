@@ -15,7 +15,7 @@ from typing import Any
 
 from prefect.futures import PrefectFuture, as_completed
 
-from tasks.files import TransientFileError, import_file_pipeline, process_file
+from tasks.files import TransientFileError, process_file
 from tasks.outcome import FileOutcome
 from tasks.plan import BackfillPlan, PlannedFile
 from tasks.progress import RunProgress
@@ -94,10 +94,6 @@ def run_plan(
         future = process_file.submit(f, overrides, holder)
         in_flight[future] = (source, f)
 
-    if waiting:
-        # Before any task thread starts: they would otherwise all import it at once (threads);
-        # Dask workers, separate processes, import it in their first task.
-        import_file_pipeline()
     while waiting and len(in_flight) < max(1, max_parallel):
         submit_next(waiting.popleft())
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 
 import pytest
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -110,3 +113,27 @@ def test_settings_runner_is_chosen_when_the_run_starts(monkeypatch: pytest.Monke
     monkeypatch.setenv("BUREAU_STATS_TASK_RUNNER", "spark")
     with pytest.raises(ValueError, match="unknown task runner"):
         SettingsTaskRunner().__enter__()
+
+
+def test_the_file_stack_is_imported_from_several_threads_at_once() -> None:
+    """What each per-file task does first: in a fresh process, four threads at once."""
+    code = (
+        "import os, sys, threading\n"
+        "from tasks.files import import_file_pipeline\n"
+        "errors = []\n"
+        "def first():\n"
+        "    try: import_file_pipeline()\n"
+        "    except BaseException as e: errors.append(repr(e))\n"
+        "threads = [threading.Thread(target=first) for _ in range(4)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "assert not errors, errors\n"
+        "assert {'great_expectations', 'expectations.audit', 'bureau_stats.pipeline'} "
+        "<= set(sys.modules)\n"
+        "print(os.environ['GX_ANALYTICS_ENABLED'])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "GX_ANALYTICS_ENABLED"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "false"
