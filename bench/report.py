@@ -358,6 +358,7 @@ def render(report: dict[str, Any]) -> str:
         ".venv/bin/python -m bench.e2e --landing DIR --warehouse postgresql+psycopg://postgres@127.0.0.1/DB [--sql-profile]",
         ".venv/bin/python -m bench.baselines copy  --landing DIR --pg postgresql+psycopg://postgres@127.0.0.1/DB",
         ".venv/bin/python -m bench.baselines naive --landing DIR --pg postgresql+psycopg://postgres@127.0.0.1/DB",
+        ".venv/bin/python -m bench.floor --landing DIR --pg postgresql+psycopg://postgres@127.0.0.1/DB   # CPU floor, core-s",
         ".venv/bin/python -m bench.nightly --landing DIR --warehouse URL_OF_A_LOADED_WAREHOUSE",
         ".venv/bin/python -m bench.memory registration/FILE.csv --landing DIR",
         ".venv/bin/python -m bench.report bench/results.json > bench/results.md   # re-render",
