@@ -384,7 +384,7 @@ def publish_delivery(
             log.debug("publish failure", exc_info=True)
             return FileOutcome.failed(file, record, f"publish error ({type(exc).__name__})")
         outcome = FileOutcome.from_result(result, time.perf_counter() - t0)
-        outcome.warnings = list(batch.warnings)
+        outcome.warnings = list(batch.warnings) + (audit.warnings if audit is not None else [])
         if result.status in ("published", "superseded"):
             outcome.warnings += ytd_decreases(engine, SOURCES[file.source], record.id)
         for warning in outcome.warnings:

@@ -13,10 +13,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors.sources import Source
-from connectors.values import TEXT
+from connectors.values import AMOUNT_DIGITS, AMOUNT_SCALE, TEXT
 
-AMOUNT_SCALE = 4  # decimal places kept for amounts (the warehouse's NUMERIC(20, 4))
-DECIMAL_TYPE = pa.decimal128(20, AMOUNT_SCALE)
+DECIMAL_TYPE = pa.decimal128(AMOUNT_DIGITS, AMOUNT_SCALE)  # the warehouse's NUMERIC(20, 4)
 LEADING = ("line", "partition_date")
 
 

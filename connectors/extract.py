@@ -79,7 +79,13 @@ def parse_table(source: Source, normalized: pd.DataFrame) -> Parsed:
         if col.type == "decimal" and col.minimum == 0 and not col.is_required:
             t = t.fillna("0")  # a blank amount is 0 (罚没金额)
         if col.check == "resident_id" or col.check_by:
-            t = t.where(~t.str.fullmatch(r"\d{17}x", na=False), t.str.upper())
+            # A final `x` reads as `X` in a resident ID only (a USCC has no lower case).
+            lower_x = t.str.fullmatch(r"\d{17}x", na=False)
+            if col.check_by and col.check != "resident_id":
+                by, checks = col.check_by
+                persons = {value for value, check in checks.items() if check == "resident_id"}
+                lower_x &= values.contains_any(text[by], persons)
+            t = t.where(~lower_x, t.str.upper())
         text[col.field] = t
         parsed[col.field], ok[col.field], reason[col.field] = _parse_column(col, t)
     return Parsed(text=text, value=parsed, ok=ok, reason=reason)
@@ -159,13 +165,18 @@ def _validate(source: Source, p: Parsed, rej: _Rejections, file: LandingFile) ->
         if col.not_above:
             other = p.value[col.not_above]
             rej.add((v > other).fillna(False).astype(bool), "rule_violation", col.header)
-    partition = p.value[source.partition_field]
+    own = p.value[source.partition_field]
+    partition = own
     if source.partition_fallback:
-        partition = partition.fillna(p.value[source.partition_fallback])
+        partition = own.fillna(p.value[source.partition_fallback])
     start = pd.Timestamp(file.period_start)
     end = pd.Timestamp(file.period_end)
     outside = partition.notna() & ((partition < start) | (partition > end))
-    rej.add(outside, "out_of_period", source.column(source.partition_field).header)
+    header = source.column(source.partition_field).header
+    if source.partition_fallback:  # name the column whose date was out of the period
+        by_fallback = outside & own.isna()
+        rej.add(by_fallback, "out_of_period", source.column(source.partition_fallback).header)
+    rej.add(outside, "out_of_period", header)
     return partition
 
 

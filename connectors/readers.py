@@ -169,6 +169,23 @@ def _arrow_csv(data: bytes, encoding: str, skip: int) -> pd.DataFrame:
     return table.to_pandas(types_mapper={pa.string(): TEXT}.get)
 
 
+def _declared_sheet(names: list[str], declared: str | None, warnings: list[str]) -> str:
+    """The contract's sheet (blanks around its name ignored). A workbook without it is read
+    only when it has a single sheet, which cannot be another table; with several, guessing
+    could publish the wrong one, so the file is refused."""
+    if not declared:
+        return names[0]
+    for name in names:
+        if name.strip(" \u3000") == declared:
+            return name
+    if len(names) == 1:
+        warnings.append(f"sheet {declared!r} not found; read the only sheet {names[0]!r}")
+        return names[0]
+    raise FileRejected(
+        "unreadable", f"no sheet {declared!r} among the workbook's {len(names)} sheets"
+    )
+
+
 def _xlsx_grid(data: bytes, source: Source, warnings: list[str]) -> pd.DataFrame:
     import python_calamine
 
@@ -183,9 +200,7 @@ def _xlsx_grid(data: bytes, source: Source, warnings: list[str]) -> pd.DataFrame
     names = book.sheet_names
     if not names:
         raise FileRejected("unreadable", "the workbook has no sheets")
-    sheet_name = source.sheet if source.sheet in names else names[0]
-    if source.sheet and source.sheet not in names:
-        warnings.append(f"sheet {source.sheet!r} not found; read the first sheet {sheet_name!r}")
+    sheet_name = _declared_sheet(names, source.sheet, warnings)
     try:
         rows = book.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
     except Exception as exc:
@@ -194,6 +209,19 @@ def _xlsx_grid(data: bytes, source: Source, warnings: list[str]) -> pd.DataFrame
         ) from None
     # The texts of `excel_cell_text`, converted a column at a time by cell type.
     return text_grid(rows)
+
+
+def _whole_number(value: object) -> int | None:
+    """A record count as exporters write it: `40`, `40.0` or `"40"`; anything else is None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip())
+    return None
 
 
 def _json_records(data: bytes, source: Source) -> tuple[pd.DataFrame, int | None]:
@@ -216,10 +244,9 @@ def _json_records(data: bytes, source: Source) -> tuple[pd.DataFrame, int | None
     records = document[source.json_records]
     total: int | None = None
     if source.json_total:
-        declared = document.get(source.json_total)
-        if not isinstance(declared, int) or isinstance(declared, bool):
+        total = _whole_number(document.get(source.json_total))
+        if total is None:
             raise FileRejected("truncated", f"no integer {source.json_total!r} in the export")
-        total = declared
     if not all(isinstance(r, dict) for r in records):
         raise FileRejected("unreadable", "a record is not a JSON object")
     frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()

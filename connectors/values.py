@@ -125,10 +125,11 @@ _DATE_RE = (
 
 
 def _assemble_dates(year: pd.Series, month: pd.Series, day: pd.Series) -> pd.Series:
-    """Build dates from parts; impossible dates (2024-02-30) become NaT."""
+    """Build dates from parts; impossible dates (2024-02-30, year 0) become NaT."""
+    years = pd.to_numeric(year, errors="coerce")
     parts = pd.DataFrame(
         {
-            "year": pd.to_numeric(year, errors="coerce"),
+            "year": years.where(years >= 1),  # no year 0: Python's dates start at 1
             "month": pd.to_numeric(month, errors="coerce"),
             "day": pd.to_numeric(day, errors="coerce"),
         }
@@ -232,7 +233,7 @@ def _calendar_day(year: str, month: str, day: str) -> np.datetime64:
     if not (year.isascii() and month.isascii() and day.isascii()):
         return _NAT
     y, m, d = int(year), int(month), int(day)
-    if not 1 <= m <= 12:
+    if y < 1 or not 1 <= m <= 12:
         return _NAT
     leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
     if not 1 <= d <= (29 if m == 2 and leap else _MONTH_DAYS[m - 1]):
@@ -265,6 +266,7 @@ def parse_epoch_ms_dates(text: pd.Series) -> tuple[pd.Series, pd.Series]:
         valid = ms.notna() & ms.between(-(10**14), 10**14)
         instants = pd.to_datetime(ms[valid].astype("int64"), unit="ms", utc=True)
         local = instants.dt.tz_convert(SHANGHAI).dt.tz_localize(None).dt.normalize()
+        local = local[local.dt.year.between(1, 9999)]  # what a date (and the warehouse) holds
         out[local.index] = local.astype("datetime64[s]")
     return out, ~present | out.notna()
 
@@ -288,17 +290,28 @@ def parse_ints(text: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 _DECIMAL_RE = r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d{1,3})?"
 
+# What the warehouse stores exactly (NUMERIC(20, 4), Arrow decimal128(20, 4)). A value that
+# needs more is rejected as `bad_number`, never rounded to fit.
+AMOUNT_DIGITS = 20
+AMOUNT_SCALE = 4
+_AMOUNT_LIMIT = Decimal(10) ** (AMOUNT_DIGITS - AMOUNT_SCALE)
+
 
 def _to_decimal(value: str) -> Decimal | None:
     try:
         result = Decimal(value)
     except InvalidOperation:
         return None
-    return result if result.is_finite() else None
+    if not result.is_finite() or abs(result) >= _AMOUNT_LIMIT:
+        return None
+    if result and int(result.normalize().as_tuple().exponent) < -AMOUNT_SCALE:
+        return None  # `12.50000` is kept (12.5); `772.5500000000001` is not rounded
+    return result
 
 
 def parse_decimals(text: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Exact decimals (thousands separators allowed), never through binary floats."""
+    """Exact decimals (thousands separators allowed), never through binary floats; only those
+    the warehouse can hold exactly parse (at most 4 decimal places, 16 integer digits)."""
     out = pd.Series(None, index=text.index, dtype=object)
     present = text.notna()
     if present.any():

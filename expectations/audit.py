@@ -47,6 +47,7 @@ from expectations.build import (
     PERIOD_END,
     PERIOD_START,
     TODAY,
+    WARNING,
     apply_threshold,
     load_suite,
 )
@@ -115,10 +116,11 @@ _SAFE_OBSERVED = frozenset(
 class AuditOutcome:
     """The verdict of the audit step for one batch."""
 
-    success: bool
+    success: bool  # no failed expectation of `critical` severity (GX's default)
     failures: list[str]  # short human-readable lines, never data values
     result_path: str | None  # the stored validation result (JSON)
     statistics: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # failed `warning` expectations, as lines
 
 
 @dataclass
@@ -347,11 +349,18 @@ def _subject(kwargs: dict[str, Any]) -> str:
     return ""
 
 
-def failure_lines(result: ExpectationSuiteValidationResult) -> list[str]:
-    """One short line per failed expectation: what failed and how much, never which values."""
+def is_warning(item: ExpectationValidationResult) -> bool:
+    config = item.expectation_config
+    severity = getattr(config, "severity", None)
+    return str(getattr(severity, "value", severity)) == WARNING
+
+
+def failure_lines(result: ExpectationSuiteValidationResult, *, warnings: bool = False) -> list[str]:
+    """One short line per failed expectation of the severity asked for (critical ones, or with
+    `warnings` those of severity warning): what failed and how much, never which values."""
     lines = []
     for item in result.results:
-        if item.success:
+        if item.success or is_warning(item) != warnings:
             continue
         config = item.expectation_config
         if config is None:
@@ -781,9 +790,11 @@ def audit_batch(
             ctx.context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=[key])
     statistics = dict(result.statistics)
     statistics["rows"] = len(rows)
+    failures = failure_lines(result)
     return AuditOutcome(
-        success=bool(result.success),
-        failures=failure_lines(result),
+        success=bool(result.success) or not failures,
+        failures=failures,
+        warnings=failure_lines(result, warnings=True),
         result_path=str(result_path) if result_path.exists() else None,
         statistics=statistics,
     )

@@ -46,6 +46,8 @@ USCC_REGEX = r"^[0-9A-HJ-NP-RTUW-Y]{18}$"
 # `meta.tolerance` of expectations whose `mostly` follows the reject threshold.
 TOLERANCE_KEY = "tolerance"
 TOLERANCE_THRESHOLD = "reject_threshold"
+# `severity` of an expectation whose failure is a warning (GX's FailureSeverity values).
+WARNING = "warning"
 
 
 def mostly_for(threshold: Decimal) -> float:
@@ -62,6 +64,12 @@ def _expectation(kind: str, rule: str, /, **kwargs: Any) -> dict[str, Any]:
 def _tolerant(expectation: dict[str, Any], threshold: Decimal) -> dict[str, Any]:
     expectation["kwargs"]["mostly"] = mostly_for(threshold)
     expectation["meta"][TOLERANCE_KEY] = TOLERANCE_THRESHOLD
+    return expectation
+
+
+def _warning(expectation: dict[str, Any]) -> dict[str, Any]:
+    """GX's own severity: a failure is reported and logged but does not quarantine the file."""
+    expectation["severity"] = WARNING
     return expectation
 
 
@@ -130,15 +138,18 @@ def _column_expectations(column: Column, threshold: Decimal) -> list[dict[str, A
             )
         )
     if column.type in DATE_TYPES:
+        # A warning, not a verdict: the contract quarantines for no such reason (rule 6).
         out.append(
-            _tolerant(
-                _expectation(
-                    "expect_column_values_to_be_between",
-                    "not after today (many future dates mean a misread date format)",
-                    column=name,
-                    max_value={"$PARAMETER": TODAY},
-                ),
-                threshold,
+            _warning(
+                _tolerant(
+                    _expectation(
+                        "expect_column_values_to_be_between",
+                        "not after today (many future dates suggest a misread date format)",
+                        column=name,
+                        max_value={"$PARAMETER": TODAY},
+                    ),
+                    threshold,
+                )
             )
         )
     if column.not_before is not None:

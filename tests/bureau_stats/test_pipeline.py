@@ -281,3 +281,31 @@ def test_a_corrupt_file_whose_error_carries_an_oserror_context_is_still_quaranti
     outcome = next(o for o in summary.outcomes if o.file.endswith(corrupt))
     assert (outcome.status, outcome.reason) == ("quarantined", "unreadable")
     assert outcome.detail == "reader failed (BadZipFile)"
+
+
+def test_dates_after_today_are_published_with_a_warning(
+    tmp_path: Path,
+    landing_samples: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Rule 6 quarantines for no such reason: a file dated in the future is published, and
+    the audit's warning reaches the outcome and the log."""
+    sample = landing_samples / "ip_cases" / "知识产权案件_20241001-20241231.csv"
+    future = tmp_path / "landing" / "ip_cases" / "知识产权案件_20991001-20991231.csv"
+    future.parent.mkdir(parents=True)
+    text = sample.read_bytes().decode("gb18030")
+    text = text.replace("2024", "2099").replace("２０２４", "２０９９")  # full-width digits too
+    future.write_bytes(text.encode("gb18030"))
+    monkeypatch.setenv("BUREAU_STATS_VAR_DIR", str(tmp_path / "var"))
+    settings = load_settings(
+        landing=str(tmp_path / "landing"), warehouse_url=f"sqlite:///{tmp_path / 'w.db'}"
+    )
+    caplog.set_level("WARNING")
+    summary = pipeline.ingest(settings)
+    records = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    [outcome] = summary.outcomes
+    assert outcome.status == "published"
+    assert outcome.rows_accepted > 0
+    assert any("expect_column_values_to_be_between(received_on)" in w for w in outcome.warnings)
+    assert any("not after today" in r for r in records)

@@ -159,7 +159,7 @@ def se_record(
     }
 
 
-def se_bytes(records: list[dict], total: int | None = None) -> bytes:
+def se_bytes(records: list[dict], total: object = None) -> bytes:
     doc = {
         "exportTime": "2024-02-01T02:00:00+08:00",
         "region": "x",
@@ -171,6 +171,20 @@ def se_bytes(records: list[dict], total: int | None = None) -> bytes:
 
 def test_json_total_mismatch_is_truncated(extract) -> None:
     batch = extract("special_equipment", se_bytes([se_record("A")], total=2))
+    assert (batch.verdict, batch.reason) == ("quarantine", "truncated")
+
+
+@pytest.mark.parametrize("total", [2.0, "2", " 2 "])
+def test_json_total_written_as_a_whole_float_or_text_is_read(extract, total: object) -> None:
+    batch = extract("special_equipment", se_bytes([se_record("A"), se_record("B")], total=total))
+    assert batch.verdict == "readable" and batch.rows_read == 2
+
+
+@pytest.mark.parametrize("total", [2.5, "2件", True, None, "٢"])
+def test_json_total_that_is_no_whole_number_is_truncated(extract, total: object) -> None:
+    data = json.loads(se_bytes([se_record("A"), se_record("B")]))
+    data["total"] = total
+    batch = extract("special_equipment", json.dumps(data, ensure_ascii=False).encode())
     assert (batch.verdict, batch.reason) == ("quarantine", "truncated")
 
 
@@ -192,6 +206,19 @@ def test_json_epoch_dates_and_null_decision_partition_by_application(extract) ->
         "2024-01-01",
         "2024-01-02",
     ]
+
+
+def test_out_of_period_names_the_column_the_partition_date_came_from(extract) -> None:
+    # 2023-12-30 in Shanghai: before the January period. A pending record (no decision) is
+    # partitioned by its application date, so that is the column to name.
+    records = [
+        se_record("A", status="受理", apply_ms=1703894400000, approve_ms=None),
+        se_record("B", apply_ms=1703894400000, approve_ms=1703894400000),
+    ] + [se_record(f"R{i}") for i in range(40)]
+    batch = extract("special_equipment", se_bytes(records))
+    rejected = batch.rejects.set_index("line")
+    assert rejected["reason"].tolist() == ["out_of_period", "out_of_period"]
+    assert rejected["column"].tolist() == ["applyDate", "approveDate"]
 
 
 def test_json_decision_required_when_approved_and_forbidden_when_pending(extract) -> None:
@@ -258,6 +285,21 @@ def test_natural_person_is_masked_and_hashed_everywhere(extract) -> None:
     assert "张三丰" not in raw and RESIDENT_ID[:-1] not in raw
 
 
+def test_a_final_lower_case_x_reads_as_x_for_a_person_only(extract) -> None:
+    # Both end in a valid check character X: a resident ID and an all-digit USCC.
+    person_id, company_id = "44070319900101005X", "91440703000000005X"
+    rows = [
+        case_row("C1", pid=person_id.lower()),
+        case_row("C2", party_type="单位", name="甲公司", pid=company_id.lower()),
+    ]
+    rows += [case_row(f"C{i}", party_type="单位", name="甲公司", pid=USCC) for i in range(3, 30)]
+    batch = extract("cases", _cases_xlsx(rows))
+    accepted = batch.accepted_frame().set_index("case_no")
+    assert "C1" in accepted.index  # the person's `x` read as `X`, then hashed
+    assert batch.rejects["reason"].tolist() == ["bad_check_digit"]  # the company's `x`
+    assert company_id not in accepted["party_id"].tolist()
+
+
 def test_amount_is_exact_decimal_and_blank_amount_is_zero(extract) -> None:
     from decimal import Decimal
 
@@ -267,6 +309,16 @@ def test_amount_is_exact_decimal_and_blank_amount_is_zero(extract) -> None:
     ]
     batch = extract("cases", _cases_xlsx(rows))
     assert batch.accepted_frame()["penalty_yuan"].tolist() == [Decimal("12500.10"), Decimal("0")]
+
+
+def test_amount_with_more_decimal_places_than_kept_rejects_the_row_not_the_file(extract) -> None:
+    unit = {"party_type": "单位", "name": "甲公司", "pid": USCC}
+    rows = [case_row("C1", **unit, penalty="1,000.123456")]
+    rows += [case_row(f"C{i}", **unit, penalty="1,000.1234") for i in range(2, 30)]
+    batch = extract("cases", _cases_xlsx(rows))
+    assert batch.verdict == "readable"
+    assert batch.rejects["reason"].tolist() == ["bad_number"]
+    assert batch.rows_accepted == 28 and batch.accounting_closes
 
 
 def test_ip_stats_invention_above_total_is_rejected_and_quarantines_the_month(extract) -> None:

@@ -94,7 +94,17 @@ def test_every_date_spelling_parses(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["2024-02-30", "2024-01/05", "05/01/2024", "2024年1月5", "2024-1-5T08:30", "yesterday"]
+    "text",
+    [
+        "2024-02-30",
+        "2024-01/05",
+        "05/01/2024",
+        "2024年1月5",
+        "2024-1-5T08:30",
+        "yesterday",
+        "0000-01-01",  # no year 0: a stored date could not be read back
+        "00000101",
+    ],
 )
 def test_bad_or_impossible_dates_fail(text: str) -> None:
     parsed, ok = values.parse_dates(s(text))
@@ -105,6 +115,13 @@ def test_bad_or_impossible_dates_fail(text: str) -> None:
 def test_blank_date_is_ok_and_null() -> None:
     parsed, ok = values.parse_dates(pd.Series([None], dtype="str"))
     assert ok.iloc[0] and pd.isna(parsed.iloc[0])
+
+
+def test_epoch_ms_before_year_1_is_not_a_date() -> None:
+    # -99999999999999 ms is in the year -1199; -62135596800000 ms is 0001-01-01T00:00Z.
+    parsed, ok = values.parse_epoch_ms_dates(s("-99999999999999", "-62135596800000"))
+    assert ok.tolist() == [False, True]
+    assert parsed.iloc[1].date() == date(1, 1, 1)
 
 
 def test_epoch_ms_utc_becomes_shanghai_calendar_date() -> None:
@@ -134,6 +151,16 @@ def test_amounts_keep_exact_decimals_with_thousands_separators() -> None:
     assert parsed.iloc[1] == Decimal("0.1")
     assert parsed.iloc[2] == Decimal("1234567.891")
     assert ok.tolist() == [True, True, True, False, False]
+
+
+def test_amounts_the_warehouse_cannot_hold_exactly_do_not_parse() -> None:
+    parsed, ok = values.parse_decimals(
+        s("123.456789", "772.5500000000001", "12.50000", "9,999,999,999,999,999.9999", "1e16")
+    )
+    # More than 4 decimal places or 16 integer digits: not rounded to fit, refused.
+    assert ok.tolist() == [False, False, True, True, False]
+    assert parsed.iloc[2] == Decimal("12.5")
+    assert parsed.iloc[3] == Decimal("9999999999999999.9999")
 
 
 def test_excel_numeric_cell_goes_through_repr_not_binary_arithmetic() -> None:

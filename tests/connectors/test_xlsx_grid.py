@@ -36,7 +36,12 @@ def assert_same_grid(got: pd.DataFrame, want: pd.DataFrame) -> None:
     assert got.to_numpy().tolist() == want.to_numpy().tolist()
 
 
-def workbook(rows: dict[str, object], sheet: str = "案件列表", merge: str | None = None) -> bytes:
+def workbook(
+    rows: dict[str, object],
+    sheet: str = "案件列表",
+    merge: str | None = None,
+    extra: dict[str, dict[str, object]] | None = None,
+) -> bytes:
     book = openpyxl.Workbook()
     ws = book.active
     assert ws is not None
@@ -45,6 +50,10 @@ def workbook(rows: dict[str, object], sheet: str = "案件列表", merge: str | 
         ws[ref] = value
     if merge:
         ws.merge_cells(merge)
+    for name, cells in (extra or {}).items():
+        more = book.create_sheet(name)
+        for ref, value in cells.items():
+            more[ref] = value
     buf = io.BytesIO()
     book.save(buf)
     return buf.getvalue()
@@ -114,11 +123,26 @@ def test_leading_blank_area_merged_cells_and_trailing_empty_columns() -> None:
     assert (grid.dtypes == pd.StringDtype("pyarrow", na_value=float("nan"))).all()
 
 
-def test_missing_sheet_reads_the_first_one_with_a_warning() -> None:
+def test_missing_sheet_reads_the_only_one_with_a_warning() -> None:
     warnings: list[str] = []
     grid = _xlsx_grid(workbook({"A1": 1.0}, sheet="other"), CASES, warnings)
     assert grid.iloc[0, 0] == "1"
     assert warnings and "not found" in warnings[0]
+
+
+def test_declared_sheet_is_found_among_several_and_blanks_around_its_name_are_ignored() -> None:
+    data = workbook({"A1": "first"}, sheet="汇总", extra={" 案件列表\u3000": {"A1": "cases"}})
+    warnings: list[str] = []
+    assert _xlsx_grid(data, CASES, warnings).iloc[0, 0] == "cases"
+    assert warnings == []
+
+
+def test_missing_sheet_among_several_refuses_the_file() -> None:
+    data = workbook({"A1": "first"}, sheet="汇总", extra={"Sheet2": {"A1": "other"}})
+    with pytest.raises(FileRejected) as err:
+        _xlsx_grid(data, CASES, [])
+    assert err.value.reason == "unreadable"
+    assert "案件列表" in str(err.value) and "2 sheets" in str(err.value)
 
 
 def test_an_empty_sheet_gives_an_empty_grid() -> None:

@@ -158,14 +158,23 @@ def test_date_order_and_future_dates(make_batch: MakeBatch, tmp_path: Path) -> N
     assert [line.split(" failed")[0] for line in outcome.failures] == [
         "expect_column_pair_values_a_to_be_greater_than_b(approved_on, applied_on)"
     ]
-    # Dates after the audit day: tolerated up to the threshold (a typo), not as a pattern.
+    # Dates after the audit day: a warning past the threshold, never a verdict (rule 6 has no
+    # such reason), so the file is still published and the operator is told.
     early = date(2024, 1, 5)
     outcome = run(make_batch("registration", dates="datetime64"), tmp_path, today=early)
-    assert not outcome.success
+    assert outcome.success
+    assert outcome.failures == []
     assert any(
-        line.startswith("expect_column_values_to_be_between(applied_on)")
-        for line in outcome.failures
+        line.startswith("expect_column_values_to_be_between(applied_on) failed [not after today")
+        for line in outcome.warnings
     )
+    # With a critical failure as well, the warning stays a warning and the failure decides.
+    outcome = run(make_batch("registration", edit=swap), tmp_path, today=early)
+    assert not outcome.success
+    assert [line.split(" failed")[0] for line in outcome.failures] == [
+        "expect_column_pair_values_a_to_be_greater_than_b(approved_on, applied_on)"
+    ]
+    assert outcome.warnings
 
 
 def test_wrong_type_and_crashing_expectation_are_reported(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -45,9 +46,14 @@ CHUNK = 100
 MakeBatch = Callable[..., ExtractedBatch]
 
 
-def run(batch: ExtractedBatch, docs: Path, chunk_rows: int) -> AuditOutcome:
+def run(batch: ExtractedBatch, docs: Path, chunk_rows: int, **kw: Any) -> AuditOutcome:
     return audit_batch(
-        batch, data_docs_dir=docs, threshold=FIVE_PERCENT, build_docs=False, chunk_rows=chunk_rows
+        batch,
+        data_docs_dir=docs,
+        threshold=FIVE_PERCENT,
+        build_docs=False,
+        chunk_rows=chunk_rows,
+        **kw,
     )
 
 
@@ -80,15 +86,16 @@ def merges(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def compare(
-    batch: ExtractedBatch, docs: Path, merges: list[int], chunks: int
+    batch: ExtractedBatch, docs: Path, merges: list[int], chunks: int, **kw: Any
 ) -> tuple[AuditOutcome, AuditOutcome]:
     """Audit a batch whole and chunk by chunk; both must agree in every reported detail."""
-    whole = run(batch, docs, WHOLE)
+    whole = run(batch, docs, WHOLE, **kw)
     assert merges == []
-    chunked = run(batch, docs, CHUNK)
+    chunked = run(batch, docs, CHUNK, **kw)
     assert merges == [chunks]
     assert chunked.success == whole.success
     assert chunked.failures == whole.failures
+    assert chunked.warnings == whole.warnings
     assert chunked.statistics == whole.statistics
     assert chunked.statistics["rows"] == len(batch.accepted)
     assert chunked.result_path != whole.result_path
@@ -150,6 +157,21 @@ def test_mostly_fails_overall_with_the_file_wide_share(
         "expect_column_values_to_be_in_set(channel) failed [closed value set; share outside it "
         "at most the reject threshold]: 25 of 400 rows unexpected (6.2 % > tolerated 5.0 %)"
     ]
+
+
+def test_future_dates_are_a_warning_in_both_modes(
+    make_batch: MakeBatch, tmp_path: Path, merges: list[int]
+) -> None:
+    # Every date of the batch's January 2024 period after an audit day of 5 January.
+    whole, chunked = compare(
+        make_batch("registration", 400), tmp_path, merges, 4, today=date(2024, 1, 5)
+    )
+    assert chunked.success and chunked.failures == []
+    assert [line.split(" failed")[0] for line in chunked.warnings] == [
+        "expect_column_values_to_be_between(applied_on)",
+        "expect_column_values_to_be_between(approved_on)",
+    ]
+    assert stored(chunked)["success"] is False  # GX's own verdict is kept in the stored result
 
 
 def test_key_repeated_in_two_chunks_fails_in_both_modes(
