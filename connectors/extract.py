@@ -217,9 +217,20 @@ def _protect(
             continue
         if col.mask_when is not None:
             names = out.loc[rows, col.field].astype(str)
+            # Raw cells (rejected rows) may pad the name (` 许昶`, `许昶\u3000`) or write it
+            # full-width: look for it as typed, stripped, and as the value rules read it.
+            spellings = [names]
+            if strict:
+                clean = values.normalize_text(names).fillna("").astype(object)
+                spellings += [names.str.strip(values.STRIP_CHARS), clean]
+                names = clean.where(clean != "", names)
             for other in text_fields:
-                if other != col.field:
-                    out.loc[rows, other] = personal_data.mask_within(out.loc[rows, other], names)
+                if other == col.field:
+                    continue
+                for spelling in spellings:
+                    out.loc[rows, other] = personal_data.mask_within(
+                        out.loc[rows, other], spelling
+                    )
             out.loc[rows, col.field] = personal_data.mask_names(names)
         if col.hash_when is not None:
             out.loc[rows, col.field] = personal_data.hash_identifiers(

@@ -285,6 +285,35 @@ def test_natural_person_is_masked_and_hashed_everywhere(extract) -> None:
     assert "张三丰" not in raw and RESIDENT_ID[:-1] not in raw
 
 
+@pytest.mark.parametrize("typed", [" 张三丰", "张三丰\u3000", "\u3000张三丰 "])
+def test_a_padded_name_is_masked_in_a_rejected_row_too(extract, typed: str) -> None:
+    # The name cell carries spaces the value rules strip; the title holds the bare name.
+    bad_id = RESIDENT_ID[:-1] + "0"
+    row = case_row("C1", pid=bad_id).replace(",张三丰,", f",{typed},")
+    rows = [row] + [
+        case_row(f"C{i}", party_type="单位", name="甲公司", pid=USCC) for i in range(2, 30)
+    ]
+    batch = extract("cases", _cases_xlsx(rows))
+    assert batch.rejects["reason"].tolist() == ["bad_check_digit"]
+    raw = json.loads(batch.rejects["raw"].iloc[0])
+    assert "三丰" not in batch.rejects["raw"].iloc[0]
+    assert raw["案件名称"] == "张**销售过期食品案"
+    assert raw["当事人名称"] == "张**"
+
+
+def test_a_full_width_latin_name_is_masked_in_a_rejected_row(extract) -> None:
+    row = case_row("C1", name="Ｊｏｈｎ", pid=RESIDENT_ID[:-1] + "0")
+    rows = [row] + [
+        case_row(f"C{i}", party_type="单位", name="甲公司", pid=USCC) for i in range(2, 30)
+    ]
+    batch = extract("cases", _cases_xlsx(rows))
+    raw = json.loads(batch.rejects["raw"].iloc[0])
+    assert (
+        "ｏｈｎ" not in batch.rejects["raw"].iloc[0] and "ohn" not in batch.rejects["raw"].iloc[0]
+    )
+    assert raw["当事人名称"] == "J***"
+
+
 def test_a_final_lower_case_x_reads_as_x_for_a_person_only(extract) -> None:
     # Both end in a valid check character X: a resident ID and an all-digit USCC.
     person_id, company_id = "44070319900101005X", "91440703000000005X"
