@@ -228,9 +228,7 @@ def _protect(
                 if other == col.field:
                     continue
                 for spelling in spellings:
-                    out.loc[rows, other] = personal_data.mask_within(
-                        out.loc[rows, other], spelling
-                    )
+                    out.loc[rows, other] = personal_data.mask_within(out.loc[rows, other], spelling)
             out.loc[rows, col.field] = personal_data.mask_names(names)
         if col.hash_when is not None:
             out.loc[rows, col.field] = personal_data.hash_identifiers(
