@@ -774,7 +774,10 @@ def _owners(rows: Iterable[Any], start: date, end: date) -> list[tuple[int, date
 
 def _withdraw(conn: Connection, record: BatchRecord, now: datetime) -> None:
     """Take a previously published delivery's rows out, and give its dates back to the files
-    that held them before (their latest rows are re-inserted as current, published now)."""
+    that held them before: the rows of their last publication (the ledger's `published_at`,
+    the timestamp every row of that publication carries) are re-inserted as current,
+    published now. Not the owner's newest rows: an earlier withdrawal may have re-inserted
+    only some of its dates, later than the others."""
     target = source_table(record.source)
     withdrawn = conn.execute(
         update(target)
@@ -794,11 +797,7 @@ def _withdraw(conn: Connection, record: BatchRecord, now: datetime) -> None:
     ).all()
     fields = [c.name for c in target.columns if c.name not in ("published_at", "superseded_at")]
     for owner, first, last in _owners(others, record.period_start, record.period_end):
-        latest = (
-            select(func.max(target.c.published_at))
-            .where(target.c.batch_id == owner)
-            .scalar_subquery()
-        )
+        latest = select(batch.c.published_at).where(batch.c.id == owner).scalar_subquery()
         current = target.alias("current_rows")
         conn.execute(
             insert(target).from_select(

@@ -187,6 +187,32 @@ def test_a_published_delivery_quarantined_later_gives_its_dates_back(engine: Eng
     }
 
 
+def _requarantine(engine: Engine, late: ExtractedBatch) -> None:
+    """A backfill re-validates a published delivery (ledger row reopened) and refuses it."""
+    with engine.begin() as conn:
+        conn.execute(update(batch).where(batch.c.sha256 == late.sha256).values(status="pending"))
+    record = register_delivery(engine, late)
+    assert quarantine_batch(engine, late, record, "suite_failed", "re-validated").status == (
+        "quarantined"
+    )
+
+
+def test_two_corrections_quarantined_one_after_the_other_both_give_their_dates_back(
+    engine: Engine,
+) -> None:
+    q1 = make_batch("registration", date(2024, 1, 1), date(2024, 3, 31), tag="q1")
+    jan = make_batch("registration", *JAN, tag="jan")
+    feb = make_batch("registration", *FEB, tag="feb")
+    deliver(engine, q1)
+    q1_rows = current_tags(engine)
+    deliver(engine, jan, feb)
+    assert {t for d, t in current_tags(engine).items() if d.month < 3} == {"jan", "feb"}
+    _requarantine(engine, jan)  # January's rows of q1 come back, published now...
+    _requarantine(engine, feb)  # ...and February's must too, although older than those
+    assert current_tags(engine) == q1_rows
+    assert statuses(engine)[q1.file.relative.split("/")[-1]] == "published"
+
+
 def test_owner_of_each_date() -> None:
     from types import SimpleNamespace
 
