@@ -89,8 +89,29 @@ def _first_error(data: bytes | memoryview, encoding: str) -> int | None:
     return None
 
 
+_WIDE_BOMS = (b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00", b"\xff\xfe", b"\xfe\xff")
+
+
+def _nul_share(data: bytes) -> float:
+    return data.count(0) / len(data) if data else 0.0
+
+
+def refuse_wide_unicode(head: bytes) -> None:
+    """UTF-16 / UTF-32 text (a byte-order mark, or a NUL in every other byte) is an encoding
+    the contract does not accept: say so, rather than `unreadable` for its NUL bytes."""
+    wide = head.startswith(_WIDE_BOMS)
+    if not wide and len(head) >= 16:
+        # UTF-16 without a BOM: every ASCII character (digits, commas, line ends) puts a NUL
+        # in one byte parity, hardly ever in the other (a file of zeros is corrupt instead).
+        shares = sorted((_nul_share(head[:4096:2]), _nul_share(head[1:4096:2])))
+        wide = shares[1] >= 0.25 and shares[0] <= 0.02
+    if wide:
+        raise FileRejected("encoding", "UTF-16 or UTF-32 text; exports are UTF-8 or GB18030")
+
+
 def detect_csv_encoding(data: bytes) -> tuple[str, int]:
     """(encoding, bytes to skip): UTF-8 with or without BOM, else GB18030, else `encoding`."""
+    refuse_wide_unicode(data[:4096])
     if data.startswith(UTF8_BOM):
         bad = _first_error(memoryview(data)[len(UTF8_BOM) :], "utf-8")
         if bad is not None:
@@ -421,6 +442,7 @@ def _csv_encoding(fp: IO[bytes]) -> tuple[str, int]:
     head = fp.read(CSV_HEAD_BYTES)
     if not head:
         raise FileRejected("empty", "the file is empty (0 bytes)")
+    refuse_wide_unicode(head)
     if b"\x00" in head:
         raise FileRejected("unreadable", "the file contains NUL bytes")
     complete = len(head) < CSV_HEAD_BYTES

@@ -53,6 +53,10 @@ def build_corpus(root: Path) -> dict[str, str | None]:
     put(REG.format("06"), b"", "empty")
     put(REG.format("07"), "\ufeff业务流水号\n\n".encode(), "missing_column")
     put(REG.format("08"), os.urandom(2048), None)  # checked separately: any verdict, closes
+    text = "\n".join([REG_HEADER, *[reg_row(f"DJ{i}") for i in range(30)]])
+    put(REG.format("09"), text.encode("utf-16"), "encoding")  # with its byte-order mark
+    put(REG.format("10"), text.encode("utf-16-le"), "encoding")  # without
+    put(REG.format("11"), bytes(4096), "unreadable")  # zeros: corrupt, not UTF-16
 
     food = [
         ["食品经营许可办件明细表"],

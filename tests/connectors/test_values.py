@@ -85,6 +85,9 @@ def test_normalize_text_is_the_python_rule_cell_by_cell(
         "2024年1月5日",
         "2024-01-05 08:30",
         "2024/1/5 08:30:00",
+        "2024/1/5 8:30",
+        "2024年1月5日 23:59:59",
+        "20240105 00:00",
     ],
 )
 def test_every_date_spelling_parses(text: str) -> None:
@@ -104,6 +107,11 @@ def test_every_date_spelling_parses(text: str) -> None:
         "yesterday",
         "0000-01-01",  # no year 0: a stored date could not be read back
         "00000101",
+        "2024-01-01 99:99",  # a time part that is no time of day
+        "2024-01-01 24:00",
+        "2024-01-01 08:30:99",
+        "2024-01-01 08:60",
+        "2024-01-01 ٠٨:٣٠",
     ],
 )
 def test_bad_or_impossible_dates_fail(text: str) -> None:
