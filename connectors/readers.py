@@ -127,15 +127,27 @@ def detect_csv_encoding(data: bytes) -> tuple[str, int]:
     return "gb18030", 0
 
 
+def check_declared_encoding(source: Source, encoding: str, data: bytes) -> None:
+    """The detected encoding must be one the contract names for the source. ASCII is both."""
+    if encoding in source.encodings:
+        return
+    if encoding == "utf-8" and data.isascii():
+        return
+    found = "UTF-8" if encoding == "utf-8" else "GB18030 (not UTF-8)"
+    named = " or ".join("UTF-8" if e == "utf-8" else "GB18030" for e in source.encodings)
+    raise FileRejected("encoding", f"{found} text, but {source.code} exports are {named}")
+
+
 def decode_csv(data: bytes) -> tuple[str, str]:
     """The whole text of a CSV export and the encoding it was in."""
     encoding, skip = detect_csv_encoding(data)
     return data[skip:].decode(encoding), encoding
 
 
-def _csv_grid(data: bytes) -> pd.DataFrame:
+def _csv_grid(data: bytes, source: Source) -> pd.DataFrame:
     """All cells as text, blank lines kept (so row i is line i + 1)."""
     encoding, skip = detect_csv_encoding(data)
+    check_declared_encoding(source, encoding, data[skip:])
     if b"\x00" in data:
         raise FileRejected("unreadable", "the file contains NUL bytes")
     if not data[skip:].strip():
@@ -546,6 +558,8 @@ def read_export(fp: IO[bytes], source: Source, extension: str, *, stream: bool =
     if source.format == "csv" and stream:
         # Encoding and emptiness are file verdicts: decided now, once for every pass.
         encoding, skip = _csv_encoding(fp)
+        fp.seek(skip)
+        check_declared_encoding(source, encoding, fp.read(CSV_HEAD_BYTES))
 
         def blocks() -> Iterator[RawTable]:
             return _csv_blocks(fp, source, encoding, skip, CSV_BLOCK_BYTES)
@@ -577,7 +591,7 @@ def read_export(fp: IO[bytes], source: Source, extension: str, *, stream: bool =
         return Export(blocks=_slices(table, BLOCK_ROWS), declared_total=total)
     warnings: list[str] = []
     if source.format == "csv":
-        grid = _csv_grid(data)
+        grid = _csv_grid(data, source)
     else:
         grid = _xlsx_grid(data, source, warnings)
     del data

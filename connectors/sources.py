@@ -12,6 +12,7 @@ from typing import Literal
 
 ColumnType = Literal["text", "enum", "bool", "date", "epoch_ms_date", "month", "int", "decimal"]
 FileFormat = Literal["csv", "xlsx", "json"]
+Encoding = Literal["utf-8", "gb18030"]  # UTF-8 with or without BOM; GB18030
 Check = Literal["uscc", "uscc_alphabet", "resident_id"]
 
 BOOL_VALUES = {"是": True, "否": False}
@@ -87,7 +88,9 @@ class Source:
     file_stem: str
     format: FileFormat
     columns: tuple[Column, ...]
-    # csv: candidate encodings are detected; xlsx: sheet name and header row (1-based).
+    # csv: the encodings the contract names for the source (the one used is detected; any
+    # other is quarantined `encoding`); xlsx: sheet name and header row (1-based).
+    encodings: tuple[Encoding, ...] = ("utf-8", "gb18030")
     sheet: str | None = None
     header_row: int = 1
     # Monthly files are named <stem>_YYYYMM; period files <stem>_YYYYMMDD-YYYYMMDD.
@@ -136,6 +139,7 @@ REGISTRATION = Source(
     label="经营主体登记业务明细",
     file_stem="经营主体登记业务明细",
     format="csv",
+    encodings=("gb18030", "utf-8"),
     columns=(
         Column("业务流水号", "txn_id", key=True),
         Column("统一社会信用代码", "uscc", required=True, check="uscc"),
@@ -255,6 +259,7 @@ MEDICAL_DEVICE = Source(
     label="第三类医疗器械经营许可",
     file_stem="医疗器械经营许可",
     format="csv",
+    encodings=("utf-8",),
     columns=(
         Column("受理号", "acceptance_no", key=True),
         Column("企业名称", "company_name", required=True),
@@ -350,6 +355,7 @@ INSPECTIONS = Source(
     label="监督检查记录",
     file_stem="监督检查记录",
     format="csv",
+    encodings=("gb18030",),
     columns=(
         Column("检查记录编号", "record_no", key=True),
         Column("检查对象名称", "target_name", required=True),
@@ -399,6 +405,7 @@ IP_STATS = Source(
     label="知识产权统计月报",
     file_stem="知识产权统计月报",
     format="csv",
+    encodings=("utf-8",),
     monthly=True,
     columns=(
         Column("统计月份", "month", "month", key=True, partition=True),
@@ -427,6 +434,7 @@ IP_CASES = Source(
     label="知识产权案件及线索",
     file_stem="知识产权案件",
     format="csv",
+    encodings=("gb18030",),
     columns=(
         Column("编号", "ref_no", key=True),
         enum("类型", "kind", "专利侵权纠纷", "商标侵权", "假冒专利", "电商平台线索"),

@@ -21,6 +21,59 @@ def test_gb18030_and_utf8_bom_and_plain_utf8_are_detected(extract) -> None:
         assert batch.accepted_frame()["entity_name"].tolist() == ["甲公司", "甲公司"]
 
 
+def _header(source: str) -> str:
+    from connectors.sources import SOURCES
+
+    return ",".join(c.header for c in SOURCES[source].columns)
+
+
+@pytest.mark.parametrize(
+    ("source", "encoding", "bom"),
+    [
+        ("ip_cases", "utf-8", True),  # GB18030 exports
+        ("ip_cases", "utf-8", False),
+        ("inspections", "utf-8", True),
+        ("medical_device", "gb18030", False),  # UTF-8 exports
+        ("ip_stats", "gb18030", False),
+    ],
+)
+def test_an_encoding_the_contract_does_not_name_for_the_source_is_quarantined(
+    extract, source: str, encoding: str, bom: bool
+) -> None:
+    batch = extract(source, csv_bytes(_header(source), ["x"], encoding, bom=bom))
+    assert (batch.verdict, batch.reason) == ("quarantine", "encoding")
+    assert "exports are" in (batch.detail or "")
+
+
+@pytest.mark.parametrize(
+    ("source", "encoding", "bom"),
+    [
+        ("ip_cases", "gb18030", False),
+        ("inspections", "gb18030", False),
+        ("medical_device", "utf-8", True),
+        ("medical_device", "utf-8", False),  # "accept it without the BOM too"
+        ("ip_stats", "utf-8", False),
+        ("ip_stats", "utf-8", True),
+    ],
+)
+def test_the_encodings_the_contract_names_are_read(
+    extract, source: str, encoding: str, bom: bool
+) -> None:
+    batch = extract(source, csv_bytes(_header(source), [], encoding, bom=bom))
+    assert batch.reason == "empty"  # read as far as its rows: a header alone
+
+
+def test_the_whole_file_reader_checks_the_declared_encoding_too() -> None:
+    from connectors.readers import FileRejected, _csv_grid
+    from connectors.sources import SOURCES
+
+    data = csv_bytes(_header("ip_cases"), ["a,b"], "utf-8")
+    with pytest.raises(FileRejected) as err:
+        _csv_grid(data, SOURCES["ip_cases"])
+    assert err.value.reason == "encoding"
+    assert not _csv_grid(csv_bytes(_header("ip_cases"), ["a,b"]), SOURCES["ip_cases"]).empty
+
+
 def test_undecodable_bytes_quarantine_with_encoding(extract) -> None:
     data = csv_bytes(REG_HEADER, [reg_row()], "utf-8") + b"\xff\xfe\xfa\x81\x30\n"
     batch = extract("registration", data)
