@@ -108,6 +108,20 @@ class Settings(BaseSettings):
     def resolved_reports_dir(self) -> Path:
         return self.reports_dir or self.var_dir / "reports"
 
+    def make_run_folders(self) -> None:
+        """Create the folders a run writes to, before it touches anything: a folder that cannot
+        exist (its parent is a file, a read-only or pseudo file system) is a setting to fix."""
+        for what, folder in (
+            ("BUREAU_STATS_VAR_DIR", self.var_dir),
+            ("the spool folder", self.resolved_spool_dir()),
+            ("the Data Docs folder", self.resolved_data_docs_dir()),
+        ):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                reason = exc.strerror or type(exc).__name__
+                raise FolderError(f"{what} {folder} cannot be created: {reason}") from None
+
     def pii_key_bytes(self, allow_development_key: bool = False) -> bytes:
         """The HMAC key for personal identifiers; refuse to run without one unless told."""
         key = self.secret("pii_key")
@@ -124,6 +138,10 @@ class Settings(BaseSettings):
 
 class MissingSettingError(RuntimeError):
     """A required setting is absent; the CLI maps it to exit code 2."""
+
+
+class FolderError(MissingSettingError):
+    """A configured folder cannot be created."""
 
 
 class SecretBlockError(MissingSettingError):

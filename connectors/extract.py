@@ -229,11 +229,39 @@ def _protect(
                     continue
                 for spelling in spellings:
                     out.loc[rows, other] = personal_data.mask_within(out.loc[rows, other], spelling)
+                if strict:  # the name typed another way in the other cell (`赵Ａ华` for `赵A华`)
+                    out.loc[rows, other] = _mask_in_normalized(out.loc[rows, other], names)
             out.loc[rows, col.field] = personal_data.mask_names(names)
         if col.hash_when is not None:
             out.loc[rows, col.field] = personal_data.hash_identifiers(
                 out.loc[rows, col.field].astype(str), key
             )
+    # A resident ID typed into free text (a title, a unit) is hashed like the rejected rows'.
+    for field in _free_text_fields(source):
+        out[field] = personal_data.scrub_resident_ids_in(out[field], key)
+    return out
+
+
+def _free_text_fields(source: Source) -> list[str]:
+    """Text columns that are neither keys nor checked identifiers (where an ID is no code)."""
+    return [
+        c.field
+        for c in source.columns
+        if c.type == "text" and not c.key and c.check is None and c.check_by is None
+    ]
+
+
+def _mask_in_normalized(cells: pd.Series, names: pd.Series) -> pd.Series:
+    """Cells whose normalized text holds the row's (clean) name: shown normalized, the name
+    masked. Others unchanged (raw cells stay as typed wherever no name hides in them)."""
+    out = cells.astype(object).copy()
+    present = cells.notna() & names.notna()
+    if not present.any():
+        return out
+    normal = values.normalize_text(cells[present].astype(str))
+    for at, cell, name in zip(normal.index, normal.tolist(), names[present].tolist(), strict=True):
+        if isinstance(cell, str) and name and name in cell:
+            out[at] = cell.replace(name, personal_data.mask_name(name))
     return out
 
 

@@ -54,3 +54,13 @@ def scrub_resident_ids(text: str, key: bytes) -> str:
     """Last line of defence for free text (raw rejected cells, messages): hash anything
     shaped like a resident ID."""
     return _RESIDENT_ID_LIKE.sub(lambda m: "hmac:" + hash_identifier(m.group(0), key)[:16], text)
+
+
+def scrub_resident_ids_in(texts: pd.Series, key: bytes) -> pd.Series:
+    """`scrub_resident_ids` over a column, looking only at cells with 17 digits in a row."""
+    candidates = texts.notna() & texts.astype("str").str.contains(r"\d{17}", regex=True, na=False)
+    if not candidates.any():
+        return texts
+    out = texts.astype(object).copy()
+    out[candidates] = [scrub_resident_ids(t, key) for t in texts[candidates].tolist()]
+    return out

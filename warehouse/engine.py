@@ -101,7 +101,14 @@ def create_warehouse_engine(url: str) -> Engine:
             raise WarehouseError(
                 "the SQLite warehouse must be a file: sqlite:///path/to/warehouse.db"
             )
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(database).expanduser().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            reason = e.strerror or type(e).__name__
+            raise WarehouseError(
+                f"the SQLite warehouse folder {folder} cannot be created: {reason}"
+            ) from None
     try:
         # hide_parameters: a failed statement's message must not quote row values (personal data)
         # into logs or Prefect task states.

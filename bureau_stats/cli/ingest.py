@@ -135,6 +135,7 @@ def run(
     with _usage_errors():
         settings = load_settings(landing=landing, warehouse_url=warehouse)
         settings.pii_key_bytes()  # before touching anything
+        settings.make_run_folders()
         root = str(landing or settings.landing)
         if "://" not in root and not _is_dir(root):
             raise _fail(f"landing area {root} is not a folder")

@@ -161,6 +161,25 @@ def test_usage_errors_exit_2_with_one_line(
     assert "Traceback" not in err
 
 
+def test_folders_that_cannot_exist_exit_2_with_one_line(
+    landing: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("BUREAU_STATS_VAR_DIR", str(blocker / "var"))
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    code, out, err = invoke("run", "--landing", str(landing), "--warehouse", url, "--no-docs")
+    assert (code, out) == (2, "")
+    assert [line for line in err.splitlines() if line.startswith("error:")] == [
+        f"error: BUREAU_STATS_VAR_DIR {blocker / 'var'} cannot be created: Not a directory"
+    ]
+    assert "Traceback" not in err
+    assert not (tmp_path / "w.db").exists()  # refused before the warehouse was created
+    code, out, err = invoke("status", "--warehouse", f"sqlite:///{blocker}/w.db")
+    assert (code, out) == (2, "")
+    assert "SQLite warehouse folder" in err and "Traceback" not in err
+
+
 def test_missing_pii_key_exits_2(
     landing: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -367,6 +367,38 @@ def test_a_full_width_latin_name_is_masked_in_a_rejected_row(extract) -> None:
     assert raw["当事人名称"] == "J***"
 
 
+def test_a_name_typed_another_way_in_the_title_is_masked_in_a_rejected_row(extract) -> None:
+    row = case_row("C1", name="赵A华", pid=RESIDENT_ID[:-1] + "0")
+    row = row.replace("赵A华销售", "赵Ａ华销售")  # full-width Ａ in the title only
+    rows = [row] + [
+        case_row(f"C{i}", party_type="单位", name="甲公司", pid=USCC) for i in range(2, 30)
+    ]
+    batch = extract("cases", _cases_xlsx(rows))
+    raw = json.loads(batch.rejects["raw"].iloc[0])
+    assert raw["案件名称"] == "赵**销售过期食品案"
+    assert raw["当事人名称"] == "赵**"
+
+
+def test_a_resident_id_typed_into_free_text_is_hashed_in_accepted_rows(extract) -> None:
+    other_id = "44070319880909890X"
+    row = case_row("C1").replace(
+        "张三丰销售过期食品案", f"张三丰（身份证{other_id}）销售过期食品案"
+    )
+    row = row.replace(",所,", f",联系人证件{other_id},")  # 承办机构
+    rows = [row] + [
+        case_row(f"C{i}", party_type="单位", name="甲公司", pid=USCC) for i in range(2, 30)
+    ]
+    batch = extract("cases", _cases_xlsx(rows))
+    assert batch.rows_accepted == 29
+    frame = batch.accepted_frame().set_index("case_no")
+    person = frame.loc["C1"]
+    assert other_id not in person["title"] and other_id not in person["handling_unit"]
+    assert person["title"].startswith("张**（身份证hmac:")
+    assert person["handling_unit"].startswith("联系人证件hmac:")
+    # Company codes and keys are not free text: left as they are.
+    assert frame.loc["C2", "party_id"] == USCC
+
+
 def test_a_final_lower_case_x_reads_as_x_for_a_person_only(extract) -> None:
     # Both end in a valid check character X: a resident ID and an all-digit USCC.
     person_id, company_id = "44070319900101005X", "91440703000000005X"
