@@ -292,10 +292,12 @@ def parse_ints(text: pd.Series) -> tuple[pd.Series, pd.Series]:
 _DECIMAL_RE = r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d{1,3})?"
 
 # What the warehouse stores exactly (NUMERIC(20, 4), Arrow decimal128(20, 4)). A value that
-# needs more is rejected as `bad_number`, never rounded to fit.
+# needs more is rejected as `bad_number`, never rounded to fit. At most 12 integer digits (a
+# trillion): SQLite keeps 1/10^4 units in a 64-bit integer, whose sums must not overflow
+# either (≈ 900 such amounts fit), and the verdict must not depend on the backend.
 AMOUNT_DIGITS = 20
 AMOUNT_SCALE = 4
-_AMOUNT_LIMIT = Decimal(10) ** (AMOUNT_DIGITS - AMOUNT_SCALE)
+_AMOUNT_LIMIT = Decimal(10) ** 12
 
 
 def _to_decimal(value: str) -> Decimal | None:
@@ -312,7 +314,7 @@ def _to_decimal(value: str) -> Decimal | None:
 
 def parse_decimals(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Exact decimals (thousands separators allowed), never through binary floats; only those
-    the warehouse can hold exactly parse (at most 4 decimal places, 16 integer digits)."""
+    the warehouse can hold exactly parse (at most 4 decimal places, 12 integer digits)."""
     out = pd.Series(None, index=text.index, dtype=object)
     present = text.notna()
     if present.any():

@@ -13,7 +13,8 @@ from rich.table import Table
 
 from bureau_stats.cli.app import app
 
-YEAR = typer.Option(..., "--year", help="Report year, e.g. 2024.")
+# Year Y also reads Y-1 (year-on-year figures): both must be calendar years Python can hold.
+YEAR = typer.Option(..., "--year", min=2, max=9999, help="Report year, e.g. 2024.")
 AS_OF = typer.Option(
     None, "--as-of", help="Cut-off date YYYY-MM-DD (default: the year's last day)."
 )
@@ -39,6 +40,16 @@ def _date(text: str | None, option: str) -> date | None:
         raise typer.BadParameter(f"{text!r} is not a date YYYY-MM-DD", param_hint=option) from None
 
 
+def _cut_off(text: str | None, year: int) -> date | None:
+    """`--as-of`: a date not before the report year starts (an empty window is no period)."""
+    cut_off = _date(text, "--as-of")
+    if cut_off is not None and cut_off < date(year, 1, 1):
+        raise typer.BadParameter(
+            f"{cut_off} is before the report year {year} starts", param_hint="--as-of"
+        )
+    return cut_off
+
+
 def _timestamp(text: str | None) -> datetime | None:
     from metrics.engine import parse_timestamp
 
@@ -46,7 +57,7 @@ def _timestamp(text: str | None) -> datetime | None:
         return None
     try:
         return parse_timestamp(text)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: an instant beyond year 1 or 9999 in UTC
         raise typer.BadParameter(
             f"{text!r} is not an ISO timestamp (e.g. 2024-07-01T08:00:00+08:00)",
             param_hint="--as-known-at",
@@ -86,7 +97,7 @@ def metrics_command(
     from metrics.catalog import load_catalog
     from metrics.engine import Window, compute_metrics, json_value, render_value
 
-    cut_off = _date(as_of, "--as-of")
+    cut_off = _cut_off(as_of, year)
     known_at = _timestamp(as_known_at)
     window = Window.of(year, cut_off)
     engine = _open(warehouse)
@@ -134,7 +145,7 @@ def explain_command(
     catalog = load_catalog()
     if metric not in catalog.metrics:
         raise typer.BadParameter(f"unknown metric {metric!r}", param_hint="METRIC")
-    cut_off = _date(as_of, "--as-of")
+    cut_off = _cut_off(as_of, year)
     known_at = _timestamp(as_known_at)
     window = Window.of(year, cut_off)
     region = _region()
@@ -218,7 +229,7 @@ def report_command(
         chosen = parse_formats(formats)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--format") from None
-    cut_off = _date(as_of, "--as-of")
+    cut_off = _cut_off(as_of, year)
     known_at = _timestamp(as_known_at)
     settings = load_settings()
     engine = _open(warehouse)

@@ -126,6 +126,16 @@ def test_yoy_is_null_when_previous_year_is_missing(tiny: Engine) -> None:
     assert values == {"ip.valid_invention": 1100, "ip.valid_invention.yoy": None}
 
 
+def test_a_tiny_fall_rounds_to_zero_without_a_minus_sign(tiny_sqlite: Engine) -> None:
+    # 99999 / 100000 - 1 = -0.001 %: rounds to 0.00, which must not print as -0.00.
+    rows = [stat(date(2024, 12, 1), 99999), stat(date(2023, 12, 1), 100000)]
+    add_rows(tiny_sqlite, "ip_stats", rows)
+    value = compute_metrics(tiny_sqlite, 2024, codes=["ip.valid_invention.yoy"])[
+        "ip.valid_invention.yoy"
+    ]
+    assert value == 0 and str(value) == "0.00"
+
+
 def test_yoy_compares_the_same_month_of_last_year(tiny_sqlite: Engine) -> None:
     add_rows(
         tiny_sqlite,

@@ -112,11 +112,27 @@ def test_metrics_table_shows_labels_and_units(warehouse: str) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [("--as-of", "2024-13-01"), ("--as-known-at", "yesterday")],
+    [
+        ("--as-of", "2024-13-01"),
+        ("--as-of", "2023-06-30"),  # before the report year: an empty window, no period
+        ("--as-known-at", "yesterday"),
+        ("--as-known-at", "0001-01-01T00:00:00"),  # before year 1 in UTC
+        ("--as-known-at", "9999-12-31T23:59:59-05:00"),  # after 9999 in UTC
+    ],
 )
-def test_bad_dates_are_usage_errors(warehouse: str, args: tuple[str, str]) -> None:
-    code, _ = run("metrics", "--year", "2024", *args, "--warehouse", warehouse)
-    assert code == 2
+@pytest.mark.parametrize("command", [("metrics",), ("explain", "reg.establish")])
+def test_bad_dates_are_usage_errors(
+    warehouse: str, args: tuple[str, str], command: tuple[str, ...]
+) -> None:
+    code, out = run(*command, "--year", "2024", *args, "--warehouse", warehouse)
+    assert code == 2, out
+    assert "Traceback" not in out
+
+
+@pytest.mark.parametrize("year", ["0", "1", "-5", "10000"])
+def test_a_year_outside_the_calendar_is_a_usage_error(warehouse: str, year: str) -> None:
+    code, out = run("metrics", "--year", year, "--warehouse", warehouse)
+    assert code == 2, out
 
 
 def test_explain_shows_value_definition_and_batches(warehouse: str) -> None:
