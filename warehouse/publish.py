@@ -50,6 +50,7 @@ from sqlalchemy import (
     Engine,
     MetaData,
     Table,
+    and_,
     cast,
     delete,
     exists,
@@ -57,6 +58,7 @@ from sqlalchemy import (
     insert,
     literal,
     null,
+    or_,
     select,
     text,
     update,
@@ -730,9 +732,9 @@ def _refresh_statuses(conn: Connection, source: str, now: datetime) -> None:
             batch.c.period_start,
             batch.c.period_end,
             batch.c.status,
-        ).where(batch.c.source == source, batch.c.status.in_(("published", "superseded")))
+        ).where(batch.c.source == source, _live())
     ).all()
-    wanted = ledger_statuses(rows)
+    wanted = ledger_statuses(rows)  # a reopened (pending) file still covers; it keeps its status
     to_supersede = [r.id for r in rows if r.status == "published" and wanted[r.id] == "superseded"]
     to_restore = [r.id for r in rows if r.status == "superseded" and wanted[r.id] == "published"]
     if to_supersede:
@@ -772,7 +774,17 @@ def _owners(rows: Iterable[Any], start: date, end: date) -> list[tuple[int, date
     return out
 
 
-def _withdraw(conn: Connection, record: BatchRecord, now: datetime) -> None:
+def _live() -> Any:
+    """Ledger rows whose rows count for rule 1: published (or superseded) deliveries, and
+    those a backfill reopened (pending again after a publication): their rows stay current
+    until the file is processed again, so they must still count as newer and as owners."""
+    return or_(
+        batch.c.status.in_(("published", "superseded")),
+        and_(batch.c.status == "pending", batch.c.published_at.is_not(None)),
+    )
+
+
+def _withdraw(conn: Connection, record: BatchRecord, now: datetime, *, published: bool) -> None:
     """Take a previously published delivery's rows out, and give its dates back to the files
     that held them before: the rows of their last publication (the ledger's `published_at`,
     the timestamp every row of that publication carries) are re-inserted as current,
@@ -784,12 +796,14 @@ def _withdraw(conn: Connection, record: BatchRecord, now: datetime) -> None:
         .where(target.c.batch_id == record.id, target.c.superseded_at.is_(None))
         .values(superseded_at=now)
     ).rowcount
-    if not withdrawn:
+    # Decided by the ledger, not by the rows taken out: a delivery whose rows are all superseded
+    # by newer files may still own dates where it has no rows; those go back too.
+    if not withdrawn and not published:
         return
     others = conn.execute(
         select(batch.c.id, batch.c.delivery_order, batch.c.period_start, batch.c.period_end).where(
             batch.c.source == record.source,
-            batch.c.status.in_(("published", "superseded")),
+            _live(),
             batch.c.id != record.id,
             batch.c.period_start <= record.period_end,
             batch.c.period_end >= record.period_start,
@@ -866,7 +880,7 @@ def _newer_periods(conn: Connection, record: BatchRecord) -> list[tuple[date, da
     for r in conn.execute(
         select(batch.c.period_start, batch.c.period_end).where(
             batch.c.source == record.source,
-            batch.c.status.in_(("published", "superseded")),
+            _live(),
             batch.c.delivery_order > record.delivery_order,
             batch.c.period_start <= record.period_end,
             batch.c.period_end >= record.period_start,
@@ -975,7 +989,7 @@ def quarantine_batch(
         if row.status in FINAL_STATUSES:
             return _skipped(record, row)
         now = _now()
-        _withdraw(conn, record, now)
+        _withdraw(conn, record, now, published=row.published_at is not None)
         _store_rejects(conn, record.id, batch_.rejects)
         conn.execute(
             update(batch)

@@ -213,6 +213,55 @@ def test_two_corrections_quarantined_one_after_the_other_both_give_their_dates_b
     assert statuses(engine)[q1.file.relative.split("/")[-1]] == "published"
 
 
+D1, D2 = date(2024, 1, 1), date(2024, 1, 2)
+
+
+def test_a_withdrawn_delivery_without_current_rows_still_gives_its_empty_dates_back(
+    engine: Engine,
+) -> None:
+    """B (v2 of A's period) has a row on Jan 2 only, taken over by C: B holds no current row
+    but owns Jan 1 (where A's row disappeared). Quarantining B must give Jan 1 back to A."""
+    a = make_batch("registration", D1, D2, tag="a", days=[D1, D2])
+    b = make_batch("registration", D1, D2, version=2, tag="b", days=[D2])
+    c = make_batch("registration", D2, D2, tag="c", days=[D2])
+    deliver(engine, a, b, c)
+    assert current_tags(engine) == {D2: "c"}  # Jan 1: B's snapshot has no row
+    _requarantine(engine, b)
+    assert current_tags(engine) == {D1: "a", D2: "c"}
+
+
+def _reopen(engine: Engine, late: ExtractedBatch) -> None:
+    """A forced backfill reopened the delivery and its task failed: pending, rows in place."""
+    with engine.begin() as conn:
+        conn.execute(update(batch).where(batch.c.sha256 == late.sha256).values(status="pending"))
+
+
+def test_a_reopened_newer_delivery_still_wins_over_an_older_one_republished(
+    engine: Engine,
+) -> None:
+    d = make_batch("registration", D1, D1, tag="d", days=[D1])
+    w = make_batch("registration", D1, date(2024, 1, 7), tag="w")
+    deliver(engine, d, w)
+    before = current_tags(engine)
+    _reopen(engine, w)
+    _reopen(engine, d)  # a later backfill republishes the older file
+    record = register_delivery(engine, d)
+    assert publish_batch(engine, d, record).status in ("published", "superseded")
+    assert current_tags(engine) == before  # one file current per date: still W's
+
+
+def test_a_reopened_middle_delivery_owns_its_dates_when_the_newest_is_withdrawn(
+    engine: Engine,
+) -> None:
+    a = make_batch("registration", D1, D1, tag="a", days=[D1])
+    b = make_batch("registration", D1, D1, version=2, tag="b", days=[D1])
+    c = make_batch("registration", D1, D1, version=3, tag="c", days=[D1])
+    deliver(engine, a, b, c)
+    _reopen(engine, b)  # its task failed in the backfill...
+    _requarantine(engine, c)  # ...which then refuses C
+    assert current_tags(engine) == {D1: "b"}  # B's rows stand, not A's
+
+
 def test_owner_of_each_date() -> None:
     from types import SimpleNamespace
 
