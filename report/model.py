@@ -143,6 +143,14 @@ class ReportData:
     def figures(self) -> list[FigureRow]:
         return [row for area in self.areas for row in area.rows]
 
+    @property
+    def quality_note(self) -> str:
+        """Said under appendix 2 of a report of the past: which files, and whose statuses."""
+        if self.as_known_at is None:
+            return ""
+        moment = self.as_known_at.astimezone(ZoneInfo("Asia/Shanghai"))
+        return f"仅列截至 {moment:%Y-%m-%d %H:%M} 已收到的文件;文件状态为生成本报告时的状态。"
+
 
 # ---------------------------------------------------------------------------- wording
 
@@ -265,11 +273,17 @@ def sources_with_data(
     return found
 
 
-def quality_rows(engine: Engine, year: int) -> tuple[list[QualityRow], list[Quarantine]]:
-    """Deliveries whose declared period overlaps the year, per source, from the batch ledger."""
+def quality_rows(
+    engine: Engine, year: int, as_known_at: datetime | None = None
+) -> tuple[list[QualityRow], list[Quarantine]]:
+    """Deliveries whose declared period overlaps the year, per source, from the batch ledger;
+    with `as_known_at`, only those first seen by then (their status is today's: the ledger
+    keeps no history of statuses)."""
     overlaps = and_(
         batch.c.period_start <= date(year, 12, 31), batch.c.period_end >= date(year, 1, 1)
     )
+    if as_known_at is not None:
+        overlaps = and_(overlaps, batch.c.first_seen_at <= as_known_at)
 
     def status_count(status: str):  # type: ignore[no-untyped-def]
         return func.count(case((batch.c.status == status, 1)))
@@ -420,7 +434,7 @@ def build_report(
                 chart_file=f"{file_stem}_{area}.png",
             )
         )
-    quality, quarantines = quality_rows(engine, year)
+    quality, quarantines = quality_rows(engine, year, as_known_at)
     return ReportData(
         title=f"{region}市场监督管理局{year}年度统计报告",
         year=year,

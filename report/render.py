@@ -183,6 +183,8 @@ def render_docx(report: ReportData) -> bytes:
     )
     heading = doc.add_paragraph(style="Heading 1")
     _run(heading, "附录二 数据质量", HEADING_FONT, 15, bold=True)
+    if report.quality_note:
+        doc.add_paragraph(report.quality_note)
     _table(
         doc,
         ["数据源", "文件数", "已发布", "被替代", "隔离", "读取", "接收", "拒绝", "重复"],

@@ -8,14 +8,14 @@ import io
 import re
 import zipfile
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from docx import Document
 from sqlalchemy import Engine
-from tiny_warehouse import add_batch, add_rows, open_tiny
+from tiny_warehouse import PUBLISHED, add_batch, add_rows, open_tiny
 
 from bureau_stats.settings import load_settings
 from metrics.engine import Window
@@ -201,6 +201,38 @@ def test_templates_can_be_overridden(engine: Engine, tmp_path: Path) -> None:
     )
     report = build_report(engine, 2024, templates_dir=custom, charts=False)
     assert report.areas[0].passages == ("本年设立登记4笔。",)
+
+
+def test_a_report_of_the_past_lists_only_the_files_known_then(
+    engine: Engine, tmp_path: Path
+) -> None:
+    later = PUBLISHED + timedelta(days=30)
+    add_batch(
+        engine,
+        "cases",
+        "行政处罚案件_20240101-20240131.xlsx",
+        published_at=later,
+        status="quarantined",
+        rows_read=10,
+        rows_rejected=9,
+        reason="reject_share",
+    )
+    known_at = PUBLISHED + timedelta(days=1)
+    written = render_report(
+        engine, 2024, None, tmp_path / "past", "md,html,docx", load_settings(), as_known_at=known_at
+    )
+    texts = {
+        p.suffix: docx_text(p) if p.suffix == ".docx" else p.read_text(encoding="utf-8")
+        for p in written
+        if p.suffix != ".png"
+    }
+    for text in texts.values():
+        assert "监督检查记录_20240101-20240131.csv" in text  # first seen before: listed
+        assert "行政处罚案件_20240101-20240131.xlsx" not in text  # arrived after: not
+        assert "仅列截至 2025-01-11 10:00 已收到的文件" in text
+    now = render_report(engine, 2024, None, tmp_path / "now", "md", load_settings())
+    text = next(p for p in now if p.suffix == ".md").read_text(encoding="utf-8")
+    assert "行政处罚案件_20240101-20240131.xlsx" in text and "仅列截至" not in text
 
 
 def test_period_wording() -> None:
