@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     pii_key_block: str | None = None  # name of a Prefect Secret block holding the key
     reject_threshold: Decimal = Decimal("0.05")
     region: str = "蓬江区"
+    # The bureau the report is titled for (default: the region's 市场监督管理局); not the
+    # region, which only chooses whose IP statistics are reported.
+    bureau: str | None = None
     data_docs_dir: Path | None = None
     reports_dir: Path | None = None
     # Accepted rows of the files being processed, spilled to disk (default <var_dir>/spool)

@@ -352,6 +352,7 @@ def build_report(
     as_of: date | None = None,
     *,
     region: str | None = None,
+    bureau: str | None = None,
     as_known_at: datetime | None = None,
     templates_dir: Path | None = None,
     charts: bool = True,
@@ -436,7 +437,7 @@ def build_report(
         )
     quality, quarantines = quality_rows(engine, year, as_known_at)
     return ReportData(
-        title=f"{region}市场监督管理局{year}年度统计报告",
+        title=f"{bureau or f'{region}市场监督管理局'}{year}年度统计报告",
         year=year,
         as_of=window.as_of,
         window_end=window.end,

@@ -266,8 +266,15 @@ def render_report(
 ) -> list[Path]:
     """Compute the year's figures and write the report; returns the files written."""
     region = settings.region if settings is not None else None
+    bureau = settings.bureau if settings is not None else None
     fmts = parse_formats(formats)
     report = build_report(
-        engine, year, as_of, region=region, as_known_at=as_known_at, templates_dir=templates_dir
+        engine,
+        year,
+        as_of,
+        region=region,
+        bureau=bureau,
+        as_known_at=as_known_at,
+        templates_dir=templates_dir,
     )
     return write_report(report, Path(out_dir), fmts, templates_dir)

@@ -235,6 +235,15 @@ def test_a_report_of_the_past_lists_only_the_files_known_then(
     assert "行政处罚案件_20240101-20240131.xlsx" in text and "仅列截至" not in text
 
 
+def test_the_title_names_the_bureau_not_the_ip_region(engine: Engine) -> None:
+    assert build_report(engine, 2024, charts=False).title == "蓬江区市场监督管理局2024年度统计报告"
+    other = build_report(
+        engine, 2024, region="江门市", bureau="江门市蓬江区市场监督管理局", charts=False
+    )
+    assert other.title == "江门市蓬江区市场监督管理局2024年度统计报告"
+    assert other.region == "江门市"
+
+
 def test_period_wording() -> None:
     assert period_text(Window.of(2024)) == "2024年"
     assert period_text(Window.of(2024, date(2024, 6, 30))) == "2024年1-6月"
