@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from prefect import task
+from prefect import get_run_logger, task
 
 from tasks.context import settings_for, warehouse
 from tasks.retry import RETRIES, RETRY_DELAYS, RETRY_JITTER, retry_on_transient
@@ -78,9 +78,14 @@ def lock_sources(
     from warehouse.publish import SourceLocked, acquire_source_locks
 
     engine = warehouse(settings_for(overrides))
+    logger = get_run_logger()
+
+    def waiting(source: str, other: str, since: datetime) -> None:
+        logger.warning("waiting for source %s: locked by %s since %s", source, other, since)
+
     for _ in range(len(sources) + 1):  # each round may clear one stale lease
         try:
-            lease = acquire_source_locks(engine, sources, holder, wait=wait)
+            lease = acquire_source_locks(engine, sources, holder, wait=wait, on_wait=waiting)
         except SourceLocked as exc:
             if exc.holder != holder and _holder_finished(exc.holder):
                 _release(engine, exc.holder, [exc.source])

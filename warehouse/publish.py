@@ -488,8 +488,13 @@ def acquire_source_locks(
     *,
     timeout: float | None = None,
     poll_seconds: float = 0.5,
+    on_wait: Callable[[str, str, datetime], None] | None = None,
 ) -> SourceLease:
     """Lease every source in `sources` for `holder` (sorted order, so no deadlock).
+
+    `on_wait(source, holder, since)` is told once per source when it has to wait (a Prefect
+    task passes its run logger: a queued backfill says in the UI and on the terminal whom it
+    waits for).
 
     `wait=False` raises `SourceLocked(source, holder, since)` at the first source another
     live holder has (releasing what was taken); `wait=True` polls until free, or until
@@ -517,6 +522,8 @@ def acquire_source_locks(
                     log.info(
                         "waiting for source %s, locked by %s since %s", source, row.holder, since
                     )
+                    if on_wait is not None:
+                        on_wait(source, row.holder, since)
                     announced = True
                 time.sleep(poll_seconds)
     except BaseException:

@@ -98,7 +98,11 @@ def backfill(
         bool, typer.Option("--json", help="Print one JSON document on stdout")
     ] = False,
 ) -> None:
-    """Re-process delivered files whose period intersects the range, in delivery order."""
+    """Re-process delivered files whose period intersects the range, in delivery order.
+
+    Exit codes: 0 done, 1 a file quarantined or failed, 2 usage or configuration error,
+    3 refused: another run holds a source it needs (--wait queues instead).
+    """
     from bureau_stats.settings import MissingSettingError
     from tasks.plan import render_plan
     from warehouse.engine import WarehouseError

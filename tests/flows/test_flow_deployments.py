@@ -63,6 +63,19 @@ def test_runner_deployments_carry_the_schedule() -> None:
     assert not deps["backfill"].schedules and not deps["annual-report"].schedules
 
 
+def test_env_example_names_every_variable_the_compose_file_reads() -> None:
+    """`cp .env.example .env` (the compose file's first instruction) must leave nothing out."""
+    import re
+
+    used = set(re.findall(r"\$\{([A-Z_]+)", (REPO / "docker-compose.yml").read_text()))
+    example = (REPO / ".env.example").read_text()
+    named = set(re.findall(r"^#? ?([A-Z_]+)=", example, flags=re.MULTILINE))
+    assert used and used <= named, used - named
+    required = {v for v in used if f"${{{v}:?" in (REPO / "docker-compose.yml").read_text()}
+    assert {m for m in re.findall(r"^([A-Z_]+)=", example, flags=re.MULTILINE)} == required
+    assert ".env" in (REPO / ".gitignore").read_text().split()  # the filled-in copy holds secrets
+
+
 def test_docker_compose_parses_and_names_what_the_project_has() -> None:
     doc = _yaml("docker-compose.yml")
     services = doc["services"]

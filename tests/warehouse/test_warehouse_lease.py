@@ -185,3 +185,25 @@ def test_release_on_a_really_full_disk(tmp_path: Path, caplog: pytest.LogCapture
             engine.dispose()
     finally:
         umount()
+
+
+def test_a_waiting_lease_says_once_whom_it_waits_for(engine: Engine) -> None:
+    """What a queued backfill shows the operator (the Prefect task logs it as a warning)."""
+    told: list[tuple[str, str]] = []
+    first = acquire_source_locks(engine, ["cases"], "run-1", wait=False)
+    polls = iter(range(3))
+
+    def on_wait(source: str, holder: str, since: object) -> None:
+        told.append((source, holder))
+
+    def sleep_then_release(_: float) -> None:  # a few polls, then the holder finishes
+        if next(polls, None) is None:
+            first.release()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("warehouse.publish.time.sleep", sleep_then_release)
+        with acquire_source_locks(
+            engine, ["cases"], "run-2", wait=True, timeout=30, on_wait=on_wait
+        ) as lease:
+            assert lease.sources == ["cases"]
+    assert told == [("cases", "run-1")]
