@@ -236,9 +236,10 @@ def _protect(
             out.loc[rows, col.field] = personal_data.hash_identifiers(
                 out.loc[rows, col.field].astype(str), key
             )
-    # A resident ID typed into free text (a title, a unit) is hashed like the rejected rows'.
-    for field in _free_text_fields(source):
-        out[field] = personal_data.scrub_resident_ids_in(out[field], key)
+    if not strict:  # rejected rows: `_raw_json` scrubs every raw cell of the row already
+        # A resident ID typed into free text (a title, a unit) is hashed like the rejected rows'.
+        for field in _free_text_fields(source):
+            out[field] = personal_data.scrub_resident_ids_in(out[field], key)
     return out
 
 

@@ -448,10 +448,17 @@ class _NulCheck:
         self.closed = True
 
 
-def _csv_encoding(fp: IO[bytes]) -> tuple[str, int]:
-    """The encoding, decided on the first bytes (a late surprise fails the stream)."""
+def _csv_encoding(fp: IO[bytes], source: Source) -> tuple[str, int]:
+    """The encoding, decided on the first bytes (a late surprise fails the stream) and held to
+    the ones the contract names for the source."""
     fp.seek(0)
     head = fp.read(CSV_HEAD_BYTES)
+    encoding, skip = _head_encoding(head)
+    check_declared_encoding(source, encoding, head[skip:])
+    return encoding, skip
+
+
+def _head_encoding(head: bytes) -> tuple[str, int]:
     if not head:
         raise FileRejected("empty", "the file is empty (0 bytes)")
     refuse_wide_unicode(head)
@@ -557,9 +564,7 @@ def read_export(fp: IO[bytes], source: Source, extension: str, *, stream: bool =
         )
     if source.format == "csv" and stream:
         # Encoding and emptiness are file verdicts: decided now, once for every pass.
-        encoding, skip = _csv_encoding(fp)
-        fp.seek(skip)
-        check_declared_encoding(source, encoding, fp.read(CSV_HEAD_BYTES))
+        encoding, skip = _csv_encoding(fp, source)
 
         def blocks() -> Iterator[RawTable]:
             return _csv_blocks(fp, source, encoding, skip, CSV_BLOCK_BYTES)
