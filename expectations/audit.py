@@ -441,7 +441,7 @@ def audit_batch(
         else:
             # One chunk at a time: converted, validated and dropped before the next is read.
             parts = []
-            for part in chunks(rows, chunk_rows):
+            for part in chunks(rows, chunk or chunk_rows):
                 view = validation_frame(source, part)
                 del part
                 parts.append(validate(view))

@@ -36,8 +36,8 @@ log = logging.getLogger(__name__)
 # GX release lines whose internals the shortcuts were tested against (version prefixes).
 TESTED = ("1.24.",)
 SETTING = "BUREAU_STATS_GX_COMPAT"
-_ON = frozenset({"on", "true", "1", "yes"})
-_OFF = frozenset({"off", "false", "0", "no"})
+_ON = frozenset({"on", "true", "t", "1", "yes", "y"})  # as pydantic reads a bool
+_OFF = frozenset({"off", "false", "f", "0", "no", "n"})
 
 _override: bool | None = None
 _warned: set[str] = set()

@@ -111,3 +111,19 @@ def gx_mode(request: pytest.FixtureRequest) -> Iterator[str]:
     gx_compat.configure(request.param == "compat")
     yield str(request.param)
     gx_compat.configure(None)
+
+
+@pytest.fixture()
+def merges(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many chunk results each merge got (proves the chunked path ran, and how)."""
+    seen: list[int] = []
+    from expectations import audit
+
+    real = audit.merge_results
+
+    def spy(parts: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(len(parts))
+        return real(parts, *args, **kwargs)
+
+    monkeypatch.setattr(audit, "merge_results", spy)
+    return seen

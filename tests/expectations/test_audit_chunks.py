@@ -78,20 +78,6 @@ def stored(outcome: AuditOutcome) -> dict[str, Any]:
     return out
 
 
-@pytest.fixture()
-def merges(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many chunk results each merge got (proves the chunked path ran, and how)."""
-    seen: list[int] = []
-    real = audit.merge_results
-
-    def spy(parts: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.append(len(parts))
-        return real(parts, *args, **kwargs)
-
-    monkeypatch.setattr(audit, "merge_results", spy)
-    return seen
-
-
 def compare(
     batch: ExtractedBatch, docs: Path, merges: list[int], chunks: int, **kw: Any
 ) -> tuple[AuditOutcome, AuditOutcome]:

@@ -156,26 +156,18 @@ def _text_in_int(f: pd.DataFrame) -> None:  # one expectation raises inside GX
 def test_chunked_with_internals_equals_whole_on_public_api(
     make_batch: MakeBatch,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    merges: list[int],
     code: str,
     edit: Callable[[pd.DataFrame], None] | None,
 ) -> None:
     """The same verdict, failure lines, statistics and stored result either way."""
-    merged: list[int] = []
-    real_merge = audit.merge_results
-
-    def spy(parts: Any, *args: Any) -> Any:
-        merged.append(len(parts))
-        return real_merge(parts, *args)
-
-    monkeypatch.setattr(audit, "merge_results", spy)
     batch = make_batch(code, 450, edit=edit)
     gx_compat.configure(True)
     compat = _audit(batch, tmp_path / "compat")
-    assert merged == [5] and fast_run.installed()
+    assert merges == [5] and fast_run.installed()
     gx_compat.configure(False)
     public = _audit(batch, tmp_path / "public")
-    assert merged == [5] and not fast_run.installed()
+    assert merges == [5] and not fast_run.installed()
     assert (compat.success, compat.failures, compat.warnings, compat.statistics) == (
         public.success,
         public.failures,
@@ -191,3 +183,24 @@ def test_chunk_arithmetic_is_in_the_module() -> None:
     """The audit takes GX's arithmetic from the compatibility module, not a copy of its own."""
     assert audit.merge_results is chunks.merge_results
     assert not hasattr(audit, "map_outcome") and not hasattr(audit, "uniqueness_counts")
+
+
+@pytest.mark.parametrize("word", sorted(gx_compat._ON | gx_compat._OFF) + ["maybe"])
+def test_the_settings_object_reads_the_variable_as_the_module_does(
+    word: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pydantic import ValidationError
+
+    from bureau_stats.settings import Settings
+
+    monkeypatch.setenv("BUREAU_STATS_GX_COMPAT", word)
+    try:
+        ours: bool | None = gx_compat.parse(word)
+    except gx_compat.SettingError:
+        ours = None
+    try:
+        theirs: bool | None = Settings().gx_compat
+    except ValidationError:
+        theirs = None
+    assert ours == theirs
+    assert (ours is None) == (word == "maybe")
