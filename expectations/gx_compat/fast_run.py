@@ -4,7 +4,7 @@ Everything here reaches into GX internals; `gx_compat` uses it only on the GX ve
 tested on, and `uninstall` puts GX back as it was (the public-API path runs unpatched GX).
 
 Great Expectations' fixed cost per validated file was most of a small run (≈ 0.2–0.46 s a file,
-over 100 files a year per district). Two parts of it do no work for us:
+over 100 files a year per district). Four parts of it do no work for us:
 
 - GX fingerprints every frame under 1 GB (`HASH_THRESHOLD`; an md5 over all cells): about half
   the audit time on 1M rows, and a digest of personal data the audit only scrubs again.
