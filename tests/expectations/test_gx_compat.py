@@ -204,3 +204,53 @@ def test_the_settings_object_reads_the_variable_as_the_module_does(
         theirs = None
     assert ours == theirs
     assert (ours is None) == (word == "maybe")
+
+
+# GX modules the rest of the project may import: its documented public API.
+PUBLIC_GX = frozenset(
+    {
+        "great_expectations",
+        "great_expectations.core",
+        "great_expectations.core.run_identifier",
+        "great_expectations.core.validation_definition",
+        "great_expectations.data_context",
+        "great_expectations.data_context.types.base",
+        "great_expectations.data_context.types.resource_identifiers",
+        "great_expectations.datasource.fluent",
+        "great_expectations.expectations",
+    }
+)
+
+
+PACKAGES = ("bureau_stats", "connectors", "expectations", "warehouse", "metrics", "report")
+PACKAGES += ("tasks", "flows", "bench", "demo_data")
+
+
+def _gx_imports(path: Path) -> set[str]:
+    import ast
+
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("great_expectations")}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+            "great_expectations"
+        ):
+            found.add(str(node.module))
+    return found
+
+
+def test_gx_internals_are_imported_only_by_the_compatibility_module() -> None:
+    root = Path(__file__).resolve().parents[2]
+    compat = root / "expectations" / "gx_compat"
+    outside: dict[str, set[str]] = {}
+    inside: set[str] = set()
+    for folder in PACKAGES:
+        for path in (root / folder).rglob("*.py"):
+            modules = _gx_imports(path)
+            if path.is_relative_to(compat):
+                inside |= modules
+            elif modules - PUBLIC_GX:
+                outside[str(path.relative_to(root))] = modules - PUBLIC_GX
+    assert outside == {}
+    assert "great_expectations.validator.v1_validator" in inside  # the scan sees imports
