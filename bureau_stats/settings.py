@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     max_parallel_sources: int = 2
     # `run` reads the next file in a separate process while one is audited and published
     read_ahead: Literal["process", "thread"] = "process"
+    # The Prefect notification block (`TYPE/NAME`) the committed automations notify through
+    # (`bureau-stats automations apply`); unset: they fire but do nothing.
+    notify_block: str | None = None
 
     def secret(self, name: str) -> SecretStr | None:
         """The secret `name` (one of SECRETS): its own value when given, else the Prefect
