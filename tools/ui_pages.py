@@ -90,7 +90,8 @@ def prefect_server(home: Path) -> Iterator[str]:
     with open(home / "server.log", "wb") as log:
         process = subprocess.Popen(
             [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            env=clean_env(PREFECT_HOME=str(home)),
+            # the UI's pages call the API at this address (default: port 4200)
+            env=clean_env(PREFECT_HOME=str(home), PREFECT_UI_API_URL=api),
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=home,
@@ -115,9 +116,13 @@ class Served:
     def ui(self) -> str:
         return self.api.removesuffix("/api")
 
-    def flow_run_url(self, tab: str | None = None) -> str:
-        url = f"{self.ui}/runs/flow-run/{self.flow_run['id']}"
-        return f"{url}?tab={tab}" if tab else url
+    def flow_run_url(self) -> str:
+        return f"{self.ui}/runs/flow-run/{self.flow_run['id']}"
+
+    def artifacts_tab_url(self) -> str:
+        """The run's Artifacts tab. In the new UI (/v2): the classic UI's flow-run page resets
+        `?tab=Artifacts` to Logs while the run is still loading (Prefect 3.9)."""
+        return f"{self.ui}/v2/runs/flow-run/{self.flow_run['id']}?tab=Artifacts"
 
     def artifact_url(self, key: str) -> str:
         return f"{self.ui}/artifacts/artifact/{self.artifacts[key]['id']}"
@@ -129,11 +134,22 @@ class Served:
         return found[0]
 
 
+# A workbook whose sheet is not named as the contract says: read (it is the only sheet) and
+# published with a warning, so that the pages have a warning to show.
+SHEET_RENAMED = "cases/行政处罚案件_20240201-20240229.xlsx"
+
+
 def generated_year(root: Path) -> dict[str, str]:
-    """A small generated year in `root/landing`; the settings of a run on it."""
+    """A small generated year in `root/landing` (one workbook's sheet renamed, for a warning);
+    the settings of a run on it."""
+    from openpyxl import load_workbook
+
     from demo_data import generate
 
     generate(YEAR, root / "landing", scale=SCALE, sources=list(SOURCES))
+    book = load_workbook(root / "landing" / SHEET_RENAMED)
+    book.worksheets[0].title = "Sheet1"
+    book.save(root / "landing" / SHEET_RENAMED)
     return {
         "BUREAU_STATS_PII_KEY": "ui-pages-demo-key",
         "BUREAU_STATS_VAR_DIR": str(root / "var"),
@@ -184,13 +200,26 @@ def wait_final(api: str, flow_run_id: str, timeout: float = 300) -> dict[str, An
     raise TimeoutError(f"flow run {flow_run_id} not finished after {timeout} s")
 
 
+def _wait_childless(pid: int, timeout: float = 120) -> None:
+    """Until the serving process has no child (the flow run's process exited): stopped while
+    one still runs, Prefect's runner marks that run Cancelled even when it had Completed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        children = "".join(
+            p.read_text() for p in Path(f"/proc/{pid}/task").glob("*/children") if p.exists()
+        )
+        if not children.strip():
+            return
+        time.sleep(0.5)
+
+
 def artifacts_of(api: str, flow_run_id: str) -> dict[str, dict[str, Any]]:
     found = _request(
         "POST",
         f"{api}/artifacts/filter",
-        json={"artifacts": {"flow_run_id": {"any_": [flow_run_id]}}, "sort": "CREATED_ASC"},
+        json={"artifacts": {"flow_run_id": {"any_": [flow_run_id]}}, "sort": "CREATED_DESC"},
     ).json()
-    return {a["key"] or a["id"]: a for a in found}
+    return {a["key"] or a["id"]: a for a in reversed(found)}  # the latest of each key
 
 
 def served_nightly(api: str, root: Path, timeout: float = 900) -> Served:
@@ -208,6 +237,7 @@ def served_nightly(api: str, root: Path, timeout: float = 900) -> Served:
         try:
             run_id = trigger(api, deployment(api, "nightly/nightly")["id"], {})
             run = wait_final(api, run_id, timeout)
+            _wait_childless(serve.pid)
         finally:
             stop(serve)
     return Served(api, run, artifacts_of(api, run_id), root / "var" / "reports")
@@ -225,7 +255,9 @@ def chromium() -> str:
     raise FileNotFoundError("no Chromium: apt-get install -y chromium")
 
 
-def _browser(url: str, profile: Path, budget_ms: int, *extra: str) -> list[str]:
+def _browser(
+    url: str, profile: Path, budget_ms: int, *extra: str, size: tuple[int, int] = WINDOW
+) -> list[str]:
     return [
         chromium(),
         "--headless",
@@ -243,7 +275,7 @@ def _browser(url: str, profile: Path, budget_ms: int, *extra: str) -> list[str]:
         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
         "--proxy-server=http://127.0.0.1:9",
         f"--user-data-dir={profile}",
-        f"--window-size={WINDOW[0]},{WINDOW[1]}",
+        f"--window-size={size[0]},{size[1]}",
         f"--virtual-time-budget={budget_ms}",
         *extra,
         url,
@@ -264,6 +296,17 @@ def dump_dom(url: str, budget_ms: int = 30000) -> str:
     return done.stdout
 
 
+def read_page(url: str, showing: str, tries: int = 4) -> str:
+    """The text of the page once it shows `showing` (loaded again, with more virtual time,
+    while it does not: on a busy machine the app may still be fetching when time runs out)."""
+    text = ""
+    for attempt in range(tries):
+        text = page_text(dump_dom(url, budget_ms=30000 * (attempt + 1)))
+        if showing in text:
+            return text
+    return text
+
+
 def page_text(dom: str) -> str:
     """The text a reader sees: tags and scripts out, entities decoded, blanks collapsed."""
     dom = re.sub(r"<(script|style)\b.*?</\1>", " ", dom, flags=re.S | re.I)
@@ -271,18 +314,14 @@ def page_text(dom: str) -> str:
     return re.sub(r"\s+", " ", text)
 
 
-def screenshot(url: str, out: Path, budget_ms: int = 30000, height: int = WINDOW[1]) -> Path:
+def screenshot(url: str, out: Path, budget_ms: int = 30000, size: tuple[int, int] = WINDOW) -> Path:
     """A PNG of the page, reduced to a palette so that it stays small."""
     from PIL import Image
 
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
         raw = Path(profile) / "shot.png"
-        args = _browser(url, Path(profile), budget_ms, f"--screenshot={raw}")
-        args = [
-            a if not a.startswith("--window-size") else f"--window-size={WINDOW[0]},{height}"
-            for a in args
-        ]
+        args = _browser(url, Path(profile), budget_ms, f"--screenshot={raw}", size=size)
         done = subprocess.run(args, capture_output=True, text=True, timeout=180)
         if done.returncode != 0 or not raw.exists():
             raise RuntimeError(f"chromium failed on {url}: {done.stderr[-2000:]}")
@@ -296,8 +335,16 @@ def screenshot(url: str, out: Path, budget_ms: int = 30000, height: int = WINDOW
 # --- make screenshots ------------------------------------------------------------------------
 
 
+def check_fonts() -> None:
+    """Chromium draws Chinese with the system's fonts: without CJK ones, file names are boxes."""
+    found = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True).stdout
+    if not found.strip():
+        raise SystemExit("no CJK font for Chromium: apt-get install -y fonts-noto-cjk")
+
+
 def capture(out: Path) -> list[Path]:
     """Serve, run a nightly, photograph its pages into `out`."""
+    check_fonts()
     with tempfile.TemporaryDirectory(prefix="ui-pages-") as tmp:
         root = Path(tmp)
         (root / "prefect-home").mkdir()
@@ -307,10 +354,16 @@ def capture(out: Path) -> list[Path]:
             accounting = next(k for k in served.artifacts if k.endswith("-accounting"))
             return [
                 screenshot(served.flow_run_url(), out / "flow-run.png"),
-                screenshot(served.flow_run_url("Artifacts"), out / "flow-run-artifacts.png"),
+                screenshot(served.artifacts_tab_url(), out / "flow-run-artifacts.png"),
                 screenshot(served.artifact_url(summary), out / "artifact-summary.png"),
-                screenshot(served.artifact_url(accounting), out / "artifact-accounting.png"),
-                screenshot(served.html_report().as_uri(), out / "report.png", height=1400),
+                screenshot(
+                    served.artifact_url(accounting),
+                    out / "artifact-accounting.png",
+                    size=(1800, 900),
+                ),
+                screenshot(
+                    served.html_report().as_uri(), out / "report.png", size=(WINDOW[0], 1400)
+                ),
             ]
 
 

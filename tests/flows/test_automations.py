@@ -191,7 +191,13 @@ def test_apply_is_idempotent_and_the_automations_fire(
         emit_event(
             event="bureau-stats.delivery.overdue",
             resource={"prefect.resource.id": "bureau-stats.source.registration"},
-            payload={"periods": [{"period": "2026-10", "days_overdue": 12}]},
+            payload={
+                "source": "registration",
+                "periods": [{"period": "2026-10", "due": "2026-11-10", "days_overdue": 26}],
+                "count": 1,
+                "days_overdue": 26,
+                "oldest": "2026-10-01",
+            },
         )
         """,
         env,
@@ -202,5 +208,6 @@ def test_apply_is_idempotent_and_the_automations_fire(
     finished = inbox.wait_for("backfill automation-test")
     assert "Completed" in finished["subject"]
     overdue = inbox.wait_for("registration overdue")
-    assert "days_overdue" in overdue["body"]
+    assert "1 period(s) not delivered in time, the oldest from 2026-10-01" in overdue["body"]
+    assert "up to 26 days overdue" in overdue["body"]
     assert not any("nightly" in b["subject"] and "Completed" in b["subject"] for b in inbox.bodies)
