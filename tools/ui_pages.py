@@ -355,11 +355,15 @@ def capture(out: Path) -> list[Path]:
             return [
                 screenshot(served.flow_run_url(), out / "flow-run.png"),
                 screenshot(served.artifacts_tab_url(), out / "flow-run-artifacts.png"),
-                screenshot(served.artifact_url(summary), out / "artifact-summary.png"),
+                screenshot(
+                    served.artifact_url(summary),
+                    out / "artifact-summary.png",
+                    size=(WINDOW[0], 1300),
+                ),
                 screenshot(
                     served.artifact_url(accounting),
                     out / "artifact-accounting.png",
-                    size=(1800, 900),
+                    size=(2000, 900),
                 ),
                 screenshot(
                     served.html_report().as_uri(), out / "report.png", size=(WINDOW[0], 1400)
