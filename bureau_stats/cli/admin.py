@@ -76,10 +76,16 @@ def automations_apply(
     be reached or the block does not exist.
     """
     import httpx
+    from prefect.settings import PREFECT_API_URL
 
     from bureau_stats.automations import AutomationError, apply
     from bureau_stats.settings import load_settings
 
+    if not PREFECT_API_URL.value():
+        raise _fail(
+            "PREFECT_API_URL is not set: the automations would go to a temporary server that "
+            "disappears with this command; export PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
     block = notify_block or load_settings().notify_block
     try:
         applied = apply(block)

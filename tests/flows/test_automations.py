@@ -63,6 +63,17 @@ def test_a_definition_outside_the_schema_is_one_line(tmp_path: Path) -> None:
     assert DEFINITIONS_DIR.is_dir()
 
 
+def test_apply_without_a_server_is_refused(tmp_path: Path) -> None:
+    """Without PREFECT_API_URL Prefect would start a temporary server and lose them with it."""
+    env = PrefectServer("", tmp_path, None).env()  # type: ignore[arg-type]
+    env.pop("PREFECT_API_URL")
+    done = run_cli(["bureau-stats", "automations", "apply"], env)
+    assert done.returncode == 2 and done.stdout == ""
+    assert (
+        done.stderr.startswith("error: PREFECT_API_URL is not set") and done.stderr.count("\n") == 1
+    )
+
+
 # --- against a real Prefect server ---------------------------------------------------------
 
 
