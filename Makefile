@@ -9,7 +9,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 export GX_ANALYTICS_ENABLED ?= false
 
-.PHONY: venv lock demo test test-fast lint format bench soak clean
+.PHONY: venv lock demo test test-fast lint format bench soak screenshots clean
 
 venv: $(STAMP)
 
@@ -49,6 +49,10 @@ bench: $(STAMP)
 
 soak: $(STAMP)
 	$(BIN)/python -m pytest -q -m soak --runslow
+
+# PNGs of the flow-run page, its artifacts and the HTML report (headless system Chromium).
+screenshots: $(STAMP)
+	$(BIN)/python -m tools.ui_pages --out docs/img
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

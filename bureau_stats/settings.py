@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     # GX's internals used by the audit on the tested GX version (expectations.gx_compat, which
     # reads this variable itself in every process that audits); off: GX's public API only.
     gx_compat: bool = True
+    # The Prefect notification block (`TYPE/NAME`) the committed automations notify through
+    # (`bureau-stats automations apply`); unset: they fire but do nothing.
+    notify_block: str | None = None
 
     @field_validator("task_runner")
     @classmethod
