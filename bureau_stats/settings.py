@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     max_parallel_sources: int = 2
     # `run` reads the next file in a separate process while one is audited and published
     read_ahead: Literal["process", "thread"] = "process"
+    # Limits of the reader process (read_ahead=process): its address space in MB and the time
+    # one file may take; a file beyond them is quarantined `too_large` (0: no limit).
+    reader_memory_mb: int = Field(default=8192, ge=0)
+    reader_timeout_seconds: float = Field(default=1800.0, ge=0)
 
     def secret(self, name: str) -> SecretStr | None:
         """The secret `name` (one of SECRETS): its own value when given, else the Prefect
