@@ -127,16 +127,19 @@ class ReadAhead:
         if self._next >= len(self._order):
             return
         delivery, record = self._order[self._next]
+        try:
+            future = self._pool().submit(
+                _read,
+                delivery,
+                record,
+                self._pii_key,
+                self._threshold,
+                self._spool_dir,
+                self._limits,
+            )
+        except BrokenProcessPool:  # it died on the file before: `take` restarts it
+            return
         self._next += 1
-        future = self._pool().submit(
-            _read,
-            delivery,
-            record,
-            self._pii_key,
-            self._threshold,
-            self._spool_dir,
-            self._limits,
-        )
         self._pending.append((delivery, record, future))
 
     def take(self) -> tuple[Delivery, BatchRecord, Read]:

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import strategies as st
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # cases modules import `corpus` as the runner does
@@ -235,3 +237,119 @@ def test_the_corpus_covers_each_reader_failure_of_issue_25() -> None:
         "xlsx_cell_at_xfd1048576",
         "xlsx_zip_bomb_shared_string",
     } <= names
+
+
+# --- the byte fuzzer -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def fuzz_bases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Valid deliveries to mutate (CSV, JSON, XLSX of the hostile year) and an empty,
+    migrated warehouse to copy for each example."""
+    import cases_readers as readers
+
+    root = tmp_path_factory.mktemp("fuzz")
+    template = readers.template(HOSTILE_YEAR)
+    bases = {}
+    for source, ext in (("registration", "csv"), ("special_equipment", "json")):
+        relative = readers._name(source, HOSTILE_YEAR, ext)
+        bases[ext] = (relative, (template / relative).read_bytes())
+    workbook = readers._workbook([(readers.SHEET, readers.case_rows(HOSTILE_YEAR), "visible")])
+    bases["xlsx"] = (readers._name("cases", HOSTILE_YEAR, "xlsx"), workbook)
+    (root / "landing").mkdir()
+    run_pipeline(root / "landing", root / "empty.db", root / "var")
+    return {"bases": bases, "warehouse": root / "empty.db", "identities": {readers.PERSON_ID}}
+
+
+def _mutate(data: bytes, edits: list[tuple[int, int, int]]) -> bytes:
+    """Each edit (kind, at, byte): 0 replace, 1 insert, 2 delete one byte, 3 cut the rest."""
+    out = bytearray(data)
+    for kind, at, value in edits:
+        at = at % (len(out) + 1)
+        if kind == 0 and at < len(out):
+            out[at] = value
+        elif kind == 1:
+            out[at:at] = bytes([value])
+        elif kind == 2:
+            del out[at : at + 1]
+        elif kind == 3 and at > 0:
+            del out[at:]
+    return bytes(out)
+
+
+def _mutate_sheet(workbook: bytes, edits: list[tuple[int, int, int]]) -> bytes:
+    """The workbook with its sheet's XML mutated, zipped again (reaches the XML parsers)."""
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(workbook)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            part = src.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                part = _mutate(part, edits)
+            dst.writestr(info.filename, part, zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
+_EDITS = st.lists(
+    st.tuples(st.integers(0, 3), st.integers(0, 1 << 20), st.integers(0, 255)),
+    min_size=1,
+    max_size=6,
+)
+
+
+class _Capture(logging.Handler):
+    """Every log line of a run (DEBUG up), whichever logger wrote it."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@seed(25)
+@settings(
+    max_examples=30,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(kind=st.sampled_from(["csv", "json", "xlsx", "xlsx-xml"]), edits=_EDITS)
+def test_mutated_deliveries_end_with_a_verdict(
+    fuzz_bases: dict[str, Any],
+    tmp_path_factory: pytest.TempPathFactory,
+    kind: str,
+    edits: list[tuple[int, int, int]],
+) -> None:
+    """Bytes of a CSV, JSON or XLSX delivery mutated (XLSX: the zip, or its sheet's XML): the
+    run ends, the delivery gets a ledger verdict (none left pending), its accounting closes,
+    and no resident ID is written in clear."""
+    root = tmp_path_factory.mktemp("fuzz-example")
+    relative, data = fuzz_bases["bases"][kind.split("-")[0]]
+    body = _mutate_sheet(data, edits) if kind == "xlsx-xml" else _mutate(data, edits)
+    landing, warehouse, var = root / "landing", root / "warehouse.db", root / "var"
+    (landing / relative).parent.mkdir(parents=True)
+    (landing / relative).write_bytes(body)
+    shutil.copy2(fuzz_bases["warehouse"], warehouse)
+    handler, logger = _Capture(), logging.getLogger()
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        summary = run_pipeline(landing, warehouse, var)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    [outcome] = summary.outcomes
+    assert outcome.status in FINAL, (outcome.status, outcome.detail)
+    assert outcome.rows_read == (
+        outcome.rows_accepted + outcome.rows_rejected + outcome.rows_duplicate
+    )
+    assert set(ledger_status(warehouse).values()) <= set(FINAL)
+    text = written_text(warehouse, var, "\n".join(handler.lines))
+    assert_nothing_in_clear(fuzz_bases["identities"], text)
