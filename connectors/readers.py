@@ -472,7 +472,9 @@ def _refuse_line_breaks(grid: pd.DataFrame, layout: _Layout, source: Source, row
     for col in grid.columns:
         if col in allowed:
             continue
-        hit = grid[col].str.contains("[\r\n]", regex=True).fillna(False).to_numpy(dtype=bool)
+        cells = grid[col].astype(TEXT) if grid[col].dtype != TEXT else grid[col]
+        hit = cells.str.contains("\n", regex=False) | cells.str.contains("\r", regex=False)
+        hit = hit.fillna(False).to_numpy(dtype=bool)
         if hit.any():
             row = row0 + int(np.flatnonzero(hit)[0])
             name = by_position.get(col, f"column {col + 1}")

@@ -132,8 +132,7 @@ def choose_sheet(
 def _check_extent(rows: int, columns: int, what: str) -> None:
     if rows > MAX_ROWS or columns > MAX_COLUMNS or rows * columns > MAX_CELLS:
         raise _too_large(
-            f"{what} spans {rows:,} rows x {columns:,} columns "
-            f"(at most {MAX_CELLS:,} cells are read)"
+            f"{what}: {rows:,} rows x {columns:,} columns (at most {MAX_CELLS:,} cells are read)"
         )
 
 
@@ -152,7 +151,7 @@ def _complete(chunks: Iterator[bytes], end: bytes, what: str) -> Iterator[bytes]
         cut = tail.rfind(end)
         if cut < 0:
             if len(tail) > MAX_CELL_BYTES * 16:
-                raise _too_large(f"{what} holds an element larger than 16 MiB")
+                raise _too_large(f"{what}: one element (a cell, a row) larger than 16 MiB")
             continue
         cut += len(end)
         yield tail[:cut]
