@@ -145,11 +145,13 @@ def valid_year(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     warehouse = root / "warehouse.db"
     summary = run_pipeline(landing, warehouse, root / "var")
     assert all(o.status in FINAL for o in summary.outcomes)
+    identities = identities_in(landing)
+    assert identities, "the valid year must hold natural persons' IDs for the check to bite"
     return {
         "landing": landing,
         "warehouse": warehouse,
         "figures": figures(warehouse),
-        "identities": identities_in(landing),
+        "identities": identities,
     }
 
 
