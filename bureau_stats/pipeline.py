@@ -26,6 +26,7 @@ from sqlalchemy import Engine, select
 from bureau_stats.heap import release_freed_memory
 from bureau_stats.outcome import FileOutcome
 from bureau_stats.read_ahead import ReadAhead
+from bureau_stats.reader_limits import ReaderLimits
 from connectors.batch import ExtractedBatch, LandingFile, no_rejects
 from connectors.canonical import empty_table
 from connectors.sources import SOURCES
@@ -493,6 +494,7 @@ def ingest(
                 threshold=threshold,
                 mode=settings.read_ahead,
                 spool_dir=spool_dir,
+                limits=ReaderLimits.from_settings(settings),
             )
             with (
                 reader,

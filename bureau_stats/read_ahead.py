@@ -16,12 +16,20 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
 from bureau_stats.heap import release_freed_memory
 from bureau_stats.outcome import FileOutcome
+from bureau_stats.reader_limits import (
+    ReaderLimits,
+    died_reading,
+    limit_this_process,
+    time_limit,
+    worker_exit_code,
+)
 from connectors.batch import ExtractedBatch
 from warehouse.publish import BatchRecord, Delivery
 
@@ -50,19 +58,27 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+def _start_reader(parent: int, limits: ReaderLimits | None) -> None:
+    """Reader-process initializer: tied to its parent, under the memory limit."""
+    _exit_with_parent(parent)
+    limit_this_process(limits)
+
+
 def _read(
     delivery: Delivery,
     record: BatchRecord,
     pii_key: bytes,
     threshold: Decimal,
     spool_dir: Path | None,
+    limits: ReaderLimits | None = None,
 ) -> tuple[Read, float]:
     from bureau_stats.pipeline import extract_delivery
 
     t0 = time.perf_counter()
-    result = extract_delivery(
-        delivery, record, pii_key=pii_key, threshold=threshold, spool_dir=spool_dir
-    )
+    with time_limit(limits):  # only ever given in the reader process
+        result = extract_delivery(
+            delivery, record, pii_key=pii_key, threshold=threshold, spool_dir=spool_dir
+        )
     release_freed_memory()
     return result, time.perf_counter() - t0
 
@@ -79,6 +95,7 @@ class ReadAhead:
         threshold: Decimal,
         mode: ReadAheadMode = "process",
         spool_dir: Path | None = None,
+        limits: ReaderLimits | None = None,
     ) -> None:
         self._order = order
         self._next = 0
@@ -87,6 +104,7 @@ class ReadAhead:
         self._threshold = threshold
         self._mode = mode
         self._spool_dir = spool_dir
+        self._limits = limits if mode == "process" else None  # a timer would end the run
         self._executor: Executor | None = None
         self.seconds = 0.0  # spent reading (in the reader, overlapping everything else)
 
@@ -98,8 +116,8 @@ class ReadAhead:
                 self._executor = ProcessPoolExecutor(
                     max_workers=1,
                     mp_context=context,
-                    initializer=_exit_with_parent,
-                    initargs=(os.getpid(),),
+                    initializer=_start_reader,
+                    initargs=(os.getpid(), self._limits),
                 )
             else:
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read")
@@ -109,10 +127,19 @@ class ReadAhead:
         if self._next >= len(self._order):
             return
         delivery, record = self._order[self._next]
+        try:
+            future = self._pool().submit(
+                _read,
+                delivery,
+                record,
+                self._pii_key,
+                self._threshold,
+                self._spool_dir,
+                self._limits,
+            )
+        except BrokenProcessPool:  # it died on the file before: `take` restarts it
+            return
         self._next += 1
-        future = self._pool().submit(
-            _read, delivery, record, self._pii_key, self._threshold, self._spool_dir
-        )
         self._pending.append((delivery, record, future))
 
     def take(self) -> tuple[Delivery, BatchRecord, Read]:
@@ -122,7 +149,13 @@ class ReadAhead:
         self._submit()  # the next file is read while this one is audited and published
         try:
             result, seconds = future.result()
-        except Exception as exc:  # the reader process died (killed, out of memory)
+        except BrokenProcessPool:  # the reader process died on THIS file: quarantine it
+            exitcode = worker_exit_code(self._executor)
+            self._restart()
+            died = died_reading(delivery.file, record.sha256, exitcode, self._limits)
+            log.error("%s: %s", delivery.file.relative, died.detail)
+            return delivery, record, died
+        except Exception as exc:  # the pool could not run the read at all
             log.error("%s: reader process failed (%s)", delivery.file.relative, type(exc).__name__)
             self._restart()
             detail = f"reader process failed ({type(exc).__name__})"

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     # The Prefect notification block (`TYPE/NAME`) the committed automations notify through
     # (`bureau-stats automations apply`); unset: they fire but do nothing.
     notify_block: str | None = None
+    # Limits of the reader process (read_ahead=process): its address space in MB and the time
+    # one file may take; a file beyond them is quarantined `too_large` (0: no limit).
+    reader_memory_mb: int = Field(default=8192, ge=0)
+    reader_timeout_seconds: float = Field(default=1800.0, ge=0)
 
     @field_validator("task_runner")
     @classmethod

@@ -23,6 +23,8 @@ ROW_REASONS = (
     "conflicting_key",
     "bad_number",
     "rule_violation",
+    "formula_without_value",
+    "above_header",
 )
 FILE_REASONS = (
     "unreadable",
@@ -32,6 +34,7 @@ FILE_REASONS = (
     "truncated",
     "reject_share",
     "suite_failed",
+    "too_large",
 )
 
 Verdict = Literal["readable", "quarantine"]

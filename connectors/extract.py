@@ -180,6 +180,15 @@ def _validate(source: Source, p: Parsed, rej: _Rejections, file: LandingFile) ->
     return partition
 
 
+def _doubted(table: RawTable, rej: _Rejections) -> None:
+    """Rows the reader could not read for certain are rejected first, with its reason."""
+    if table.doubts is None or table.doubt_columns is None:
+        return
+    marked = table.doubts != None  # noqa: E711
+    for reason, column in set(zip(table.doubts[marked], table.doubt_columns[marked], strict=True)):
+        rej.add((table.doubts == reason) & (table.doubt_columns == column), reason, column)
+
+
 def _compare(numeric: pd.Series, bound: int | None, op: str) -> np.ndarray:
     if bound is None:
         return np.zeros(len(numeric), dtype=bool)
@@ -311,6 +320,7 @@ def _extract_block(
     cells = row_hash.cell_hashes(source, p)
     keys = list(source.key_fields)
     rej = _Rejections(table.rows)
+    _doubted(table, rej)
     partition = _validate(source, p, rej, file)
     passing = ~rej.rejected
     frame = _canonical(source, p, passing, partition)
@@ -563,7 +573,10 @@ def extract_bytes(
     except FileRejected as exc:
         _abort(writer)
         return quarantined(exc.reason, exc.detail)
-    except (MemoryError, RecursionError) as exc:
+    except MemoryError:
+        _abort(writer)
+        return quarantined("too_large", "out of memory while reading (MemoryError)")
+    except RecursionError as exc:
         _abort(writer)
         return quarantined("unreadable", f"cannot be processed ({type(exc).__name__})")
     except BaseException:

@@ -10,6 +10,7 @@ import codecs
 import csv
 import io
 import json
+import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -53,6 +54,11 @@ class RawTable:
     raw: pd.DataFrame
     normalized: pd.DataFrame
     lines: np.ndarray
+    # Rows the reader could not read for certain (a formula without its value, a data row
+    # above the header): the row-reject reason per row (None: read for certain) and the
+    # header of the column concerned. They are rejected before any rule of the source.
+    doubts: np.ndarray | None = None
+    doubt_columns: np.ndarray | None = None
 
     @property
     def rows(self) -> int:
@@ -64,10 +70,45 @@ class RawTable:
             raw=self.raw.iloc[start:stop].reset_index(drop=True),
             normalized=self.normalized.iloc[start:stop].reset_index(drop=True),
             lines=self.lines[start:stop],
+            doubts=None if self.doubts is None else self.doubts[start:stop],
+            doubt_columns=None if self.doubt_columns is None else self.doubt_columns[start:stop],
         )
+
+    def doubt(self, at: np.ndarray, reason: str, column: str | None) -> None:
+        """Mark rows `at` as read with a doubt (the first reason given stays)."""
+        if self.doubts is None:
+            self.doubts = np.full(self.rows, None, dtype=object)
+            self.doubt_columns = np.full(self.rows, None, dtype=object)
+        assert self.doubt_columns is not None
+        at = at[self.doubts[at] == None]  # noqa: E711
+        self.doubts[at] = reason
+        self.doubt_columns[at] = column
 
     def head(self, rows: int) -> RawTable:
         return self.slice(0, rows)
+
+
+def concat_tables(first: RawTable, second: RawTable) -> RawTable:
+    """Two stretches of rows, in order (marks kept)."""
+
+    def marks(t: RawTable, which: str) -> np.ndarray:
+        got = getattr(t, which)
+        return np.full(t.rows, None, dtype=object) if got is None else got
+
+    doubtful = first.doubts is not None or second.doubts is not None
+    return RawTable(
+        raw=pd.concat([first.raw, second.raw], ignore_index=True),
+        normalized=pd.concat([first.normalized, second.normalized], ignore_index=True),
+        lines=np.concatenate([first.lines, second.lines]),
+        doubts=np.concatenate([marks(first, "doubts"), marks(second, "doubts")])
+        if doubtful
+        else None,
+        doubt_columns=np.concatenate(
+            [marks(first, "doubt_columns"), marks(second, "doubt_columns")]
+        )
+        if doubtful
+        else None,
+    )
 
 
 def header_key(text: object) -> str:
@@ -156,18 +197,33 @@ def _csv_grid(data: bytes, source: Source) -> pd.DataFrame:
         grid = _arrow_csv(data, encoding, skip)
     except (pa.ArrowInvalid, ValueError, csv.Error):
         # Ragged rows or odd quoting: the slower, forgiving reader.
-        try:
-            rows = list(csv.reader(io.StringIO(data[skip:].decode(encoding))))
-        except csv.Error as exc:
-            raise FileRejected("unreadable", f"malformed CSV: {exc}") from None
+        rows = _python_csv(data[skip:].decode(encoding))
         grid = pd.DataFrame(rows, dtype=object).fillna("").astype("str")
     grid.columns = range(grid.shape[1])
     return grid
 
 
+def _python_csv(text: str) -> list[list[str]]:
+    """Python's CSV reader (any line end, CR alone included). A quote still open at the end of
+    the file is `truncated`: the rows after it would be one cell."""
+    try:
+        return list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except csv.Error as exc:
+        if "unexpected end of data" in str(exc):
+            raise FileRejected("truncated", "a quote is left open at the end of the file") from None
+    try:  # stray characters around quotes: kept as typed, as spreadsheets do
+        return list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise FileRejected("unreadable", f"malformed CSV: {exc}") from None
+
+
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+
+
 def _csv_width(first_line: bytes, encoding: str) -> int:
-    """Columns of the first line: the parser's width (a longer row is a ragged file)."""
-    text = first_line.split(b"\n", 1)[0].decode(encoding, errors="replace")
+    """Columns of the first line: the parser's width (a longer row is a ragged file). Old Mac
+    exports end lines with CR alone."""
+    text = _LINE_END.split(first_line, maxsplit=1)[0].decode(encoding, errors="replace")
     return max(len(next(csv.reader(io.StringIO(text)), [""])), 1)
 
 
@@ -202,38 +258,31 @@ def _arrow_csv(data: bytes, encoding: str, skip: int) -> pd.DataFrame:
     return table.to_pandas(types_mapper={pa.string(): TEXT}.get)
 
 
-def _declared_sheet(names: list[str], declared: str | None, warnings: list[str]) -> str:
-    """The contract's sheet (blanks around its name ignored). A workbook without it is read
-    only when it has a single sheet, which cannot be another table; with several, guessing
-    could publish the wrong one, so the file is refused."""
-    if not declared:
-        return names[0]
-    for name in names:
-        if name.strip(" \u3000") == declared:
-            return name
-    if len(names) == 1:
-        warnings.append(f"sheet {declared!r} not found; read the only sheet {names[0]!r}")
-        return names[0]
-    raise FileRejected(
-        "unreadable", f"no sheet {declared!r} among the workbook's {len(names)} sheets"
-    )
-
-
-def _xlsx_grid(data: bytes, source: Source, warnings: list[str]) -> pd.DataFrame:
+def _xlsx_grid(
+    data: bytes,
+    source: Source,
+    warnings: list[str],
+    formulas: dict[int, set[int]] | None = None,
+) -> pd.DataFrame:
+    """The declared sheet's cells; `formulas` receives its formula cells without a cached
+    value (sheet row -> grid columns). The workbook is looked over first
+    (`connectors.xlsx_scan`): its bounds, and the sheet to read."""
     import python_calamine
 
     from connectors.xlsx_cells import text_grid
+    from connectors.xlsx_scan import scan_workbook
 
+    scan = scan_workbook(data, source.sheet)
+    warnings.extend(scan.warnings)
+    if formulas is not None:
+        formulas.update(scan.formulas)
     try:
         book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
     except Exception as exc:  # calamine raises several error types for broken zips/XML
         raise FileRejected(
             "unreadable", f"not a readable XLSX workbook ({type(exc).__name__})"
         ) from None
-    names = book.sheet_names
-    if not names:
-        raise FileRejected("unreadable", "the workbook has no sheets")
-    sheet_name = _declared_sheet(names, source.sheet, warnings)
+    sheet_name = scan.sheet
     try:
         rows = book.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
     except Exception as exc:
@@ -257,6 +306,24 @@ def _whole_number(value: object) -> int | None:
     return None
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different: a key given twice has two readings."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return out
+
+
 def _json_records(data: bytes, source: Source) -> tuple[pd.DataFrame, int | None]:
     try:
         text = data.decode("utf-8-sig")
@@ -265,7 +332,14 @@ def _json_records(data: bytes, source: Source) -> tuple[pd.DataFrame, int | None
     if not text.strip():
         raise FileRejected("empty", "the file is empty")
     try:
-        document = json.loads(text)
+        document = json.loads(text, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        # Only names the contract knows are quoted: another key could be anyone's data.
+        known = {source.json_records, source.json_total, *(c.header for c in source.columns)}
+        key = repr(exc.key) if exc.key in known else "a key"
+        raise FileRejected(
+            "unreadable", f"{key} is given twice in one JSON object: two readings of the export"
+        ) from None
     except json.JSONDecodeError as exc:
         if exc.pos >= len(text.rstrip()) - 1:
             raise FileRejected("truncated", "the JSON document ends early") from None
@@ -388,14 +462,103 @@ def _without_footer(cut: _Cut) -> RawTable:
     return table
 
 
-def _locate(grid: pd.DataFrame, source: Source) -> RawTable:
-    """Find the header row, drop blank lines and the footer, map headers to fields."""
+def _may_hold_line_breaks(cells: pd.Series) -> bool:
+    """Whether the column's text bytes hold a CR or LF at all: one pass over Arrow's data
+    buffers (~20x faster than a per-cell search, which runs only when this says yes)."""
+    try:
+        array = pa.chunked_array(pa.array(cells, type=pa.large_string()))
+    except (pa.ArrowException, TypeError, ValueError):
+        return True
+    for chunk in array.chunks:
+        data = chunk.buffers()[2]
+        if data is not None:
+            octets = np.frombuffer(data, dtype=np.uint8)
+            if (octets == 10).any() or (octets == 13).any():
+                return True
+    return False
+
+
+def _refuse_line_breaks(grid: pd.DataFrame, layout: _Layout, source: Source, row0: int) -> None:
+    """A CSV cell holding a line break where the contract declares none (`Column.multiline`):
+    a stray or unclosed quote has made one cell of several lines, and which rows they were
+    cannot be told. Rejecting the one row would publish the file without the rows swallowed,
+    so the file is refused. `row0`: the CSV row of the grid's first row (1-based)."""
+    allowed = {layout.positions[c.field] for c in source.columns if c.multiline}
+    by_position = {pos: source.column(f).header for f, pos in layout.positions.items()}
+    for col in grid.columns:
+        if col in allowed:
+            continue
+        if not _may_hold_line_breaks(grid[col]):
+            continue
+        cells = grid[col].astype(TEXT) if grid[col].dtype != TEXT else grid[col]
+        hit = cells.str.contains("\n", regex=False) | cells.str.contains("\r", regex=False)
+        hit = hit.fillna(False).to_numpy(dtype=bool)
+        if hit.any():
+            row = row0 + int(np.flatnonzero(hit)[0])
+            name = by_position.get(col, f"column {col + 1}")
+            raise FileRejected(
+                "unreadable",
+                f"CSV row {row}: a line break inside a {name} cell, which holds none: a stray "
+                "or unclosed quote joins rows that cannot be told apart",
+            )
+
+
+def _above_header(grid: pd.DataFrame, layout: _Layout) -> RawTable | None:
+    """Data rows above the header line, rejected `above_header` (counted, never dropped). A
+    title line (one cell, as the title and export-time rows of food_license) is no data."""
+    head = grid.iloc[: layout.header_at]
+    if head.empty:
+        return None
+    filled = np.zeros(len(head), dtype=int)
+    for c in head.columns:
+        filled += normalize_text(head[c]).notna().to_numpy(dtype=int)
+    at = np.flatnonzero(filled >= 2)
+    if not len(at):
+        return None
+    rows = head.iloc[at]
+    raw = pd.DataFrame({f: rows[pos] for f, pos in layout.positions.items()}).reset_index(drop=True)
+    table = RawTable(
+        raw=raw,
+        normalized=pd.DataFrame({f: normalize_text(raw[f]) for f in layout.positions}),
+        lines=at + 1,
+    )
+    table.doubt(np.arange(len(at)), "above_header", None)
+    return table
+
+
+def _doubt_formulas(
+    table: RawTable, formulas: dict[int, set[int]], layout: _Layout, source: Source
+) -> None:
+    """Rows with a formula cell whose value was not saved (`formula_without_value`): every
+    reader takes it as blank, so a 罚没金额 of 430,000 would count as 0."""
+    by_position = {pos: source.column(f).header for f, pos in layout.positions.items()}
+    where = {line: i for i, line in enumerate(table.lines.tolist()) if line in formulas}
+    for line, i in where.items():
+        declared = sorted(c for c in formulas[line] if c in by_position)
+        if declared:
+            table.doubt(np.array([i]), "formula_without_value", by_position[declared[0]])
+
+
+def _locate(
+    grid: pd.DataFrame,
+    source: Source,
+    *,
+    formulas: dict[int, set[int]] | None = None,
+    csv_text: bool = False,
+) -> RawTable:
+    """Find the header row, drop blank lines and the footer, map headers to fields; rows read
+    with a doubt are marked (formulas without a value, data rows above the header)."""
     layout = _find_layout(grid, source, whole=len(grid) <= HEADER_SEARCH_ROWS * 10)
+    if csv_text:
+        _refuse_line_breaks(grid, layout, source, 1)
     body = grid.iloc[layout.header_at + 1 :]
     table = _without_footer(_cut(body, layout, layout.header_at + 2))
     if table.rows == 0:
         raise FileRejected("empty", "a header but no data rows")
-    return table
+    if formulas:
+        _doubt_formulas(table, formulas, layout, source)
+    above = _above_header(grid, layout)
+    return table if above is None else concat_tables(above, table)
 
 
 @dataclass
@@ -527,17 +690,29 @@ def _csv_blocks(
             break
         head = grid if head.empty else pd.concat([head, grid], ignore_index=True)
     layout = _find_layout(head, source, whole=whole)
+    _refuse_line_breaks(head, layout, source, 1)
+    above = _above_header(head, layout)
+
+    def first(table: RawTable) -> RawTable:
+        nonlocal above
+        if above is None:
+            return table
+        table, above = concat_tables(above, table), None
+        return table
+
     pending: _Cut | None = None
     yielded = 0
     offset = layout.header_at + 1  # grid rows before `body`
     body: pd.DataFrame | None = head.iloc[layout.header_at + 1 :]
     while body is not None:
+        if offset >= len(head):
+            _refuse_line_breaks(body, layout, source, offset + 1)
         cut = _cut(body, layout, offset + 1)
         offset += len(body)
         if cut.table.rows:
             if pending is not None:
                 yielded += pending.table.rows
-                yield pending.table
+                yield first(pending.table)
             pending = cut
         body = next(stream, None)
     if checked.nul:
@@ -545,7 +720,7 @@ def _csv_blocks(
     last = _without_footer(pending) if pending is not None else None
     if last is not None and last.rows:
         yielded += last.rows
-        yield last
+        yield first(last)
     if not yielded:
         raise FileRejected("empty", "a header but no data rows")
 
@@ -595,10 +770,11 @@ def read_export(fp: IO[bytes], source: Source, extension: str, *, stream: bool =
         )
         return Export(blocks=_slices(table, BLOCK_ROWS), declared_total=total)
     warnings: list[str] = []
+    formulas: dict[int, set[int]] = {}
     if source.format == "csv":
         grid = _csv_grid(data, source)
     else:
-        grid = _xlsx_grid(data, source, warnings)
+        grid = _xlsx_grid(data, source, warnings, formulas)
     del data
-    table = _locate(grid, source)
+    table = _locate(grid, source, formulas=formulas, csv_text=source.format == "csv")
     return Export(blocks=_slices(table, BLOCK_ROWS), warnings=warnings)

@@ -65,6 +65,9 @@ class Column:
     # A year-to-date flow: should not decrease from one month to the next within a year.
     # Only warned about (a revision may lower it), never a reason to reject.
     ytd: bool = False
+    # May a CSV cell of this column hold a line break? The contract names no such column: a
+    # line break elsewhere is a stray or unclosed quote joining rows (the file is refused).
+    multiline: bool = False
 
     @property
     def is_required(self) -> bool:

@@ -29,6 +29,7 @@ REASON_HELP = {
     "truncated": "the export declares more records than it holds",
     "reject_share": "too many rejected rows (above the threshold)",
     "suite_failed": "the Great Expectations suite failed",
+    "too_large": "beyond the reader's bounds (workbook size, cells, memory or time)",
 }
 
 

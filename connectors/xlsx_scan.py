@@ -1,0 +1,235 @@
+"""A workbook looked over before it is parsed: bounded, cheap, from the zip directory and the
+sheet's XML streamed through regular expressions.
+
+python-calamine trusts what a workbook says: one cell at XFD1048576 makes it allocate the whole
+16,384 x 1,048,576 range, and a 600 MB shared string (0.6 MB zipped) is decompressed whole; both
+end in a Rust allocation failure that aborts the process. So the zip directory's sizes, the
+sheet's declared and actual extent, and every cell's text length are checked here first, and
+a workbook beyond the limits is refused `too_large`. The same pass chooses the sheet (hidden
+sheets are never read; two sheets answering to the declared name refuse the workbook) and
+finds formula cells without a cached value (read as blank by any reader: never a figure).
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from xml.etree import ElementTree
+
+from connectors.readers import FileRejected
+
+# Limits: far above any export the contract describes, far below what breaks the reader.
+MAX_MEMBERS = 10_000
+MAX_UNCOMPRESSED = 2 << 30  # bytes of XML in the whole workbook (the zip directory's word)
+MAX_XML_MEMBER = 1 << 30  # bytes of the sheet or shared strings, counted while inflating
+MAX_OTHER_MEMBER = 64 << 20  # bytes of any other part calamine reads (workbook, styles, rels)
+MAX_CELL_BYTES = 1 << 20  # one cell's text (Excel itself stops at 32,767 characters)
+MAX_ROWS = 1_048_576  # Excel's own limits
+MAX_COLUMNS = 16_384
+MAX_CELLS = 20_000_000  # rows x columns of the range the reader allocates
+CHUNK = 1 << 20
+
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_PKG = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+_DIMENSION = re.compile(rb'<dimension\b[^>]*?\bref="([A-Za-z]*)(\d*)(?::([A-Za-z]*)(\d*))?"')
+_CELL_REF = re.compile(rb'<c\b[^>]*?\sr="([A-Z]{1,4})(\d{1,9})"')
+_CELL = re.compile(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)
+_REF = re.compile(rb'\sr="([A-Z]{1,4})(\d{1,9})"')
+_CACHED = re.compile(rb"<v\b[^>]*>[^<]")
+_TEXT = re.compile(rb"<([tv])\b[^>]*>([^<]*)</\1>")
+
+
+@dataclass
+class WorkbookScan:
+    """What the reader needs from the scan: the sheet to read and cells it must not trust."""
+
+    sheet: str
+    formulas: dict[int, set[int]] = field(default_factory=dict)  # 1-based row -> 0-based cols
+    warnings: list[str] = field(default_factory=list)
+
+
+def column_number(letters: bytes) -> int:
+    """`A` -> 1, `XFD` -> 16384."""
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + ch - 64
+    return n
+
+
+def _too_large(detail: str) -> FileRejected:
+    return FileRejected("too_large", detail)
+
+
+def _chunks(book: zipfile.ZipFile, name: str, cap: int) -> Iterator[bytes]:
+    """A member inflated a chunk at a time, refused once it passes `cap` bytes (whatever the
+    zip directory claims)."""
+    seen = 0
+    with book.open(name) as fp:
+        while chunk := fp.read(CHUNK):
+            seen += len(chunk)
+            if seen > cap:
+                raise _too_large(f"{name} inflates to more than {cap >> 20} MiB")
+            if b"<!DOCTYPE" in chunk:
+                raise FileRejected("unreadable", f"{name} declares a DTD (never in a workbook)")
+            yield chunk
+
+
+def _small_xml(book: zipfile.ZipFile, name: str) -> ElementTree.Element:
+    data = b"".join(_chunks(book, name, MAX_OTHER_MEMBER))
+    try:
+        return ElementTree.fromstring(data)
+    except ElementTree.ParseError:
+        raise FileRejected("unreadable", f"{name} is not well-formed XML") from None
+
+
+def _sheets(book: zipfile.ZipFile) -> list[tuple[str, str, str]]:
+    """(name, state, member path) of each sheet, in workbook order."""
+    try:
+        workbook = _small_xml(book, "xl/workbook.xml")
+        rels = _small_xml(book, "xl/_rels/workbook.xml.rels")
+    except KeyError:
+        raise FileRejected("unreadable", "not an XLSX workbook (no xl/workbook.xml)") from None
+    targets = {r.get("Id"): r.get("Target") or "" for r in rels.iter(f"{_PKG}Relationship")}
+    out = []
+    for sheet in workbook.iter(f"{_MAIN}sheet"):
+        target = targets.get(sheet.get(f"{_REL}id"), "")
+        path = target.lstrip("/") if target.startswith("/") else posixpath.join("xl", target)
+        out.append((sheet.get("name") or "", sheet.get("state") or "visible", path))
+    return out
+
+
+def choose_sheet(
+    sheets: list[tuple[str, str, str]], declared: str | None, warnings: list[str]
+) -> tuple[str, str]:
+    """(name, member) of the sheet to read. Only visible sheets count: a hidden sheet is
+    nobody's table. The declared one (blanks around its name ignored) must be one sheet; a
+    workbook without it is read only when it has a single visible sheet."""
+    visible = [(n, p) for n, state, p in sheets if state == "visible"]
+    if not visible:
+        raise FileRejected("unreadable", "the workbook has no visible sheet")
+    if not declared:
+        return visible[0]
+    matching = [(n, p) for n, p in visible if n.strip(" \u3000") == declared]
+    if len(matching) > 1:
+        raise FileRejected(
+            "unreadable", f"{len(matching)} sheets answer to {declared!r}: which one is the table?"
+        )
+    if matching:
+        return matching[0]
+    if len(visible) == 1:
+        warnings.append(f"sheet {declared!r} not found; read the only sheet {visible[0][0]!r}")
+        return visible[0]
+    raise FileRejected(
+        "unreadable", f"no visible sheet {declared!r} among the workbook's {len(sheets)} sheets"
+    )
+
+
+def _check_extent(rows: int, columns: int, what: str) -> None:
+    if rows > MAX_ROWS or columns > MAX_COLUMNS or rows * columns > MAX_CELLS:
+        raise _too_large(
+            f"{what}: {rows:,} rows x {columns:,} columns (at most {MAX_CELLS:,} cells are read)"
+        )
+
+
+def _check_texts(block: bytes, what: str) -> None:
+    for _, text in _TEXT.findall(block):
+        if len(text) > MAX_CELL_BYTES:
+            raise _too_large(f"a cell of {what} holds {len(text) >> 10:,} KiB of text")
+
+
+def _complete(chunks: Iterator[bytes], end: bytes, what: str) -> Iterator[bytes]:
+    """Chunks cut after their last `end` tag, so no element is split; an element longer than a
+    cell may be is refused rather than buffered."""
+    tail = b""
+    for chunk in chunks:
+        tail += chunk
+        cut = tail.rfind(end)
+        if cut < 0:
+            if len(tail) > MAX_CELL_BYTES * 16:
+                raise _too_large(f"{what}: one element (a cell, a row) larger than 16 MiB")
+            continue
+        cut += len(end)
+        yield tail[:cut]
+        tail = tail[cut:]
+    if tail:
+        yield tail
+
+
+def _scan_sheet(book: zipfile.ZipFile, member: str, scan: WorkbookScan) -> None:
+    rows = columns = 0
+    dimension_seen = False
+    for block in _complete(_chunks(book, member, MAX_XML_MEMBER), b"</row>", "the sheet"):
+        if not dimension_seen and (m := _DIMENSION.search(block)):
+            dimension_seen = True
+            last_col, last_row = (m.group(3), m.group(4)) if m.group(3) else m.group(1, 2)
+            _check_extent(
+                int(last_row or 1), column_number(last_col or b"A"), "the declared dimension"
+            )
+        refs = _CELL_REF.findall(block)
+        if refs:
+            rows = max(rows, max(int(r) for _, r in refs))
+            columns = max(columns, max(map(column_number, {c for c, _ in refs})))
+            _check_extent(rows, columns, "the sheet's cells")
+        _check_texts(block, "the sheet")
+        if b"<f" in block:
+            _formulas(block, scan)
+
+
+def _formulas(block: bytes, scan: WorkbookScan) -> None:
+    """Formula cells whose cached value is absent or empty."""
+    for attributes, body in _CELL.findall(block):
+        if b"<f" not in body or _CACHED.search(body):
+            continue
+        ref = _REF.search(attributes)
+        if ref is None:
+            continue
+        scan.formulas.setdefault(int(ref.group(2)), set()).add(column_number(ref.group(1)) - 1)
+
+
+def _scan_shared_strings(book: zipfile.ZipFile) -> None:
+    name = "xl/sharedStrings.xml"
+    if name not in book.NameToInfo:
+        return
+    for block in _complete(_chunks(book, name, MAX_XML_MEMBER), b"</si>", "the shared strings"):
+        _check_texts(block, "the shared strings")
+
+
+def scan_workbook(data: bytes, declared: str | None) -> WorkbookScan:
+    """Check a workbook's bounds and choose its sheet; raises FileRejected."""
+    try:
+        book = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise FileRejected(
+            "unreadable", f"not a readable XLSX workbook ({type(exc).__name__})"
+        ) from None
+    with book:
+        members = book.infolist()
+        if len(members) > MAX_MEMBERS:
+            raise _too_large(f"the workbook holds {len(members):,} parts")
+        declared_size = sum(m.file_size for m in members)
+        if declared_size > MAX_UNCOMPRESSED:
+            raise _too_large(f"the workbook inflates to {declared_size >> 20:,} MiB")
+        warnings: list[str] = []
+        try:
+            name, member = choose_sheet(_sheets(book), declared, warnings)
+            scan = WorkbookScan(sheet=name, warnings=warnings)
+            if member not in book.NameToInfo:
+                raise FileRejected("unreadable", f"sheet {name!r} has no part in the workbook")
+            _scan_sheet(book, member, scan)
+            _scan_shared_strings(book)
+            for other in ("xl/styles.xml", "[Content_Types].xml"):
+                if other in book.NameToInfo:
+                    for _ in _chunks(book, other, MAX_OTHER_MEMBER):
+                        pass
+        except (FileRejected, MemoryError):
+            raise
+        except Exception as exc:  # BadZipFile, zlib.error, a bad CRC, an encrypted member...
+            raise FileRejected(
+                "unreadable", f"not a readable XLSX workbook ({type(exc).__name__})"
+            ) from None
+    return scan

@@ -1,0 +1,98 @@
+"""A reader process that dies on a file quarantines that file, and the next file is read by a
+new one; the time limit ends a read that takes too long (issue 25 item 2)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from bureau_stats import pipeline
+from bureau_stats.read_ahead import ReadAhead
+from bureau_stats.reader_limits import ReaderLimits, death_verdict
+from connectors.batch import ExtractedBatch
+from warehouse.engine import open_warehouse
+
+HEADER = "业务流水号,统一社会信用代码,主体名称,主体类型,业务类型,办理渠道,申请日期,核准日期,登记机关,所属镇街"
+
+
+def _plan(tmp_path: Path, files: dict[str, bytes]) -> list[tuple[object, object]]:
+    landing = tmp_path / "landing" / "registration"
+    landing.mkdir(parents=True)
+    for name, data in files.items():
+        (landing / name).write_bytes(data)
+    found, _ = pipeline.discover_step(str(tmp_path / "landing"))
+    engine = open_warehouse(f"sqlite:///{tmp_path / 'warehouse.db'}")
+    try:
+        deliveries = [pipeline.fingerprint(f) for f in found]
+        return list(pipeline.register_step(engine, deliveries))  # type: ignore[arg-type]
+    finally:
+        engine.dispose()
+
+
+def _reader(order: list, limits: ReaderLimits | None) -> ReadAhead:
+    return ReadAhead(
+        order,  # type: ignore[arg-type]
+        pii_key=b"k",
+        threshold=Decimal("0.05"),
+        mode="process",
+        limits=limits,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_reader_process_that_dies_quarantines_that_file_and_the_next_is_read(
+    tmp_path: Path,
+) -> None:
+    order = _plan(
+        tmp_path,
+        {
+            "经营主体登记业务明细_20240101-20240131.csv": (HEADER + "\n").encode(),
+            "经营主体登记业务明细_20240201-20240229.csv": (HEADER + "\n").encode(),
+        },
+    )
+    with _reader(order, ReaderLimits(memory_mb=8192)) as reader:
+        reader._submit()
+        executor = reader._executor
+        assert executor is not None
+        deadline = time.monotonic() + 60
+        while not getattr(executor, "_processes", None) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        [pid] = list(executor._processes)  # type: ignore[attr-defined]
+        os.kill(pid, signal.SIGABRT)  # as a Rust allocation failure does
+        first = reader.take()[2]
+        second = reader.take()[2]
+    assert isinstance(first, ExtractedBatch)
+    assert (first.verdict, first.reason) == ("quarantine", "too_large")
+    assert "reader process died (signal 6, SIGABRT)" in (first.detail or "")
+    assert isinstance(second, ExtractedBatch)  # read by a new reader process
+    assert second.reason == "empty", second.detail
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_read_beyond_the_time_limit_is_quarantined_too_large(tmp_path: Path) -> None:
+    row = "R{:07d},91440703QTK2GPARDC,某某商行,企业,设立登记,网办,2024-01-02,2024-01-03,,\n"
+    body = HEADER + "\n" + "".join(row.format(i) for i in range(300_000))
+    order = _plan(tmp_path, {"经营主体登记业务明细_20240101-20240131.csv": body.encode()})
+    with _reader(order, ReaderLimits(timeout_seconds=0.05)) as reader:
+        result = reader.take()[2]
+    assert isinstance(result, ExtractedBatch)
+    assert result.reason == "too_large"
+    assert "longer than 0.05 s" in (result.detail or "")
+
+
+def test_deaths_map_to_reasons() -> None:
+    limits = ReaderLimits(memory_mb=512, timeout_seconds=10)
+    assert death_verdict(-signal.SIGKILL, limits)[0] == "too_large"
+    assert "512 MB" in death_verdict(-signal.SIGABRT, limits)[1]
+    assert death_verdict(-signal.SIGSEGV, limits) == (
+        "unreadable",
+        "reader process died (signal 11, SIGSEGV)",
+    )
+    assert death_verdict(3, None) == ("unreadable", "reader process died (exit code 3)")
