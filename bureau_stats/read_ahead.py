@@ -23,7 +23,7 @@ from typing import Literal
 from bureau_stats.heap import release_freed_memory
 from bureau_stats.outcome import FileOutcome
 from connectors.batch import ExtractedBatch
-from warehouse.publish import BatchRecord, Delivery
+from warehouse.ledger import BatchRecord, Delivery
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-SHANGHAI = "Asia/Shanghai"
+from connectors.bureau_time import BUREAU_TZ_NAME
+
+SHANGHAI = BUREAU_TZ_NAME
 
 _FULLWIDTH = {0xFF10 + i: 0x30 + i for i in range(10)}
 _FULLWIDTH |= {0xFF21 + i: 0x41 + i for i in range(26)}

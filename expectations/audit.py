@@ -28,7 +28,6 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -36,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors.batch import ExtractedBatch
+from connectors.bureau_time import BUREAU_TZ
 from connectors.canonical import to_frame
 from connectors.sources import SOURCES, Source, get_source
 from connectors.spool import SpooledRows, chunks, in_memory
@@ -64,7 +64,6 @@ if TYPE_CHECKING:
 # Analytics off before GX is first imported (it reads the variable at import and context time).
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-BUREAU_TZ = ZoneInfo("Asia/Shanghai")
 DATASOURCE = "bureau_stats"
 BATCH_DEFINITION = "whole_file"
 RESULTS_STORE = "audit_results_store"

@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from connectors.sources import SOURCES, Column, Source
+from connectors.verdict import DEFAULT_REJECT_THRESHOLD
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 
 # The default share of rejected rows tolerated (BUREAU_STATS_REJECT_THRESHOLD); the committed
 # files are built with it, the audit re-applies the configured value (see `apply_threshold`).
-DEFAULT_THRESHOLD = Decimal("0.05")
+DEFAULT_THRESHOLD = DEFAULT_REJECT_THRESHOLD
 
 # Suite parameters filled in by the audit for each batch (GX `{"$PARAMETER": name}`).
 PERIOD_START = "period_start"
