@@ -39,10 +39,10 @@ from connectors.bureau_time import BUREAU_TZ
 from connectors.canonical import to_frame
 from connectors.sources import SOURCES, Source, get_source
 from connectors.spool import SpooledRows, chunks, in_memory
+from connectors.verdict import DEFAULT_REJECT_THRESHOLD
 from expectations import gx_run
 from expectations.build import (
     DATE_TYPES,
-    DEFAULT_THRESHOLD,
     PARTITION_COLUMN,
     PERIOD_END,
     PERIOD_START,
@@ -722,7 +722,7 @@ def audit_batch(
     batch: ExtractedBatch,
     *,
     data_docs_dir: Path,
-    threshold: Decimal = DEFAULT_THRESHOLD,
+    threshold: Decimal = DEFAULT_REJECT_THRESHOLD,
     build_docs: bool = True,
     today: date | None = None,
     chunk_rows: int = AUDIT_CHUNK_ROWS,
@@ -807,7 +807,7 @@ def build_data_docs(data_docs_dir: Path, *, threshold: Decimal | None = None) ->
     """
     with _LOCK:
         ctx = _get_context(data_docs_dir)
-        wanted = DEFAULT_THRESHOLD if threshold is None else Decimal(threshold)
+        wanted = DEFAULT_REJECT_THRESHOLD if threshold is None else Decimal(threshold)
         for code, source in SOURCES.items():
             if code not in ctx.validations or threshold is not None:
                 _get_validation(ctx, source, wanted)
