@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LEASE_TTL_SECONDS = 300.0  # a lease nobody renewed for this long has expired
 DEFAULT_LOCK_WAIT_SECONDS = 1800.0  # how long a run waits for a source another run holds
+DEFAULT_TTL = timedelta(seconds=DEFAULT_LEASE_TTL_SECONDS)
 
 
 class SourceLocked(RuntimeError):
@@ -72,7 +73,8 @@ class LeaseInfo:
     expires_at: datetime | None
 
     def expired(self, now: datetime | None = None) -> bool:
-        return self.expires_at is not None and self.expires_at <= (now or utc_now())
+        expires = self.expires_at or (self.heartbeat_at or self.acquired_at) + DEFAULT_TTL
+        return expires <= (now or utc_now())
 
 
 def source_lock_key(source: str) -> int:
@@ -150,9 +152,11 @@ def _why_stale(conn: Connection, row: Any, now: datetime) -> str | None:
     """Why nobody uses this lease any more, or None while its holder is alive."""
     if _is_abandoned(conn.engine, row.source, row.holder):
         return "its release failed in this process"
-    if row.expires_at is not None and as_utc(row.expires_at) <= now:
-        beat = as_utc(row.heartbeat_at or row.acquired_at).isoformat(timespec="seconds")
-        return f"expired: no heartbeat since {beat}"
+    beat = as_utc(row.heartbeat_at or row.acquired_at)
+    # A row without an expiry (written by hand, or by a version before expiry) gets the default.
+    expires = as_utc(row.expires_at) if row.expires_at is not None else beat + DEFAULT_TTL
+    if expires <= now:
+        return f"expired: no heartbeat since {beat.isoformat(timespec='seconds')}"
     if _process_is_gone(row.holder, row.process):
         return "its process is gone"
     return None

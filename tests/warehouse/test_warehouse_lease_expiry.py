@@ -203,3 +203,20 @@ def test_unlock_refuses_an_unknown_source(cli: CliRunner, engine: Engine) -> Non
     assert "unknown source 'registratoin'" in done.output and "registration" in done.output
     with engine.connect() as conn:
         assert conn.execute(select(source_lock)).all() == []
+
+
+def test_a_lease_without_an_expiry_gets_the_default_one(engine: Engine) -> None:
+    """A row written without `expires_at` (by hand, or before migration 0003): it expires the
+    default time to live after it was taken, like any other."""
+    fresh = utc_now()
+    with engine.begin() as conn:
+        conn.execute(
+            insert(source_lock).values(source="cases", holder="h@far:1", acquired_at=fresh)
+        )
+    with pytest.raises(SourceLocked):
+        acquire_source_locks(engine, ["cases"], "next-run", wait=False)
+    with engine.begin() as conn:
+        conn.execute(source_lock.update().values(acquired_at=fresh - timedelta(seconds=301)))
+    assert lease_of(engine, "cases").expired()  # type: ignore[union-attr]
+    with acquire_source_locks(engine, ["cases"], "next-run", wait=False):
+        assert holder_of(engine, "cases") == "next-run"

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import threading
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from warehouse_factory import PERSON_ID, make_batch
 from connectors.batch import ExtractedBatch
 from connectors.sources import SOURCES
 from warehouse.engine import open_warehouse
-from warehouse.leases import SourceLocked, acquire_source_locks, source_lock_key
+from warehouse.leases import SourceLocked, acquire_source_locks, process_space, source_lock_key
 from warehouse.ledger import order_deliveries, register_deliveries, register_delivery
 from warehouse.publish import PublishResult, publish_batch, quarantine_batch
 from warehouse.schema import SOURCE_TABLES, batch, reject, source_lock, source_table
@@ -424,9 +424,17 @@ def test_lease_of_a_killed_process_is_taken_over(engine: Engine) -> None:
         check=True,
     )
     holder = f"{socket.gethostname()}:{dead.stdout.strip()}"
-    with engine.begin() as conn:
+    now = datetime.now(UTC)
+    with engine.begin() as conn:  # a live lease, as far as its expiry goes
         conn.execute(
-            source_lock.insert().values(source="cases", holder=holder, acquired_at=date(2024, 1, 1))
+            source_lock.insert().values(
+                source="cases",
+                holder=holder,
+                acquired_at=now,
+                heartbeat_at=now,
+                expires_at=now + timedelta(minutes=5),
+                process=process_space(),
+            )
         )
     with acquire_source_locks(engine, ["cases"], "me", wait=False), engine.connect() as conn:
         assert conn.execute(select(source_lock.c.holder)).scalar_one() == "me"
