@@ -269,16 +269,15 @@ class _Heartbeat:
                     self.thread = None
                     return
                 now = time.monotonic()
-                due = [(k, e) for k, e in self.held.items() if e.due <= now]
+                due = [(h, e, sorted(e.sources)) for (_, h), e in self.held.items() if e.due <= now]
                 wait = min(e.due for e in self.held.values()) - now
-            for (_, holder), entry in due:
-                self._renew(holder, entry)
+            for holder, entry, sources in due:
+                self._renew(holder, entry, sources)
             if not due:
                 self.wake.wait(max(0.05, min(wait, 60.0)))
                 self.wake.clear()
 
-    def _renew(self, holder: str, entry: _Held) -> None:
-        sources = sorted(entry.sources)
+    def _renew(self, holder: str, entry: _Held, sources: list[str]) -> None:
         now = utc_now()
         try:
             with writer(entry.engine) as conn:
