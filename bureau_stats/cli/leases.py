@@ -39,9 +39,9 @@ def unlock_command(
     ] = None,
 ) -> None:
     """Show who holds SOURCE's lease (since when, last heartbeat, expiry) and release it after
-    confirmation. Only for a holder that is gone: a live run's lease is renewed, and its
-    publishing fails once the lease is taken from it. Exit 0 released or free, 1 not released,
-    2 unknown source."""
+    confirmation. Meant for a holder that is gone (a live run renews its lease: stop it first;
+    each publish still takes the database lock, so two publishes never overlap). Exit 0
+    released or free, 1 not released, 2 unknown source."""
     from pydantic import ValidationError
 
     from bureau_stats.settings import MissingSettingError, load_settings
