@@ -23,7 +23,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors.verdict import DEFAULT_REJECT_THRESHOLD
 from metrics.catalog import DEFAULT_REGION
-from warehouse.leases import DEFAULT_LEASE_TTL_SECONDS, DEFAULT_LOCK_WAIT_SECONDS
 
 ENV_PREFIX = "BUREAU_STATS_"
 
@@ -62,8 +61,9 @@ class Settings(BaseSettings):
     max_parallel_sources: int = 2
     # A source lease nobody renewed for this long has expired (its holder renews it every
     # third of it); a run waits this long for a source another run holds, then gives up.
-    lease_ttl_seconds: float = Field(default=DEFAULT_LEASE_TTL_SECONDS, gt=0)
-    lock_wait_seconds: float = Field(default=DEFAULT_LOCK_WAIT_SECONDS, ge=0)
+    # None: the warehouse's defaults (warehouse.leases: 300 s and 1800 s).
+    lease_ttl_seconds: float | None = Field(default=None, gt=0)
+    lock_wait_seconds: float | None = Field(default=None, ge=0)
     # `run` reads the next file in a separate process while one is audited and published
     read_ahead: Literal["process", "thread"] = "process"
 

@@ -8,9 +8,10 @@ Pure: no IO, no settings.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from connectors.batch import ExtractedBatch
+if TYPE_CHECKING:  # the settings import this module: it stays light
+    from connectors.batch import ExtractedBatch
 
 # Share of a file's rows that may be rejected before the whole file is quarantined.
 DEFAULT_REJECT_THRESHOLD = Decimal("0.05")

@@ -382,8 +382,8 @@ def acquire_source_locks(
     holder: str | None = None,
     wait: bool = True,
     *,
-    timeout: float | None = DEFAULT_LOCK_WAIT_SECONDS,
-    ttl: float = DEFAULT_LEASE_TTL_SECONDS,
+    timeout: float | None = None,
+    ttl: float | None = None,
     poll_seconds: float = 0.5,
     on_wait: Callable[[str, str, datetime], None] | None = None,
 ) -> SourceLease:
@@ -396,10 +396,13 @@ def acquire_source_locks(
 
     `wait=False` raises `SourceLocked(source, holder, since)` at the first source another
     live holder has (releasing what was taken); `wait=True` polls until free, or until
-    `timeout` seconds (None: no limit) and then raises it. Expired leases, leases of a killed
+    `timeout` seconds (None: DEFAULT_LOCK_WAIT_SECONDS; `math.inf`: no limit) and then raises
+    it. `ttl` is the leases' time to live (None: DEFAULT_LEASE_TTL_SECONDS). Expired leases, leases of a killed
     process of this machine, and leases this process could not release are taken over.
     Re-entrant: a source already leased by the same holder counts as acquired.
     """
+    ttl = DEFAULT_LEASE_TTL_SECONDS if ttl is None else ttl
+    timeout = DEFAULT_LOCK_WAIT_SECONDS if timeout is None else timeout
     if ttl <= 0:
         raise ValueError(f"a lease's time to live must be positive, got {ttl}")
     lease = SourceLease(engine, holder or default_holder())
@@ -421,7 +424,7 @@ def acquire_source_locks(
                 waited = time.monotonic() - started
                 if not wait:
                     raise SourceLocked(source, row.holder, since, heartbeat=beat)
-                if timeout is not None and waited >= timeout:
+                if waited >= timeout:
                     raise SourceLocked(source, row.holder, since, heartbeat=beat, waited=timeout)
                 if not announced:
                     log.info(
