@@ -6,7 +6,7 @@
 `copy`: every file is extracted first (not timed) and its accepted rows turned into an Arrow
 table (not timed); then only the load is timed, twice: `COPY … FROM STDIN (FORMAT csv)` written
 by Arrow into a bare table (no index, no constraint, one transaction per file, the same path
-`warehouse.publish.bulk_load` uses), and ADBC's `adbc_ingest` (binary COPY) into another bare
+`warehouse.load.bulk_load` uses), and ADBC's `adbc_ingest` (binary COPY) into another bare
 table. That is what PostgreSQL on this machine can take at best: no parsing, no validation.
 
 `naive`: what a first script would do: `pandas.read_csv` (encoding UTF-8, else GB18030) /
@@ -46,7 +46,7 @@ def copy_baseline(landing: str, url: str) -> dict[str, Any]:
     from connectors.extract import extract_file
     from connectors.landing import discover
     from connectors.sources import SOURCES
-    from warehouse.publish import bulk_load, stage_frame, staging_table
+    from warehouse.load import bulk_load, stage_frame, staging_table
 
     files, _ = discover(landing)
     engine = create_engine(url)

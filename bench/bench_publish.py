@@ -39,14 +39,9 @@ from sqlalchemy import create_engine, text
 from connectors.batch import ExtractedBatch, LandingFile, no_rejects
 from connectors.sources import SOURCES
 from warehouse.engine import open_warehouse
-from warehouse.publish import (
-    bulk_load,
-    order_deliveries,
-    publish_batch,
-    register_deliveries,
-    stage_frame,
-    staging_table,
-)
+from warehouse.ledger import order_deliveries, register_deliveries
+from warehouse.load import bulk_load, stage_frame, staging_table
+from warehouse.publish import publish_batch
 
 ADMIN_URL = os.environ.get(
     "BUREAU_STATS_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

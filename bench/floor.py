@@ -83,7 +83,7 @@ def copy_floor(landing: str, url: str) -> dict[str, float]:
     from connectors.extract import extract_file
     from connectors.landing import discover
     from connectors.sources import SOURCES
-    from warehouse.publish import bulk_load, stage_frame, staging_table
+    from warehouse.load import bulk_load, stage_frame, staging_table
 
     files, _ = discover(landing)
     engine = create_engine(url)

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from connectors.batch import LandingFile
-    from warehouse.publish import BatchRecord, PublishResult
+    from warehouse.ledger import BatchRecord
+    from warehouse.publish import PublishResult
 
 # Statuses of a file in a run.
 OK_STATUSES = ("published", "superseded", "skipped")

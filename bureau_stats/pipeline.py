@@ -31,23 +31,12 @@ from connectors.batch import ExtractedBatch, LandingFile, no_rejects
 from connectors.canonical import empty_table
 from connectors.sources import SOURCES
 from connectors.spool import spooling
+from connectors.verdict import needs_audit
 from warehouse.checks import ytd_decreases
 from warehouse.engine import open_warehouse
-from warehouse.publish import (
-    BatchRecord,
-    Delivery,
-    PublishResult,
-    SourceLease,
-    SourceLocked,
-    acquire_source_locks,
-    default_holder,
-    needs_audit,
-    order_deliveries,
-    publish_batch,
-    quarantine_batch,
-    register_deliveries,
-    run_audit,
-)
+from warehouse.leases import SourceLease, SourceLocked, acquire_source_locks, default_holder
+from warehouse.ledger import BatchRecord, Delivery, order_deliveries, register_deliveries
+from warehouse.publish import PublishResult, publish_batch, quarantine_batch, run_audit
 from warehouse.schema import batch as batch_table
 
 if TYPE_CHECKING:
@@ -447,12 +436,13 @@ def ingest(
     engine: Engine | None = None,
     build_docs: bool = False,
     flow_run_id: str | None = None,
-    lock_timeout: float | None = 1800.0,
+    lock_timeout: float | None = None,
     on_progress: Callable[[int, int, FileOutcome | None], None] | None = None,
 ) -> RunSummary:
     """One run over the landing area: every new delivery published or quarantined.
 
-    Sources leased by someone else (a backfill) are waited for up to `lock_timeout` seconds;
+    Sources leased by someone else (a backfill) are waited for up to `lock_timeout` seconds
+    (default: BUREAU_STATS_LOCK_WAIT_SECONDS);
     after that their files are reported `failed` and stay pending for the next run.
     """
     pii_key = settings.pii_key_bytes()  # refuse to start without it (exit 2 in the CLI)
@@ -518,7 +508,14 @@ def ingest(
                 for source, items in todo.items():
                     try:
                         lease = acquire_source_locks(
-                            engine, [source], holder, wait=True, timeout=lock_timeout
+                            engine,
+                            [source],
+                            holder,
+                            wait=True,
+                            timeout=(
+                                settings.lock_wait_seconds if lock_timeout is None else lock_timeout
+                            ),
+                            ttl=settings.lease_ttl_seconds,
                         )
                     except SourceLocked as exc:  # a backfill (or a stuck run) keeps the source
                         log.error("%s", exc)

@@ -31,7 +31,7 @@ from bureau_stats.reader_limits import (
     worker_exit_code,
 )
 from connectors.batch import ExtractedBatch
-from warehouse.publish import BatchRecord, Delivery
+from warehouse.ledger import BatchRecord, Delivery
 
 log = logging.getLogger(__name__)
 

@@ -6,20 +6,23 @@ their environment variable, or from a Prefect Secret block the environment names
 When both are given the environment variable wins (a flow run logs that the block was not
 read). Blocks are loaded when a flow starts (`Settings.resolve_secrets`) and otherwise on first
 use, once per process and flow run; never at import time. Values stay `SecretStr` (masked in
-repr and logs) and no error message quotes one.
+repr and logs) and no error message quotes one. Reading a block is Prefect's business: this
+module never imports Prefect; `tasks.secret_blocks` installs the loader it calls.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
-from urllib.parse import urlsplit
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from connectors.verdict import DEFAULT_REJECT_THRESHOLD
+from metrics.catalog import DEFAULT_REGION
 
 ENV_PREFIX = "BUREAU_STATS_"
 
@@ -41,8 +44,8 @@ class Settings(BaseSettings):
     warehouse_url_block: str | None = None  # name of a Prefect Secret block holding the URL
     pii_key: SecretStr | None = None
     pii_key_block: str | None = None  # name of a Prefect Secret block holding the key
-    reject_threshold: Decimal = Decimal("0.05")
-    region: str = "蓬江区"
+    reject_threshold: Decimal = DEFAULT_REJECT_THRESHOLD
+    region: str = DEFAULT_REGION
     # The bureau the report is titled for (default: the region's 市场监督管理局); not the
     # region, which only chooses whose IP statistics are reported.
     bureau: str | None = None
@@ -56,6 +59,11 @@ class Settings(BaseSettings):
     task_runner: str = Field(default="thread", description="thread | dask")
     dask_address: str | None = None
     max_parallel_sources: int = 2
+    # A source lease nobody renewed for this long has expired (its holder renews it every
+    # third of it); a run waits this long for a source another run holds, then gives up.
+    # None: the warehouse's defaults (warehouse.leases: 300 s and 1800 s).
+    lease_ttl_seconds: float | None = Field(default=None, gt=0)
+    lock_wait_seconds: float | None = Field(default=None, ge=0)
     # `run` reads the next file in a separate process while one is audited and published
     read_ahead: Literal["process", "thread"] = "process"
     # GX's internals used by the audit on the tested GX version (expectations.gx_compat, which
@@ -86,7 +94,7 @@ class Settings(BaseSettings):
             return own
         block: str | None = getattr(self, f"{name}_block")
         if block:
-            return load_secret_block(block, variable=env_name(f"{name}_block"))
+            return _load_block(block, env_name(f"{name}_block"))
         return None
 
     def resolve_secrets(self) -> list[tuple[int, str]]:
@@ -111,7 +119,7 @@ class Settings(BaseSettings):
                         )
                     )
             elif block:
-                load_secret_block(block, variable=block_variable, refresh=True)
+                _load_block(block, block_variable, refresh=True)
                 notes.append((logging.INFO, f"{variable}: from the Prefect Secret block {block!r}"))
         return notes
 
@@ -186,88 +194,25 @@ def env_name(field: str) -> str:
     return f"{ENV_PREFIX}{field.upper()}"
 
 
-# Loaded blocks, per (Prefect API, block name): (flow run id when loaded, value). A new flow
-# run loads its blocks again, so a rotated secret is picked up by the next run.
-_blocks: dict[tuple[str, str], tuple[str | None, SecretStr]] = {}
-_blocks_lock = threading.Lock()
+# How a named Secret block is read: installed by the layer that knows Prefect
+# (`tasks.secret_blocks.install`, called where a command or flow run starts), so this module
+# never imports Prefect. (block, variable naming it, refresh) -> its value.
+BlockLoader = Callable[[str, str, bool], SecretStr]
+_block_loader: BlockLoader | None = None
 
 
-def load_secret_block(block: str, *, variable: str, refresh: bool = False) -> SecretStr:
-    """The string value of the Prefect Secret block `block`, as a SecretStr.
-
-    Cached per process, Prefect API and flow run (tasks in the flow's process reuse what the
-    flow loaded when it started; a Dask worker loads it once per run). `variable` is the
-    setting naming the block, for the error message. Raises SecretBlockError.
-    """
-    api, run_id = _prefect_api(), _flow_run_id()
-    key = (api or "", block)
-    with _blocks_lock:
-        cached = _blocks.get(key)
-        if cached is not None and cached[0] == run_id and not refresh:
-            return cached[1]
-        value = _fetch_secret_block(block, variable, api)
-        _blocks[key] = (run_id, value)
-        return value
+def use_block_loader(loader: BlockLoader | None) -> None:
+    """Install how Secret blocks are read (None: no loader, a named block is an error)."""
+    global _block_loader
+    _block_loader = loader
 
 
-def forget_secret_blocks() -> None:
-    """Drop the loaded blocks (tests; a process that wants to re-read rotated secrets)."""
-    with _blocks_lock:
-        _blocks.clear()
-
-
-def _fetch_secret_block(block: str, variable: str, api: str | None) -> SecretStr:
-    where = f"on the Prefect server at {api}" if api else "in Prefect's ephemeral mode"
-    try:
-        from prefect.blocks.system import Secret
-        from prefect.exceptions import ObjectNotFound
-
-        loaded: Any = Secret.load(block, _sync=True)  # type: ignore[call-arg]
-        raw = loaded.value.get_secret_value()
-    except Exception as exc:  # never chained: a validation error may quote what it read
-        if isinstance(exc, ValueError) and isinstance(exc.__cause__, ObjectNotFound):
-            raise SecretBlockError(
-                variable, block, f"does not exist {where}", missing=True
-            ) from None
-        if _connection_error(exc):
-            problem = f"could not be read: no answer {where} ({type(exc).__name__}: {exc})"
-        else:
-            problem = f"could not be read {where} ({type(exc).__name__})"
-        raise SecretBlockError(variable, block, problem) from None
-    if not isinstance(raw, str):  # a Secret block may hold JSON (an object, a number)
-        raise SecretBlockError(variable, block, f"holds a {type(raw).__name__}, not a string")
-    if not raw:
-        raise SecretBlockError(variable, block, "is empty")
-    return SecretStr(raw)
-
-
-def _connection_error(exc: BaseException) -> bool:
-    try:
-        import httpx
-    except ImportError:  # pragma: no cover - Prefect depends on httpx
-        return isinstance(exc, OSError)
-    return isinstance(exc, (httpx.TransportError, OSError))
-
-
-def _prefect_api() -> str | None:
-    """The Prefect API URL in use, without any user:password part (None: ephemeral mode)."""
-    from prefect.settings import get_current_settings
-
-    url = get_current_settings().api.url
-    if not url:
-        return None
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    host = f"[{host}]" if ":" in host else host  # IPv6
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return parts._replace(netloc=netloc).geturl()
-
-
-def _flow_run_id() -> str | None:
-    from prefect.runtime import flow_run
-
-    run_id = flow_run.id
-    return str(run_id) if run_id else None
+def _load_block(block: str, variable: str, *, refresh: bool = False) -> SecretStr:
+    if _block_loader is None:
+        raise SecretBlockError(
+            variable, block, "cannot be read: this process has no Prefect Secret-block loader"
+        )
+    return _block_loader(block, variable, refresh)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -60,6 +60,12 @@ class LandingFile:
     version: int
     extension: str  # the extension found (may differ from the declared format -> quarantine)
 
+    @property
+    def delivery_key(self) -> tuple[date, date, int, str, str]:
+        """Rule 2, the order of files first seen together: period end, then period start, then
+        version (then source and name, a stable tie-breaker). Defined here only."""
+        return (self.period_end, self.period_start, self.version, self.source, self.relative)
+
 
 @dataclass
 class ExtractedBatch:

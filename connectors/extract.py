@@ -27,8 +27,7 @@ from connectors.landing import open_file
 from connectors.readers import Export, FileRejected, RawTable, StreamFailed, read_export
 from connectors.sources import BOOL_VALUES, SOURCES, Column, Source
 from connectors.spool import SpooledRows, SpoolWriter
-
-DEFAULT_THRESHOLD = Decimal("0.05")
+from connectors.verdict import DEFAULT_REJECT_THRESHOLD, reject_share_detail
 
 
 @dataclass
@@ -529,7 +528,7 @@ def extract_bytes(
     fp: IO[bytes],
     *,
     pii_key: bytes,
-    threshold: Decimal = DEFAULT_THRESHOLD,
+    threshold: Decimal = DEFAULT_REJECT_THRESHOLD,
     spool_dir: Path | None = None,
 ) -> ExtractedBatch:
     """Read one delivery from a file object; never raises for bad content.
@@ -595,12 +594,8 @@ def extract_bytes(
     if total is not None and total != result.rows_read:
         batch.verdict, batch.reason = "quarantine", "truncated"
         batch.detail = f"'total' says {total} records, the file holds {result.rows_read}"
-    elif batch.rows_read and Decimal(batch.rows_rejected) / Decimal(batch.rows_read) > threshold:
-        batch.verdict, batch.reason = "quarantine", "reject_share"
-        batch.detail = (
-            f"{batch.rows_rejected} of {batch.rows_read} rows rejected, above the "
-            f"{threshold * 100:g} % threshold"
-        )
+    elif share := reject_share_detail(batch.rows_rejected, batch.rows_read, threshold):
+        batch.verdict, batch.reason, batch.detail = "quarantine", "reject_share", share
     return batch
 
 
@@ -608,7 +603,7 @@ def extract_file(
     file: LandingFile,
     *,
     pii_key: bytes,
-    threshold: Decimal = DEFAULT_THRESHOLD,
+    threshold: Decimal = DEFAULT_REJECT_THRESHOLD,
     spool_dir: Path | None = None,
 ) -> ExtractedBatch:
     """Read one delivery from the landing area. IO errors propagate: callers retry them."""

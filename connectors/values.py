@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-SHANGHAI = "Asia/Shanghai"
+from connectors.bureau_time import BUREAU_TZ_NAME
 
 _FULLWIDTH = {0xFF10 + i: 0x30 + i for i in range(10)}
 _FULLWIDTH |= {0xFF21 + i: 0x41 + i for i in range(26)}
@@ -266,7 +266,7 @@ def parse_epoch_ms_dates(text: pd.Series) -> tuple[pd.Series, pd.Series]:
         ms = pd.to_numeric(digits.str.replace(r"\.0+$", "", regex=True), errors="coerce")
         valid = ms.notna() & ms.between(-(10**14), 10**14)
         instants = pd.to_datetime(ms[valid].astype("int64"), unit="ms", utc=True)
-        local = instants.dt.tz_convert(SHANGHAI).dt.tz_localize(None).dt.normalize()
+        local = instants.dt.tz_convert(BUREAU_TZ_NAME).dt.tz_localize(None).dt.normalize()
         local = local[local.dt.year.between(1, 9999)]  # what a date (and the warehouse) holds
         out[local.index] = local.astype("datetime64[s]")
     return out, ~present | out.notna()

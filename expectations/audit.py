@@ -27,19 +27,19 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pyarrow as pa
 
 from connectors.batch import ExtractedBatch
+from connectors.bureau_time import BUREAU_TZ
 from connectors.canonical import to_frame
 from connectors.sources import SOURCES, Source, get_source
 from connectors.spool import SpooledRows, chunks, in_memory
+from connectors.verdict import DEFAULT_REJECT_THRESHOLD
 from expectations import gx_compat
 from expectations.build import (
     DATE_TYPES,
-    DEFAULT_THRESHOLD,
     PARTITION_COLUMN,
     PERIOD_END,
     PERIOD_START,
@@ -62,7 +62,6 @@ if TYPE_CHECKING:
 # Analytics off before GX is first imported (it reads the variable at import and context time).
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-BUREAU_TZ = ZoneInfo("Asia/Shanghai")
 DATASOURCE = "bureau_stats"
 BATCH_DEFINITION = "whole_file"
 RESULTS_STORE = "audit_results_store"
@@ -388,7 +387,7 @@ def audit_batch(
     batch: ExtractedBatch,
     *,
     data_docs_dir: Path,
-    threshold: Decimal = DEFAULT_THRESHOLD,
+    threshold: Decimal = DEFAULT_REJECT_THRESHOLD,
     build_docs: bool = True,
     today: date | None = None,
     chunk_rows: int = AUDIT_CHUNK_ROWS,
@@ -478,7 +477,7 @@ def build_data_docs(data_docs_dir: Path, *, threshold: Decimal | None = None) ->
     """
     with _LOCK:
         ctx = _get_context(data_docs_dir)
-        wanted = DEFAULT_THRESHOLD if threshold is None else Decimal(threshold)
+        wanted = DEFAULT_REJECT_THRESHOLD if threshold is None else Decimal(threshold)
         for code, source in SOURCES.items():
             if code not in ctx.validations or threshold is not None:
                 _get_validation(ctx, source, wanted)

@@ -19,11 +19,11 @@ from typing import Any
 
 from connectors.sources import SOURCES, Column, Source
 
-SUITES_DIR = Path(__file__).resolve().parent / "suites"
+# The committed suites are built with the default reject threshold (BUREAU_STATS_REJECT_THRESHOLD);
+# the audit re-applies the configured value (see `apply_threshold`).
+from connectors.verdict import DEFAULT_REJECT_THRESHOLD
 
-# The default share of rejected rows tolerated (BUREAU_STATS_REJECT_THRESHOLD); the committed
-# files are built with it, the audit re-applies the configured value (see `apply_threshold`).
-DEFAULT_THRESHOLD = Decimal("0.05")
+SUITES_DIR = Path(__file__).resolve().parent / "suites"
 
 # Suite parameters filled in by the audit for each batch (GX `{"$PARAMETER": name}`).
 PERIOD_START = "period_start"
@@ -177,7 +177,7 @@ def _column_expectations(column: Column, threshold: Decimal) -> list[dict[str, A
     return out
 
 
-def build_suite(source: Source, threshold: Decimal = DEFAULT_THRESHOLD) -> dict[str, Any]:
+def build_suite(source: Source, threshold: Decimal = DEFAULT_REJECT_THRESHOLD) -> dict[str, Any]:
     """The suite of one source as a plain, JSON-ready dict (no ids, no timestamps)."""
     fields = [c.field for c in source.columns]
     expectations: list[dict[str, Any]] = [
@@ -270,7 +270,7 @@ def load_suite(code: str, directory: Path = SUITES_DIR) -> dict[str, Any]:
 
 
 def write_suites(
-    directory: Path = SUITES_DIR, threshold: Decimal = DEFAULT_THRESHOLD
+    directory: Path = SUITES_DIR, threshold: Decimal = DEFAULT_REJECT_THRESHOLD
 ) -> list[Path]:
     """Write every source's suite; returns the files written."""
     directory.mkdir(parents=True, exist_ok=True)

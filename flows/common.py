@@ -8,8 +8,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from connectors.bureau_time import BUREAU_TZ
 from flows.execute import run_plan
 from tasks.context import clean_overrides, settings_for
 from tasks.files import final_statuses, register_plan
@@ -18,8 +18,6 @@ from tasks.outcome import PUBLISHED_STATUSES, FileOutcome, RunFailed, RunResult
 from tasks.plan import BackfillPlan
 from tasks.progress import RunProgress
 from tasks.refresh import build_data_docs, refresh_metrics, render_annual_report
-
-BUREAU_TZ = ZoneInfo("Asia/Shanghai")
 
 
 def current_year() -> int:
@@ -35,7 +33,7 @@ def run_id() -> str | None:
 
 def run_holder() -> str:
     """Who holds this run's leases: `<flow run id>@<host>:<pid>` (the warehouse's format)."""
-    from warehouse.publish import default_holder
+    from warehouse.leases import default_holder
 
     return default_holder(run_id())
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from connectors.bureau_time import BUREAU_TZ_NAME
+
 NIGHTLY_CRON = "0 2 * * *"
-TIMEZONE = "Asia/Shanghai"
+TIMEZONE = BUREAU_TZ_NAME
 WORK_POOL = "bureau-stats"
 
 

@@ -25,6 +25,8 @@ AREAS: tuple[Area, ...] = ("licensing", "enforcement", "ip")
 AREA_LABELS: dict[str, str] = {"licensing": "行政许可", "enforcement": "执法监管", "ip": "知识产权"}
 ANY = "*"
 REGION = "$region"
+# Whose IP statistics are reported unless BUREAU_STATS_REGION says otherwise.
+DEFAULT_REGION = "蓬江区"
 
 _AGGREGATE = re.compile(r"^\s*(\w+)\s*(?:\(\s*([^)]*?)\s*\))?\s*$")
 _SCALE = re.compile(r"^\s*([*/])\s*(\d+(?:\.\d+)?)\s*$")

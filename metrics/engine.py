@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
@@ -32,14 +31,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from bureau_stats.settings import Settings
-from metrics.catalog import REGION, Catalog, Metric, load_catalog
+from connectors.bureau_time import BUREAU_TZ
+from metrics.catalog import DEFAULT_REGION, REGION, Catalog, Metric, load_catalog
 from warehouse.schema import Amount, batch, source_table
 
 Value = int | Decimal | None
-DEFAULT_REGION: str = Settings.model_fields["region"].default
-# A timestamp given without an offset is read in the bureau's own time zone.
-BUREAU_TZ = ZoneInfo("Asia/Shanghai")
 
 
 # ----------------------------------------------------------------------------- the window

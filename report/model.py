@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
 from sqlalchemy import Engine, and_, case, exists, func, select
 
+from connectors.bureau_time import BUREAU_TZ
 from connectors.sources import SOURCES
 from metrics.catalog import AREA_LABELS, AREAS, Catalog, load_catalog
 from metrics.engine import (
@@ -148,7 +148,7 @@ class ReportData:
         """Said under appendix 2 of a report of the past: which files, and whose statuses."""
         if self.as_known_at is None:
             return ""
-        moment = self.as_known_at.astimezone(ZoneInfo("Asia/Shanghai"))
+        moment = self.as_known_at.astimezone(BUREAU_TZ)
         return f"仅列截至 {moment:%Y-%m-%d %H:%M} 已收到的文件;文件状态为生成本报告时的状态。"
 
 
@@ -443,7 +443,7 @@ def build_report(
         window_end=window.end,
         period=period_text(window),
         region=region,
-        generated_at=datetime.now(ZoneInfo("Asia/Shanghai")),
+        generated_at=datetime.now(BUREAU_TZ),
         as_known_at=as_known_at,
         areas=tuple(areas),
         quality=tuple(quality),

@@ -12,7 +12,7 @@ import io
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from docx import Document
 from docx.enum.table import WD_TABLE_ALIGNMENT
@@ -21,12 +21,22 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
 from sqlalchemy import Engine
 
-from bureau_stats.settings import Settings
 from report.model import ReportData, build_report, template_environment
 
 FORMATS = ("md", "html", "docx")
 BODY_FONT = ("SimSun", "宋体")
 HEADING_FONT = ("SimHei", "黑体")
+
+
+class ReportNames(Protocol):
+    """Whose report it is: the plain values the report needs (the settings object has them;
+    the report never imports the settings)."""
+
+    @property
+    def region(self) -> str: ...
+
+    @property
+    def bureau(self) -> str | None: ...
 
 
 def parse_formats(text: str | Iterable[str]) -> list[str]:
@@ -259,7 +269,7 @@ def render_report(
     as_of: date | None,
     out_dir: Path,
     formats: Sequence[str] | str = FORMATS,
-    settings: Settings | None = None,
+    settings: ReportNames | None = None,
     *,
     as_known_at: datetime | None = None,
     templates_dir: Path | None = None,

@@ -3,7 +3,7 @@
 Flows pass tasks only the settings the operator overrode for this run (plain strings: the
 landing folder given on the command line, ...), never a secret: each process reads the PII key
 and the warehouse URL from its own environment, or loads the Prefect Secret blocks the
-environment names (`bureau_stats.settings`; tasks in the flow's process reuse what the flow
+environment names (`tasks.secret_blocks`; tasks in the flow's process reuse what the flow
 loaded when it started). One Engine per warehouse URL and process.
 """
 
@@ -42,7 +42,9 @@ def clean_overrides(**values: Any) -> dict[str, str]:
 
 def settings_for(overrides: dict[str, str] | None = None) -> Settings:
     from bureau_stats.settings import load_settings
+    from tasks.secret_blocks import install
 
+    install()  # this process may run tasks whose settings name Prefect Secret blocks
     return load_settings(**(overrides or {}))
 
 

@@ -1,7 +1,7 @@
 """Tasks over delivered files: survey, plan, register, process one file, final statuses.
 
 Thin wrappers over `bureau_stats.pipeline` (discover, fingerprint, extract -> audit -> publish)
-and `warehouse.publish` (ledger registration). What they add is what Prefect is for: task names
+and `warehouse.ledger` (ledger registration). What they add is what Prefect is for: task names
 that say which file, retries with backoff on transient errors only, timeouts, and a persisted
 result per file so that a retried flow run does not redo the files it already finished.
 """
@@ -166,7 +166,7 @@ def register_plan(
 ) -> BackfillPlan:
     """Ledger first: new contents get their delivery order (rule 2) before any is read."""
     from bureau_stats.pipeline import register_step
-    from warehouse.publish import Delivery
+    from warehouse.ledger import Delivery
 
     todo = [
         Delivery(file=f.landing, sha256=f.sha256)
@@ -180,8 +180,8 @@ def register_plan(
 
 
 def _batch_record(engine: Any, batch_id: int) -> Any:
-    """The ledger row of a registered delivery as `warehouse.publish.BatchRecord`."""
-    from warehouse.publish import load_record
+    """The ledger row of a registered delivery as `warehouse.ledger.BatchRecord`."""
+    from warehouse.ledger import load_record
 
     return load_record(engine, batch_id, "resumed")
 
@@ -190,7 +190,7 @@ def _stored_rejects(
     engine: Any, planned: PlannedFile, delivery_order: int | None
 ) -> list[dict[str, Any]]:
     """The first rejected rows of this delivery, as the reject store keeps them (masked)."""
-    from warehouse.ledger import list_rejects
+    from warehouse.status import list_rejects
 
     rows = list_rejects(engine, planned.file, limit=None)
     mine = [r for r in rows if r.get("delivery_order") == delivery_order][:REJECTS_SAMPLE]
@@ -245,8 +245,7 @@ def process_file(planned: PlannedFile, overrides: dict[str, str], holder: str) -
     import_file_pipeline()
     from bureau_stats.pipeline import process_file as process_one
     from connectors.spool import spooling
-    from warehouse.ledger import reopen_delivery
-    from warehouse.publish import Delivery
+    from warehouse.ledger import Delivery, reopen_delivery
 
     if planned.landing is None or planned.batch_id is None:
         raise ValueError(f"{planned.file}: not registered, or no content to process")

@@ -1,11 +1,11 @@
 """Per-source publish leases: a backfill and the nightly run never publish the same source at once.
 
-The lease lives in the warehouse (`source_lock` table, `warehouse.publish.acquire_source_locks`),
+The lease lives in the warehouse (`source_lock` table, `warehouse.leases.acquire_source_locks`),
 so it holds across processes, hosts and task runners, and it says who holds it: the holder is
 `<flow run id>@<host>:<pid>`, and every publish transaction checks it. A lease whose flow run
 Prefect knows to be finished (crashed, cancelled, failed) is stale and is taken over, so a
-crashed run does not block the next one (a killed process on the same host is detected by the
-warehouse itself).
+crashed run does not block the next one (the warehouse itself lets a lease expire when its
+holder stops renewing it, and detects a killed process of the same machine).
 """
 
 from __future__ import annotations
@@ -21,15 +21,23 @@ from tasks.retry import RETRIES, RETRY_DELAYS, RETRY_JITTER, retry_on_transient
 class SourcesBusy(RuntimeError):
     """Another run holds the lease of a source this run needs."""
 
-    def __init__(self, source: str, holder: str, since: datetime | None) -> None:
+    def __init__(
+        self, source: str, holder: str, since: datetime | None, waited: float | None = None
+    ) -> None:
         self.source = source
         self.holder = holder
         self.since = since
         self.flow_run_id = holder.split("@", 1)[0]
         when = f" since {since.isoformat(timespec='seconds')}" if since else ""
+        advice = (
+            f"gave up after waiting {waited:g} s (BUREAU_STATS_LOCK_WAIT_SECONDS); if that run "
+            "is gone, its lease expires by itself, or `bureau-stats unlock` releases it"
+            if waited is not None
+            else "wait for it to finish, or pass --wait (deployment parameter wait=true) to queue"
+        )
         super().__init__(
             f"source {source!r} is locked by flow run {self.flow_run_id} ({holder}){when}; "
-            "wait for it to finish, or pass --wait (deployment parameter wait=true) to queue"
+            + advice
         )
 
 
@@ -52,7 +60,7 @@ def _holder_finished(holder: str) -> bool:
 
 
 def _release(engine: object, holder: str, sources: list[str]) -> None:
-    from warehouse.publish import SourceLease
+    from warehouse.leases import SourceLease
 
     lease = SourceLease(engine, holder)  # type: ignore[arg-type]
     lease.sources = list(sources)
@@ -75,9 +83,10 @@ def lock_sources(
 
     Raises SourcesBusy (who holds it, since when) when refused and not waiting.
     """
-    from warehouse.publish import SourceLocked, acquire_source_locks
+    from warehouse.leases import SourceLocked, acquire_source_locks
 
-    engine = warehouse(settings_for(overrides))
+    settings = settings_for(overrides)
+    engine = warehouse(settings)
     logger = get_run_logger()
 
     def waiting(source: str, other: str, since: datetime) -> None:
@@ -85,12 +94,20 @@ def lock_sources(
 
     for _ in range(len(sources) + 1):  # each round may clear one stale lease
         try:
-            lease = acquire_source_locks(engine, sources, holder, wait=wait, on_wait=waiting)
+            lease = acquire_source_locks(
+                engine,
+                sources,
+                holder,
+                wait=wait,
+                timeout=settings.lock_wait_seconds,
+                ttl=settings.lease_ttl_seconds,
+                on_wait=waiting,
+            )
         except SourceLocked as exc:
             if exc.holder != holder and _holder_finished(exc.holder):
                 _release(engine, exc.holder, [exc.source])
                 continue
-            raise SourcesBusy(exc.source, exc.holder, exc.since) from None
+            raise SourcesBusy(exc.source, exc.holder, exc.since, exc.waited) from None
         return lease.sources
     raise SourcesBusy(sources[0], "stale leases kept reappearing", None)
 

@@ -152,8 +152,8 @@ def intersects(start: date, end: date, period_start: date, period_end: date) -> 
     return period_start <= end and period_end >= start
 
 
-def _new_delivery_key(p: Present) -> tuple[date, date, int, str]:
-    return (p.file.period_end, p.file.period_start, p.file.version, p.file.relative)
+def _new_delivery_key(p: Present) -> tuple[date, date, int, str, str]:
+    return p.file.delivery_key
 
 
 def build_backfill_plan(

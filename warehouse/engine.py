@@ -127,8 +127,11 @@ def _shown(url: str) -> str:
         return "<unparseable URL>"
 
 
-def alembic_config(connection: Connection | None = None) -> Any:
-    """The Alembic configuration, built in code (no alembic.ini, no dependence on cwd)."""
+def alembic_config(connection: Connection | None = None, *, url: str | None = None) -> Any:
+    """The Alembic configuration, built in code (no alembic.ini, no dependence on cwd).
+
+    Migrations run on `connection`, or on a connection of their own to `url` (a developer's
+    `command.revision(alembic_config(url=...), ..., autogenerate=True)`)."""
     from alembic.config import Config
 
     cfg = Config()
@@ -136,6 +139,8 @@ def alembic_config(connection: Connection | None = None) -> Any:
     cfg.set_main_option("file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s")
     if connection is not None:
         cfg.attributes["connection"] = connection
+    if url is not None:
+        cfg.attributes["url"] = url
     return cfg
 
 

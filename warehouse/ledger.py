@@ -1,139 +1,177 @@
-"""Reading the batch ledger and the reject store (issue 8): what `status` and `rejects` show;
-and re-opening a finished delivery for a forced backfill.
+"""The batch ledger: one row per delivered content, registered before anything is read.
 
-The shapes returned here are the JSON contract (docs/status.schema.json): one entry per
-delivered content, newest delivery last, times in the bureau's zone (Asia/Shanghai).
+`register_deliveries` (ledger first) gives every file seen in a run its delivery order, in the
+order of rule 2; known content is `skipped` (finished) or `resumed` (a run died before
+publishing it; it keeps its order). `reopen_delivery` sets a finished row back to `pending`
+for a forced backfill. Reading the ledger for operators is `warehouse.status`.
 """
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Literal, Protocol, TypeVar
 
-from sqlalchemy import Engine, func, or_, select, update
+from sqlalchemy import Engine, func, insert, select, text, update
 
+from connectors.batch import ExtractedBatch, LandingFile
 from warehouse.engine import writer
-from warehouse.schema import LEDGER_STATUSES, batch, reject
+from warehouse.schema import batch
 
-try:
-    from zoneinfo import ZoneInfo
+LEDGER_LOCK_KEY = 0x62757265_61750002  # pg_advisory_xact_lock key for delivery-order assignment
 
-    BUREAU_TZ: Any = ZoneInfo("Asia/Shanghai")
-except Exception:  # no tz database on the host: China has no DST, a fixed offset is exact
-    BUREAU_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+Action = Literal["new", "resumed", "skipped"]
 
 
-def local_time(value: datetime | None) -> str | None:
-    """ISO 8601 with the +08:00 offset, to the second (stored values are UTC)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(BUREAU_TZ).isoformat(timespec="seconds")
+@dataclass(frozen=True)
+class Delivery:
+    """A landing file and the sha256 of its content: what the ledger registers."""
+
+    file: LandingFile
+    sha256: str
+    size: int = 0  # bytes hashed (0 where not known)
+
+    @property
+    def source(self) -> str:
+        return self.file.source
 
 
-def batch_entry(row: Any) -> dict[str, Any]:
-    """One ledger row in the issue-8 shape."""
-    return {
-        "file": row.file,
-        "source": row.source,
-        "sha256": row.sha256,
-        "delivery_order": row.delivery_order,
-        "period": [row.period_start.isoformat(), row.period_end.isoformat()],
-        "version": row.version,
-        "status": row.status,
-        "rows_read": row.rows_read,
-        "rows_accepted": row.rows_accepted,
-        "rows_rejected": row.rows_rejected,
-        "rows_duplicate": row.rows_duplicate,
-        "reason": row.reason if row.status == "quarantined" else None,
-        "first_seen_at": local_time(row.first_seen_at),
-    }
+@dataclass(frozen=True)
+class BatchRecord:
+    """A ledger row, and what registering a delivery did with it.
 
-
-def list_batches(
-    engine: Engine, source: str | None = None, *, include_pending: bool = False
-) -> list[dict[str, Any]]:
-    """Every delivery in the ledger (optionally of one source), oldest delivery first.
-
-    Files registered but never finished (a killed run; resumed by the next one) are `pending`
-    and left out unless asked for: the published state of the warehouse does not include them.
+    `action`: `new` (first seen now), `resumed` (registered by an earlier run that did not
+    finish it; its delivery order is kept) or `skipped` (this content was already loaded).
     """
-    statuses = (*LEDGER_STATUSES, "pending") if include_pending else LEDGER_STATUSES
-    query = select(batch).where(batch.c.status.in_(statuses)).order_by(batch.c.delivery_order)
-    if source is not None:
-        query = query.where(batch.c.source == source)
+
+    id: int
+    source: str
+    file: str
+    sha256: str
+    period_start: date
+    period_end: date
+    version: int
+    delivery_order: int
+    status: str
+    first_seen_at: datetime
+    action: Action
+
+
+class _HasFile(Protocol):
+    @property
+    def file(self) -> LandingFile: ...
+
+
+def delivery_sort_key(item: LandingFile | _HasFile) -> tuple[date, date, int, str, str]:
+    """Rule 2 (`LandingFile.delivery_key`) for a file or anything carrying one."""
+    return (item if isinstance(item, LandingFile) else item.file).delivery_key
+
+
+T = TypeVar("T", LandingFile, Delivery, ExtractedBatch)
+
+
+def order_deliveries(files: Iterable[T]) -> list[T]:
+    """Files first seen in the same run, in the delivery order they will be given."""
+    return sorted(files, key=delivery_sort_key)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite returns naive datetimes; the warehouse stores UTC everywhere."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def load_record(engine: Engine, batch_id: int, action: Action) -> BatchRecord:
+    """The ledger row of a registered delivery, for a caller that only kept its id."""
     with engine.connect() as conn:
-        return [batch_entry(r) for r in conn.execute(query).all()]
+        row = conn.execute(select(batch).where(batch.c.id == batch_id)).one()
+    return _record(row, action)
 
 
-def status_document(engine: Engine, source: str | None = None) -> dict[str, Any]:
-    """`bureau-stats status --json`: {"batches": [...]}."""
-    return {"batches": list_batches(engine, source)}
-
-
-def find_deliveries(engine: Engine, file: str) -> list[dict[str, Any]]:
-    """Ledger entries for a file given as relative path (`registration/x.csv`) or bare name,
-    newest delivery first (the same name may have been delivered with different content)."""
-    wanted = file.replace("\\", "/").strip("/")
-    query = (
-        select(batch)
-        .where(or_(batch.c.file == wanted, batch.c.name == wanted))
-        .order_by(batch.c.delivery_order.desc())
+def _record(row: Any, action: Action) -> BatchRecord:
+    return BatchRecord(
+        id=row.id,
+        source=row.source,
+        file=row.file,
+        sha256=row.sha256,
+        period_start=row.period_start,
+        period_end=row.period_end,
+        version=row.version,
+        delivery_order=row.delivery_order,
+        status=row.status,
+        first_seen_at=as_utc(row.first_seen_at),
+        action=action,
     )
-    with engine.connect() as conn:
-        return [{**batch_entry(r), "id": r.id} for r in conn.execute(query).all()]
 
 
-def count_rejects(engine: Engine, file: str) -> int:
-    ids = [d["id"] for d in find_deliveries(engine, file)]
-    if not ids:
-        return 0
-    with engine.connect() as conn:
-        return int(
-            conn.execute(
-                select(func.count()).select_from(reject).where(reject.c.batch_id.in_(ids))
-            ).scalar_one()
-        )
+def register_deliveries(
+    engine: Engine,
+    items: Sequence[Delivery | ExtractedBatch],
+    *,
+    now: datetime | None = None,
+    flow_run_id: str | None = None,
+) -> list[BatchRecord]:
+    """Give each delivery its ledger row, in the order given (use `order_deliveries` first).
 
-
-def list_rejects(engine: Engine, file: str, limit: int | None = 100) -> list[dict[str, Any]]:
-    """Rejected rows of a file (newest delivery first, then by line): line number, reason code,
-    offending column and the raw cells (personal data masked and hashed by the connector)."""
-    deliveries = find_deliveries(engine, file)
-    if not deliveries:
-        return []
-    by_id = {d["id"]: d for d in deliveries}
-    query = (
-        select(batch.c.delivery_order, reject)
-        .join(batch, batch.c.id == reject.c.batch_id)
-        .where(reject.c.batch_id.in_(list(by_id)))
-        .order_by(batch.c.delivery_order.desc(), reject.c.line, reject.c.id)
-    )
-    if limit is not None:
-        query = query.limit(limit)
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    out = []
-    for r in rows:
-        delivery = by_id[r.batch_id]
-        try:
-            raw = json.loads(r.raw)
-        except ValueError:
-            raw = {"": r.raw}
-        out.append(
-            {
-                "file": delivery["file"],
-                "sha256": delivery["sha256"],
-                "delivery_order": r.delivery_order,
-                "line": r.line,
-                "reason": r.reason,
-                "column": r.column,
-                "raw": raw,
+    Content already in the ledger (same source and sha256) is `skipped` when it was finished
+    and `resumed` when a previous run registered it but died before publishing; either way
+    it keeps its original delivery order. One transaction under the ledger lock, so two
+    runs registering at once never hand out the same delivery order.
+    """
+    now = now or utc_now()
+    records: list[BatchRecord] = []
+    if not items:
+        return records
+    with writer(engine) as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LEDGER_LOCK_KEY})
+        shas = sorted({i.sha256 for i in items})
+        known = {
+            (r.source, r.sha256): r
+            for r in conn.execute(select(batch).where(batch.c.sha256.in_(shas))).all()
+        }
+        next_order = (conn.execute(select(func.max(batch.c.delivery_order))).scalar() or 0) + 1
+        seen_now: set[tuple[str, str]] = set()
+        for item in items:
+            f = item.file
+            key = (f.source, item.sha256)
+            row = known.get(key)
+            if row is not None:
+                action: Action = (
+                    "resumed" if row.status == "pending" and key not in seen_now else "skipped"
+                )
+                records.append(_record(row, action))
+                seen_now.add(key)
+                continue
+            values = {
+                "source": f.source,
+                "file": f.relative,
+                "name": f.relative.rsplit("/", 1)[-1],
+                "sha256": item.sha256,
+                "period_start": f.period_start,
+                "period_end": f.period_end,
+                "version": f.version,
+                "delivery_order": next_order,
+                "status": "pending",
+                "first_seen_at": now,
+                "flow_run_id": flow_run_id,
             }
-        )
-    return out
+            new_id = conn.execute(insert(batch).values(**values).returning(batch.c.id)).scalar_one()
+            row = conn.execute(select(batch).where(batch.c.id == new_id)).one()
+            known[key] = row
+            seen_now.add(key)
+            records.append(_record(row, "new"))
+            next_order += 1
+    return records
+
+
+def register_delivery(engine: Engine, item: Delivery | ExtractedBatch) -> BatchRecord:
+    """Register one delivery (see `register_deliveries`); `action` says what happened."""
+    return register_deliveries(engine, [item])[0]
 
 
 def reopen_delivery(engine: Engine, batch_id: int) -> bool:

@@ -26,7 +26,6 @@ READER_ROLE = "bureau_stats_reader"
 ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 # Tables a report consumer may read, besides every per-source table.
 READABLE_TABLES = ("batch", "reject", "metric_mart", "alembic_version")
-NOT_READABLE = ("source_lock",)  # operational leases: nothing a report needs
 
 
 def readable_tables() -> list[str]:

@@ -77,11 +77,11 @@ class Amount(TypeDecorator[Decimal]):
         return Decimal(value)
 
 
-# `pending`: registered (delivery order given) but not yet published or quarantined, e.g. a
-# run killed mid-file; the next run resumes it with its original delivery order. `skipped`
-# is never stored: it is what a re-delivery of known content is reported as.
-BATCH_STATUSES = ("pending", "published", "quarantined", "superseded", "skipped")
-LEDGER_STATUSES = ("published", "superseded", "quarantined")  # what `status` reports
+# The final statuses of a delivery (what `status` reports). Besides them, `pending`: registered
+# (delivery order given) but not yet published or quarantined, e.g. a run killed mid-file; the
+# next run resumes it with its original delivery order. `skipped` is never stored: it is what
+# a re-delivery of known content is reported as.
+LEDGER_STATUSES = ("published", "superseded", "quarantined")
 
 # Grain: one row per delivered file content (source, sha256); a re-delivery of the same
 # content adds nothing. `delivery_order` is the order the pipeline first saw the files.
@@ -136,9 +136,12 @@ source_lock = Table(
     Column("source", String(64), primary_key=True),
     Column("holder", String(128), nullable=False),
     Column("acquired_at", DateTime(timezone=True), nullable=False),
+    # Renewed by the holder's heartbeat; the lease is free for anyone once `expires_at` passed.
+    Column("heartbeat_at", DateTime(timezone=True)),
+    Column("expires_at", DateTime(timezone=True)),
+    # The holder's kernel boot and pid namespace: where its pid can be checked for liveness.
+    Column("process", String(128)),
 )
-
-LINEAGE_COLUMNS = ("batch_id", "line", "partition_date", "published_at", "superseded_at")
 
 
 def _sql_type(kind: str) -> TypeEngine[Any]:

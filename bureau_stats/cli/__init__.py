@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "bureau_stats.cli.demo",
     "bureau_stats.cli.security",
     "bureau_stats.cli.admin",
+    "bureau_stats.cli.leases",
 )
 
 
@@ -52,6 +53,9 @@ def main() -> None:
     _offline_defaults()
     load_commands()
     from bureau_stats.settings import MissingSettingError
+    from tasks.secret_blocks import install
+
+    install()  # settings may name Prefect Secret blocks
 
     try:
         app()

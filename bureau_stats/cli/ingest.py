@@ -255,7 +255,7 @@ def status(
     """The batch ledger: every delivered file, its status and row accounting, oldest first."""
     _log_to_stderr(logging.WARNING)
     from connectors.sources import SOURCES
-    from warehouse.ledger import list_batches
+    from warehouse.status import list_batches
 
     if source is not None and source not in SOURCES:
         raise _fail(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
@@ -325,7 +325,7 @@ def rejects(
 ) -> None:
     """Rejected rows of a delivered file: line, reason code, column, raw values (masked)."""
     _log_to_stderr(logging.WARNING)
-    from warehouse.ledger import count_rejects, find_deliveries, list_rejects
+    from warehouse.status import count_rejects, find_deliveries, list_rejects
 
     with _usage_errors():
         engine = _engine(warehouse)

@@ -1,6 +1,6 @@
 """The settings object: secrets from the environment or named Prefect Secret blocks.
 
-What needs no Prefect server is here; loading real blocks (and the flows doing it) is in
+What needs no Prefect server is here (the block loader installed as a command installs it); loading real blocks (and the flows doing it) is in
 tests/flows/test_flow_secrets.py, on the session's Prefect test harness.
 """
 
@@ -14,9 +14,10 @@ from bureau_stats.settings import (
     MissingSettingError,
     SecretBlockError,
     env_name,
-    forget_secret_blocks,
     load_settings,
+    use_block_loader,
 )
+from tasks.secret_blocks import forget_secret_blocks, install
 
 KEY = "settings-test-key-0f5c"
 PASSWORD = "settings-test-pw-7d1e"
@@ -28,6 +29,7 @@ def _clean(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("PII_KEY", "PII_KEY_BLOCK", "WAREHOUSE_URL", "WAREHOUSE_URL_BLOCK"):
         monkeypatch.delenv(f"BUREAU_STATS_{name}", raising=False)
     forget_secret_blocks()
+    install()
 
 
 def test_secrets_from_the_environment_are_masked(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -91,3 +93,23 @@ def test_an_unreachable_prefect_api_is_a_clear_error(monkeypatch: pytest.MonkeyP
 
 def test_env_names() -> None:
     assert env_name("pii_key_block") == "BUREAU_STATS_PII_KEY_BLOCK"
+
+
+def test_the_settings_module_never_imports_prefect() -> None:
+    """Layers point one way: reading Secret blocks is the tasks layer's (tasks.secret_blocks)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, bureau_stats.settings as s; s.load_settings().resolved_warehouse_url(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'prefect'))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_a_named_block_without_a_loader_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BUREAU_STATS_PII_KEY_BLOCK", "bureau-stats-pii-key")
+    use_block_loader(None)
+    with pytest.raises(SecretBlockError, match="BUREAU_STATS_PII_KEY_BLOCK names the Prefect"):
+        load_settings().pii_key_bytes()

@@ -9,8 +9,8 @@ import great_expectations as gx
 import pytest
 
 from connectors.sources import SOURCES, get_source
+from connectors.verdict import DEFAULT_REJECT_THRESHOLD
 from expectations.build import (
-    DEFAULT_THRESHOLD,
     SUITES_DIR,
     apply_threshold,
     build_suite,
@@ -24,7 +24,7 @@ from expectations.build import (
 
 @pytest.mark.parametrize("code", sorted(SOURCES))
 def test_committed_suite_matches_builder(code: str) -> None:
-    expected = render(build_suite(get_source(code), DEFAULT_THRESHOLD))
+    expected = render(build_suite(get_source(code), DEFAULT_REJECT_THRESHOLD))
     committed = suite_path(code).read_text(encoding="utf-8")
     assert committed == expected, f"run `python -m expectations.build`: {code}.json is stale"
 

@@ -27,7 +27,7 @@ YEAR = 2024
 # A CSV source and an XLSX source, each with a `_v2` correction during the year: 26 files.
 SOURCES_USED = ("registration", "cases")
 SCALE = 0.1
-CRASH_EXIT = 86  # warehouse.publish._crash_point exits with this code
+CRASH_EXIT = 86  # crash_entry.py exits with this code at its crash point
 FINAL = ("published", "superseded", "quarantined")
 
 
@@ -82,6 +82,20 @@ def cli(
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(BIN / "bureau-stats"), *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def cli_killed_at(
+    point: str, args: list[str], env: dict[str, str], timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """`bureau-stats ARGS` that dies at crash point `point` of the publish (crash_entry.py)."""
+    return subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("crash_entry.py")), point, *args],
         env=env,
         cwd=REPO,
         capture_output=True,

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from connectors.sources import SOURCES
 from tests.connectors.bad_inputs import build_corpus
 from warehouse.engine import open_warehouse
-from warehouse.ledger import list_batches
+from warehouse.status import list_batches
 
 FINAL = ("published", "superseded", "quarantined")
 

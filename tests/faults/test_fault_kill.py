@@ -1,8 +1,8 @@
 """A run killed while publishing: the warehouse shows nothing of the file, the next run
 completes it, and the figures are exactly those of a clean run.
 
-The kills are real process deaths: `BUREAU_STATS_TEST_CRASH_AT` makes the publishing process
-`os._exit` at a named point inside the publish transaction (no rollback, no cleanup: what a
+The kills are real process deaths: `crash_entry.py` runs the command with a probe that makes the
+publishing process `os._exit` at a named point inside the publish transaction (no rollback, no cleanup: what a
 SIGKILL does), and the slow test sends SIGKILL from outside at moments of the run it does not
 choose (`make soak`).
 """
@@ -20,6 +20,7 @@ from fault_helpers import (
     FINAL,
     assert_consistent,
     cli,
+    cli_killed_at,
     copy_landing,
     current_rows,
     figures,
@@ -31,7 +32,6 @@ from fault_helpers import (
 )
 
 from warehouse.engine import open_warehouse
-from warehouse.publish import CRASH_ENV
 
 # Points inside publish_batch's transaction, in the order it reaches them.
 BEFORE_COMMIT = ("after_lock", "after_stage", "after_insert", "before_commit")
@@ -52,7 +52,7 @@ def test_killed_at_each_point_of_publish_then_the_next_run_matches_a_clean_run(
     try:
         before = snapshot(engine)
         for point in BEFORE_COMMIT:
-            done = cli(["run", "--in-process", "--no-docs"], {**env, CRASH_ENV: point})
+            done = cli_killed_at(point, ["run", "--in-process", "--no-docs"], env)
             assert done.returncode == CRASH_EXIT, (point, done.stderr[-3000:])
             assert snapshot(engine) == before, f"killed {point}: the warehouse changed"
             assert_consistent(engine)
@@ -60,7 +60,7 @@ def test_killed_at_each_point_of_publish_then_the_next_run_matches_a_clean_run(
         assert pending, "the killed runs registered the new deliveries first"
 
         # Killed just after the commit: that file is in, nothing else changed.
-        done = cli(["run", "--in-process", "--no-docs"], {**env, CRASH_ENV: "after_commit"})
+        done = cli_killed_at("after_commit", ["run", "--in-process", "--no-docs"], env)
         assert done.returncode == CRASH_EXIT, done.stderr[-3000:]
         now = ledger(engine)
         finished = {f for f in pending if now[f] in FINAL}

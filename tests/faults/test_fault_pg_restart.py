@@ -30,7 +30,7 @@ from sqlalchemy import Engine, create_engine, exc, text
 from sqlalchemy.pool import NullPool
 
 from warehouse.engine import open_warehouse
-from warehouse.publish import source_lock_key
+from warehouse.leases import source_lock_key
 
 PG_ADMIN_URL = os.environ.get(
     "BUREAU_STATS_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -18,7 +18,7 @@ REG_V2 = "registration/经营主体登记业务明细_20240301-20240331_v2.csv"
 
 def _ledger(workdir: Any) -> dict[str, dict[str, Any]]:
     from tasks.context import settings_for, warehouse
-    from warehouse.ledger import list_batches
+    from warehouse.status import list_batches
 
     engine = warehouse(settings_for({"warehouse_url": workdir.warehouse_url}))
     return {b["file"]: b for b in list_batches(engine)}

@@ -16,7 +16,7 @@ FIRST_PLEDGE = "ip_pledge/知识产权质押登记_20240101-20240630.xlsx"
 
 def test_nightly_publishes_every_sample_with_its_accounting(loaded: Any, samples_dir: Path) -> None:
     from tasks.context import settings_for, warehouse
-    from warehouse.ledger import list_batches
+    from warehouse.status import list_batches
 
     want = json.loads((samples_dir / "accounting.json").read_text(encoding="utf-8"))["files"]
     result = loaded.result

@@ -25,12 +25,13 @@ def _name(what: str) -> str:
 
 @pytest.fixture()
 def no_env_secrets(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    from bureau_stats.settings import forget_secret_blocks
     from tasks.context import dispose_engines
+    from tasks.secret_blocks import forget_secret_blocks, install
 
     for name in ("PII_KEY", "PII_KEY_BLOCK", "WAREHOUSE_URL", "WAREHOUSE_URL_BLOCK"):
         monkeypatch.delenv(f"BUREAU_STATS_{name}", raising=False)
     forget_secret_blocks()
+    install()  # what a command or flow run does when it starts
     yield
     dispose_engines()
     forget_secret_blocks()
@@ -84,7 +85,8 @@ def test_a_block_is_read_once_per_flow_run_and_fresh_when_a_run_starts(
 ) -> None:
     from prefect.blocks.system import Secret
 
-    from bureau_stats.settings import load_secret_block, load_settings
+    from bureau_stats.settings import load_settings
+    from tasks.secret_blocks import load_secret_block
 
     block = _name("pii-key")
     Secret(value="first-value").save(block)
@@ -151,7 +153,7 @@ def test_nightly_reads_its_secrets_from_blocks_and_never_shows_them(
     from sqlalchemy import select
     from sqlalchemy.engine import make_url
 
-    import bureau_stats.settings as settings_module
+    import tasks.secret_blocks as settings_module
     from connectors.personal_data import hash_identifier
     from flows.nightly import nightly
     from tasks.context import dispose_engines, settings_for, warehouse

@@ -130,7 +130,7 @@ def test_backfill_cli_dry_run_run_and_busy(prefect_server: PrefectServer, tmp_pa
 
     # another run holds the lease of the source: refused with who and since when (exit 3)
     from tasks.context import dispose_engines, settings_for, warehouse
-    from warehouse.publish import acquire_source_locks
+    from warehouse.leases import acquire_source_locks
 
     holder = "0b7e3c0e-1111-4222-8333-444455556666@elsewhere:1"
     lease = acquire_source_locks(

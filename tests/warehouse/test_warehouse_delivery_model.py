@@ -39,14 +39,9 @@ from warehouse_factory import make_batch
 from connectors.batch import ExtractedBatch
 from connectors.sources import SOURCES
 from metrics.engine import visible
-from warehouse.ledger import reopen_delivery
-from warehouse.publish import (
-    _now,
-    publish_batch,
-    quarantine_batch,
-    register_deliveries,
-    register_delivery,
-)
+from warehouse.ledger import register_deliveries, register_delivery, reopen_delivery
+from warehouse.ledger import utc_now as _now
+from warehouse.publish import publish_batch, quarantine_batch
 from warehouse.schema import batch, reject, source_lock, source_table
 
 SOURCE = "registration"

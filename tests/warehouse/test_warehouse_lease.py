@@ -20,12 +20,9 @@ from sqlalchemy import Engine, event, exc, select
 from warehouse_factory import make_batch
 
 from warehouse.engine import open_warehouse
-from warehouse.publish import (
-    SourceLocked,
-    acquire_source_locks,
-    publish_batch,
-    register_deliveries,
-)
+from warehouse.leases import SourceLocked, acquire_source_locks
+from warehouse.ledger import register_deliveries
+from warehouse.publish import publish_batch
 from warehouse.schema import source_lock
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,7 +55,7 @@ def test_failed_release_does_not_replace_the_runs_outcome(
     engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
     lease = acquire_source_locks(engine, ["cases", "registration"], "run-1", wait=False)
-    caplog.set_level(logging.ERROR, logger="warehouse.publish")
+    caplog.set_level(logging.ERROR, logger="warehouse.leases")
     with lease_deletes_fail(engine):
         with pytest.raises(RuntimeError, match="the run's own error"), lease:
             raise RuntimeError("the run's own error")
@@ -111,7 +108,7 @@ import sys
 sys.path.insert(0, {tests_dir!r})
 from test_warehouse_lease import lease_deletes_fail
 from warehouse.engine import open_warehouse
-from warehouse.publish import acquire_source_locks
+from warehouse.leases import acquire_source_locks
 engine = open_warehouse({url!r})
 with lease_deletes_fail(engine), acquire_source_locks(engine, ["cases"], wait=False):
     print("published")
@@ -173,7 +170,7 @@ def test_release_on_a_really_full_disk(tmp_path: Path, caplog: pytest.LogCapture
             with engine.connect() as conn:  # an empty WAL: the release must grow a file
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
             filler = _fill(volume)
-            caplog.set_level(logging.ERROR, logger="warehouse.publish")
+            caplog.set_level(logging.ERROR, logger="warehouse.leases")
             with pytest.raises(RuntimeError, match="the run's own error"), lease:
                 raise RuntimeError("the run's own error")
             assert "could not release" in caplog.text
@@ -201,7 +198,7 @@ def test_a_waiting_lease_says_once_whom_it_waits_for(engine: Engine) -> None:
             first.release()
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("warehouse.publish.time.sleep", sleep_then_release)
+        patch.setattr("warehouse.leases.time.sleep", sleep_then_release)
         with acquire_source_locks(
             engine, ["cases"], "run-2", wait=True, timeout=30, on_wait=on_wait
         ) as lease:

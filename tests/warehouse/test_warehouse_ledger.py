@@ -11,20 +11,10 @@ import jsonschema
 from sqlalchemy import Engine
 from warehouse_factory import make_batch
 
-from warehouse.ledger import (
-    list_batches,
-    list_rejects,
-    local_time,
-    reopen_delivery,
-    status_document,
-)
-from warehouse.publish import (
-    ledger_statuses,
-    load_record,
-    order_deliveries,
-    publish_batch,
-    register_deliveries,
-)
+from warehouse.ledger import load_record, order_deliveries, register_deliveries, reopen_delivery
+from warehouse.publish import publish_batch
+from warehouse.status import list_batches, list_rejects, local_time, status_document
+from warehouse.supersession import ledger_statuses
 
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[2] / "docs" / "status.schema.json").read_text()

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import threading
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,21 +19,12 @@ from warehouse_factory import PERSON_ID, make_batch
 from connectors.batch import ExtractedBatch
 from connectors.sources import SOURCES
 from warehouse.engine import open_warehouse
-from warehouse.ledger import list_batches, list_rejects
-from warehouse.publish import (
-    CRASH_ENV,
-    PublishResult,
-    SourceLocked,
-    _owners,
-    acquire_source_locks,
-    order_deliveries,
-    publish_batch,
-    quarantine_batch,
-    register_deliveries,
-    register_delivery,
-    source_lock_key,
-)
+from warehouse.leases import SourceLocked, acquire_source_locks, process_space, source_lock_key
+from warehouse.ledger import order_deliveries, register_deliveries, register_delivery
+from warehouse.publish import PublishResult, publish_batch, quarantine_batch
 from warehouse.schema import SOURCE_TABLES, batch, reject, source_lock, source_table
+from warehouse.status import list_batches, list_rejects
+from warehouse.supersession import _owners
 
 REPO = Path(__file__).resolve().parents[2]
 JAN = (date(2024, 1, 1), date(2024, 1, 31))
@@ -433,9 +424,17 @@ def test_lease_of_a_killed_process_is_taken_over(engine: Engine) -> None:
         check=True,
     )
     holder = f"{socket.gethostname()}:{dead.stdout.strip()}"
-    with engine.begin() as conn:
+    now = datetime.now(UTC)
+    with engine.begin() as conn:  # a live lease, as far as its expiry goes
         conn.execute(
-            source_lock.insert().values(source="cases", holder=holder, acquired_at=date(2024, 1, 1))
+            source_lock.insert().values(
+                source="cases",
+                holder=holder,
+                acquired_at=now,
+                heartbeat_at=now,
+                expires_at=now + timedelta(minutes=5),
+                process=process_space(),
+            )
         )
     with acquire_source_locks(engine, ["cases"], "me", wait=False), engine.connect() as conn:
         assert conn.execute(select(source_lock.c.holder)).scalar_one() == "me"
@@ -491,12 +490,18 @@ def test_postgres_publish_waits_for_the_advisory_lock(pg_url: str) -> None:
 # --- crash safety ----------------------------------------------------------------------------
 
 CRASH_SCRIPT = """
-import sys
+import os, sys
 sys.path.insert(0, {factory_dir!r})
 from datetime import date
 from warehouse_factory import make_batch
 from warehouse.engine import open_warehouse
-from warehouse.publish import publish_batch, register_deliveries
+from warehouse.ledger import register_deliveries
+from warehouse import publish
+from warehouse.publish import publish_batch
+def probe(point):
+    if point == {point!r}:
+        os._exit(86)
+publish.probe = probe
 engine = open_warehouse({url!r})
 b = make_batch("registration", date(2024, 1, 1), date(2024, 1, 31), version=2, rejected=0)
 [record] = register_deliveries(engine, [b])
@@ -512,11 +517,11 @@ def test_killed_publish_leaves_warehouse_unchanged_and_rerun_completes(
     v1 = make_batch("registration", *JAN, rejected=0)
     deliver(engine, v1)
     before = snapshot(engine)
-    script = CRASH_SCRIPT.format(factory_dir=str(Path(__file__).parent), url=warehouse_url)
-    env = {**os.environ, CRASH_ENV: point}
+    script = CRASH_SCRIPT.format(
+        factory_dir=str(Path(__file__).parent), url=warehouse_url, point=point
+    )
     proc = subprocess.run(
         [sys.executable, "-c", script],
-        env=env,
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -544,14 +549,15 @@ def test_sigkill_mid_publish(warehouse_url: str, engine: Engine, tmp_path: Path)
     deliver(engine, v1)
     before = snapshot(engine)
     marker = tmp_path / "inside"
-    script = CRASH_SCRIPT.format(factory_dir=str(Path(__file__).parent), url=warehouse_url).replace(
+    script = CRASH_SCRIPT.format(
+        factory_dir=str(Path(__file__).parent), url=warehouse_url, point="never"
+    ).replace(
         "publish_batch(engine, b, record)",
-        "import warehouse.publish as p, time, pathlib\n"
-        "orig = p._crash_point\n"
+        "import time, pathlib\n"
         "def hook(name):\n"
         "    if name == 'after_insert':\n"
         f"        pathlib.Path({str(marker)!r}).write_text('x'); time.sleep(600)\n"
-        "p._crash_point = hook\n"
+        "publish.probe = hook\n"
         "publish_batch(engine, b, record)",
     )
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO)

@@ -15,14 +15,11 @@ import pytest
 from sqlalchemy import Engine, select
 from warehouse_factory import make_batch
 
+from connectors.canonical import canonical_schema
 from connectors.sources import SOURCES
-from warehouse.publish import (
-    order_deliveries,
-    publish_batch,
-    register_deliveries,
-    stage_frame,
-    stage_schema,
-)
+from warehouse.ledger import order_deliveries, register_deliveries
+from warehouse.load import stage_frame
+from warehouse.publish import publish_batch
 from warehouse.schema import batch, source_table
 
 JAN = (date(2024, 1, 1), date(2024, 1, 31))
@@ -39,7 +36,7 @@ def as_arrow(b: Any) -> Any:
 def test_stage_frame_takes_an_arrow_table_as_is() -> None:
     source = SOURCES["cases"]
     table = stage_frame(source, make_batch("cases", *JAN).accepted)
-    assert table.schema == stage_schema(source)
+    assert table.schema == canonical_schema(source)
     shuffled = table.select(list(reversed(table.column_names))).append_column(
         "extra", pa.array(["x"] * table.num_rows)
     )
@@ -72,7 +69,7 @@ def test_stage_frame_casts_arrow_columns_safely() -> None:
         )
     )
     cast = stage_frame(source, loose)
-    assert cast.schema == stage_schema(source)
+    assert cast.schema == canonical_schema(source)
     assert cast.column("partition_date").equals(table.column("partition_date"))
     assert cast.column("case_no").to_pylist() == table.column("case_no").to_pylist()
     assert set(cast.column("penalty_yuan").to_pylist()) == {Decimal("1.5")}
@@ -91,7 +88,7 @@ def test_stage_frame_casts_arrow_columns_safely() -> None:
         stage_frame(source, too_fine)
     with pytest.raises(ValueError, match="lack columns"):
         stage_frame(source, table.drop_columns(["case_no"]))
-    assert stage_frame(source, table.slice(0, 0)).schema == stage_schema(source)
+    assert stage_frame(source, table.slice(0, 0)).schema == canonical_schema(source)
 
 
 def test_stage_frame_refuses_a_time_of_day_from_pandas_too() -> None:
@@ -175,11 +172,11 @@ def test_sqlite_rows_are_inserted_a_bounded_chunk_at_a_time(
     bound on the publisher's memory there), and the chunks together are every row."""
     from sqlalchemy import event
 
-    import warehouse.publish as publish
+    import warehouse.load as load
     from warehouse.engine import open_warehouse
 
     engine = open_warehouse(f"sqlite:///{tmp_path / 'w.db'}")
-    monkeypatch.setattr(publish, "SQLITE_CHUNK_ROWS", 4)
+    monkeypatch.setattr(load, "SQLITE_CHUNK_ROWS", 4)
     target = source_table("registration").name
     sizes: list[int] = []
 

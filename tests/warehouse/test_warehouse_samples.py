@@ -18,9 +18,9 @@ from sqlalchemy import Engine, String, Text, create_engine, inspect, select, tex
 from bureau_stats.pipeline import RunSummary, ingest
 from bureau_stats.settings import Settings, load_settings
 from warehouse.engine import open_warehouse
-from warehouse.ledger import list_batches
-from warehouse.publish import acquire_source_locks
+from warehouse.leases import acquire_source_locks
 from warehouse.schema import SOURCE_TABLES, reject
+from warehouse.status import list_batches
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((REPO / "docs" / "status.schema.json").read_text())

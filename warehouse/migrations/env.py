@@ -46,10 +46,12 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    from bureau_stats.settings import load_settings
     from warehouse.engine import create_warehouse_engine, writer
 
-    engine = create_warehouse_engine(load_settings().resolved_warehouse_url())
+    url = config.attributes.get("url")
+    if url is None:
+        raise SystemExit("no database to migrate: alembic_config(url=...) names it")
+    engine = create_warehouse_engine(url)
     with writer(engine) as conn:
         _run(conn)
     engine.dispose()
