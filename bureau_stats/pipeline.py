@@ -32,6 +32,7 @@ from connectors.sources import SOURCES
 from connectors.spool import spooling
 from warehouse.checks import ytd_decreases
 from warehouse.engine import open_warehouse
+from warehouse.pii_key import check_pii_key
 from warehouse.publish import (
     BatchRecord,
     Delivery,
@@ -460,6 +461,7 @@ def ingest(
     root = str(landing or settings.landing)
     own_engine = engine is None
     engine = engine or open_warehouse(settings.resolved_warehouse_url())
+    check_pii_key(engine, pii_key)  # one key per warehouse (PiiKeyMismatch)
     summary = RunSummary()
     try:
         with spooling(settings.resolved_spool_dir()) as spool_dir:

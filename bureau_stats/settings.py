@@ -41,7 +41,8 @@ class Settings(BaseSettings):
     warehouse_url_block: str | None = None  # name of a Prefect Secret block holding the URL
     pii_key: SecretStr | None = None
     pii_key_block: str | None = None  # name of a Prefect Secret block holding the key
-    reject_threshold: Decimal = Decimal("0.05")
+    # A share of rows (0-1): -1 quarantined every file, and the next run skipped them all.
+    reject_threshold: Decimal = Field(default=Decimal("0.05"), ge=0, le=1)
     region: str = "蓬江区"
     # The bureau the report is titled for (default: the region's 市场监督管理局); not the
     # region, which only chooses whose IP statistics are reported.
@@ -55,7 +56,7 @@ class Settings(BaseSettings):
     data_docs_url: str | None = None
     task_runner: str = Field(default="thread", description="thread | dask")
     dask_address: str | None = None
-    max_parallel_sources: int = 2
+    max_parallel_sources: int = Field(default=2, ge=1)
     # `run` reads the next file in a separate process while one is audited and published
     read_ahead: Literal["process", "thread"] = "process"
 

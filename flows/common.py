@@ -55,7 +55,14 @@ def load_secrets(overrides: dict[str, str], *, needs_pii_key: bool = False) -> N
     for level, message in settings.resolve_secrets():
         logger.log(level, "%s", message)
     if needs_pii_key:
-        settings.pii_key_bytes()
+        from warehouse.engine import open_warehouse
+        from warehouse.pii_key import check_pii_key
+
+        engine = open_warehouse(settings.resolved_warehouse_url())
+        try:  # one key per warehouse: another key fails the run before it touches anything
+            check_pii_key(engine, settings.pii_key_bytes())
+        finally:
+            engine.dispose()
 
 
 @dataclass(frozen=True)

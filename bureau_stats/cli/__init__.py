@@ -50,10 +50,14 @@ def load_commands() -> None:
 def main() -> None:
     _offline_defaults()
     load_commands()
+    from pydantic import ValidationError
+
     from bureau_stats.settings import MissingSettingError
 
     try:
         app()
-    except MissingSettingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (MissingSettingError, ValidationError) as exc:
+        from bureau_stats.cli.preflight import settings_error
+
+        print(f"error: {settings_error(exc) or exc}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None
