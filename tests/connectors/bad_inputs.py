@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import calendar
+import io
 import os
 from pathlib import Path
 
 import xlsxwriter
 
 from tests.connectors.conftest import REG_HEADER, reg_row
+
 
 def _reg(month: str) -> str:
     """A registration delivery of one whole month of 2024 (names declare calendar months)."""
