@@ -273,9 +273,10 @@ def _scan_ids(
             continue
         if not strict and (col.type != "text" or col.check is not None or col.pattern):
             continue
-        out[field], found = personal_data.scrub_resident_ids_in(
-            out[field], key, skip=hashed.get(field)
-        )
+        cells = out[field]
+        scrubbed, found = personal_data.scrub_resident_ids_in(cells, key, skip=hashed.get(field))
+        if scrubbed is not cells:
+            out[field] = scrubbed
         if col.party and found.any():
             found_party.append((field, found))
     for field, found in found_party:

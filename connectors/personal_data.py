@@ -12,8 +12,9 @@ import unicodedata
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
+
+from connectors.values import string_array
 
 # The first 17 digits and an X, or any run of 15 digits or more (the whole run is hashed);
 # ASCII or full-width digits (a raw cell is as typed).
@@ -105,14 +106,16 @@ def scrub_resident_ids(text: str, key: bytes) -> str:
 
 def id_candidates(texts: pd.Series) -> np.ndarray:
     """Cells holding 15 digits in a row, found by Arrow (RE2) without a Python string per
-    cell: only those can hold a resident ID."""
-    try:
-        arr = pa.array(texts.astype(object), type=pa.large_string(), from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # raw cells: numbers, dates as typed
-        shown = [v if v is None or isinstance(v, str) or v != v else str(v) for v in texts]
-        arr = pa.array(shown, type=pa.large_string(), from_pandas=True)
-    hit = pc.match_substring_regex(arr, _CANDIDATE)
-    return np.asarray(pc.fill_null(hit, False).to_numpy(zero_copy_only=False), dtype=bool)
+    cell: only those can hold a resident ID. The regex only runs on cells of 15 characters
+    or more (most names and codes are shorter)."""
+    arr = string_array(texts.astype("str"))  # a text column's own Arrow buffers
+    long_enough = pc.fill_null(pc.greater_equal(pc.utf8_length(arr), 15), False)
+    out = np.zeros(len(arr), dtype=bool)
+    at = np.flatnonzero(long_enough.to_numpy(zero_copy_only=False))
+    if len(at):
+        hit = pc.match_substring_regex(arr.take(at), _CANDIDATE)
+        out[at] = pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
+    return out
 
 
 def scrub_resident_ids_in(
