@@ -11,7 +11,9 @@ import re
 
 # C0 and C1 controls, DEL, and the Unicode line/paragraph separators and bidi overrides.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+# What could break a table cell or inject a link, an image, HTML or a code span. Emphasis
+# characters stay: `张**` is how a masked name reads.
+_MARKDOWN = re.compile(r"([\\`\[\]<>|])")
 
 
 def _visible(match: re.Match[str]) -> str:

@@ -98,4 +98,4 @@ def test_escaping_for_terminal_and_markdown() -> None:
     assert "registration[/x]" in out and "[draft]" in out
     assert printable("a\x1bb\nc\u202ed") == "a\\x1bb\\nc\\u202ed"
     # Markdown shows `\n` for the newline (its backslash escaped), and no table cell breaks.
-    assert for_markdown("a|b[c](d)\n") == "a\\|b\\[c\\]\\(d\\)\\\\n"
+    assert for_markdown("a|b[c](d)\n<i>张**") == "a\\|b\\[c\\](d)\\\\n\\<i\\>张**"
