@@ -18,6 +18,7 @@ import bureau_stats.cli.ingest  # noqa: F401  (registers the commands)
 import bureau_stats.cli.operate  # noqa: F401
 import bureau_stats.cli.security  # noqa: F401
 from bureau_stats.cli.app import app
+from tests.cli.test_ingest import warehouse  # noqa: F401  (sqlite and postgres)
 from tests.connectors.conftest import REG_HEADER, RESIDENT_ID, USCC, csv_bytes, reg_row
 
 REG = "registration/经营主体登记业务明细_20240101-20240131.csv"
@@ -164,9 +165,9 @@ def _person_hashes(url: str) -> set[str]:
 
 
 def test_one_pii_key_per_warehouse_and_its_rotation(
-    landing: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    landing: Path, warehouse: str, monkeypatch: pytest.MonkeyPatch  # noqa: F811
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'w.db'}"
+    url = warehouse
     _cases(landing / "cases", 1, "张三丰")
     monkeypatch.setenv("BUREAU_STATS_PII_KEY", "old-key")
     code, _, err = invoke("run", "--landing", str(landing), "--warehouse", url, "--no-docs")
