@@ -165,7 +165,9 @@ def _person_hashes(url: str) -> set[str]:
 
 
 def test_one_pii_key_per_warehouse_and_its_rotation(
-    landing: Path, warehouse: str, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    landing: Path,
+    warehouse: str,
+    monkeypatch: pytest.MonkeyPatch,  # noqa: F811
 ) -> None:
     url = warehouse
     _cases(landing / "cases", 1, "张三丰")
