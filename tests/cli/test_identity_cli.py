@@ -166,8 +166,8 @@ def _person_hashes(url: str) -> set[str]:
 
 def test_one_pii_key_per_warehouse_and_its_rotation(
     landing: Path,
-    warehouse: str,
-    monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    warehouse: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     url = warehouse
     _cases(landing / "cases", 1, "张三丰")
