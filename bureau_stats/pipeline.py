@@ -36,6 +36,7 @@ from warehouse.checks import ytd_decreases
 from warehouse.engine import open_warehouse
 from warehouse.leases import SourceLease, SourceLocked, acquire_source_locks, default_holder
 from warehouse.ledger import BatchRecord, Delivery, order_deliveries, register_deliveries
+from warehouse.pii_key import check_pii_key
 from warehouse.publish import PublishResult, publish_batch, quarantine_batch, run_audit
 from warehouse.schema import batch as batch_table
 
@@ -451,6 +452,7 @@ def ingest(
     root = str(landing or settings.landing)
     own_engine = engine is None
     engine = engine or open_warehouse(settings.resolved_warehouse_url())
+    check_pii_key(engine, pii_key)  # one key per warehouse (PiiKeyMismatch)
     summary = RunSummary()
     try:
         with spooling(settings.resolved_spool_dir()) as spool_dir:

@@ -44,7 +44,8 @@ class Settings(BaseSettings):
     warehouse_url_block: str | None = None  # name of a Prefect Secret block holding the URL
     pii_key: SecretStr | None = None
     pii_key_block: str | None = None  # name of a Prefect Secret block holding the key
-    reject_threshold: Decimal = DEFAULT_REJECT_THRESHOLD
+    # A share of rows (0-1): -1 quarantined every file, and the next run skipped them all.
+    reject_threshold: Decimal = Field(default=DEFAULT_REJECT_THRESHOLD, ge=0, le=1)
     region: str = DEFAULT_REGION
     # The bureau the report is titled for (default: the region's 市场监督管理局); not the
     # region, which only chooses whose IP statistics are reported.
@@ -58,7 +59,7 @@ class Settings(BaseSettings):
     data_docs_url: str | None = None
     task_runner: str = Field(default="thread", description="thread | dask")
     dask_address: str | None = None
-    max_parallel_sources: int = 2
+    max_parallel_sources: int = Field(default=2, ge=1)
     # A source lease nobody renewed for this long has expired (its holder renews it every
     # third of it); a run waits this long for a source another run holds, then gives up.
     # None: the warehouse's defaults (warehouse.leases: 300 s and 1800 s).

@@ -202,24 +202,30 @@ def _compare(numeric: pd.Series, bound: int | None, op: str) -> np.ndarray:
 
 
 def _protect(
-    source: Source, p: Parsed, frame: pd.DataFrame, key: bytes, strict: bool
+    source: Source, p: Parsed | None, frame: pd.DataFrame, key: bytes, strict: bool
 ) -> pd.DataFrame:
-    """Hash identifiers and mask names of natural persons (rule 7).
+    """Hash identifiers and mask names of natural persons (rule 7), then hash anything shaped
+    like a resident ID in every text cell left (`_scan_ids`).
 
     `strict` (rejected rows): protect unless the row is clearly not a natural person, i.e.
-    the condition field holds a valid value outside the condition.
+    the condition field holds a valid value outside the condition. A valid resident ID in a
+    party's identity column makes the row a natural person whatever its declared type.
     """
     out = frame.copy()
+    hashed: dict[str, pd.Series] = {}
     text_fields = [c.field for c in source.columns if c.type == "text"]
+    person = _natural_person(source, p, frame.index) if p is not None else None
     for col in source.columns:
         when = col.mask_when or col.hash_when
-        if when is None:
+        if when is None or p is None:
             continue
         cond_text = p.text[when.field].reindex(frame.index)
         cond_ok = p.ok[when.field].reindex(frame.index)
         applies = values.contains_any(cond_text, when.values)
         if strict:
             applies = applies | ~cond_ok | cond_text.isna()
+        if person is not None:
+            applies = applies | person
         rows = applies & out[col.field].notna()
         if not rows.any():
             continue
@@ -244,20 +250,55 @@ def _protect(
             out.loc[rows, col.field] = personal_data.hash_identifiers(
                 out.loc[rows, col.field].astype(str), key
             )
-    if not strict:  # rejected rows: `_raw_json` scrubs every raw cell of the row already
-        # A resident ID typed into free text (a title, a unit) is hashed like the rejected rows'.
-        for field in _free_text_fields(source):
-            out[field] = personal_data.scrub_resident_ids_in(out[field], key)
+            hashed[col.field] = rows
+    return _scan_ids(source, out, key, strict, hashed)
+
+
+def _natural_person(source: Source, p: Parsed, index: pd.Index) -> pd.Series | None:
+    """Rows whose party identity column holds a valid resident ID (a person typed as 单位)."""
+    fields = source.person_id_fields
+    if not fields:
+        return None
+    found = pd.Series(False, index=index)
+    for f in fields:
+        found |= identifiers.valid_resident_id(p.text[f].reindex(index)).to_numpy(dtype=bool)
+    return found
+
+
+def _scan_ids(
+    source: Source, out: pd.DataFrame, key: bytes, strict: bool, hashed: dict[str, pd.Series]
+) -> pd.DataFrame:
+    """Identity numbers wherever they are (rule 7): every text cell (every raw cell of a
+    rejected row), except cells already hashed whole and values of a code the contract
+    defines (a column checked as USCC or by pattern holds one once its row is accepted). A
+    party's name cell that held one names a person: the name is masked, here and in the
+    row's other text cells."""
+    by_field = {c.field: c for c in source.columns}
+    found_party: list[tuple[str, pd.Series]] = []
+    for field in out.columns:
+        col = by_field.get(field)
+        if col is None:
+            continue
+        if not strict and (col.type != "text" or col.check is not None or col.pattern):
+            continue
+        cells = out[field]
+        scrubbed, found = personal_data.scrub_resident_ids_in(cells, key, skip=hashed.get(field))
+        if scrubbed is not cells:
+            out[field] = scrubbed
+        if col.party and found.any():
+            found_party.append((field, found))
+    for field, found in found_party:
+        for at in found.index[found.to_numpy(dtype=bool)]:
+            cell, names = personal_data.mask_party(str(out.at[at, field]))
+            out.at[at, field] = cell
+            for other in out.columns:
+                text = out.at[at, other]
+                if other == field or not isinstance(text, str):
+                    continue
+                for name in sorted(names, key=len, reverse=True):
+                    text = text.replace(name, personal_data.mask_name(name))
+                out.at[at, other] = text
     return out
-
-
-def _free_text_fields(source: Source) -> list[str]:
-    """Text columns that are neither keys nor checked identifiers (where an ID is no code)."""
-    return [
-        c.field
-        for c in source.columns
-        if c.type == "text" and not c.key and c.check is None and c.check_by is None
-    ]
 
 
 def _mask_in_normalized(cells: pd.Series, names: pd.Series) -> pd.Series:
@@ -289,8 +330,7 @@ def _raw_json(raw: pd.DataFrame, source: Source, key: bytes) -> list[str]:
     out = []
     for record in raw.to_dict("records"):
         cells = {headers[f]: ("" if v is None or v != v else str(v)) for f, v in record.items()}
-        text = json.dumps(cells, ensure_ascii=False)
-        out.append(personal_data.scrub_resident_ids(text, key))
+        out.append(json.dumps(cells, ensure_ascii=False))
     return out
 
 
@@ -323,8 +363,14 @@ def _extract_block(
     partition = _validate(source, p, rej, file)
     passing = ~rej.rejected
     frame = _canonical(source, p, passing, partition)
-    if conditions := source.protection_conditions:
-        frame = _protect(source, _reindexed(p, passing, conditions), frame, pii_key, strict=False)
+    conditions = source.protection_conditions
+    frame = _protect(
+        source,
+        _reindexed(p, passing, conditions) if conditions else None,
+        frame,
+        pii_key,
+        strict=False,
+    )
     frame["line"] = table.lines[passing]
     failing = np.flatnonzero(~passing)
     return _Block(
@@ -357,6 +403,7 @@ def _rejects(
     if len(at) == 0:
         return no_rejects()
     raw = table.raw.iloc[at].reset_index(drop=True)
+    p: Parsed | None = None
     if conditions := source.protection_conditions:
         if parsed is None:
             p = parse_table(source, table.normalized.iloc[at].reset_index(drop=True))
@@ -364,7 +411,7 @@ def _rejects(
             rows = np.zeros(table.rows, dtype=bool)
             rows[at] = True
             p = _reindexed(parsed, rows, conditions)
-        raw = _protect(source, p, raw, pii_key, strict=True)
+    raw = _protect(source, p, raw, pii_key, strict=True)
     return pd.DataFrame(
         {
             "line": pd.Series(table.lines[at], dtype="int64"),

@@ -14,6 +14,10 @@ ColumnType = Literal["text", "enum", "bool", "date", "epoch_ms_date", "month", "
 FileFormat = Literal["csv", "xlsx", "json"]
 Encoding = Literal["utf-8", "gb18030"]  # UTF-8 with or without BOM; GB18030
 Check = Literal["uscc", "uscc_alphabet", "resident_id"]
+# The calendar span one delivery covers (its name's declared period): a whole month, quarter
+# or half-year, aligned on the calendar. A name declaring anything else is not a delivery.
+PeriodShape = Literal["month", "quarter", "half_year"]
+PERIOD_MONTHS: dict[PeriodShape, int] = {"month": 1, "quarter": 3, "half_year": 6}
 
 BOOL_VALUES = {"是": True, "否": False}
 CAMPAIGNS = ("加油机作弊专项", "无证经营烟草专项", "烧烤餐饮安全整治", "冻品走私联合检查")
@@ -62,6 +66,9 @@ class Column:
     # Personal data (PIPL, rule 7): hash identifiers / mask names when the condition holds.
     hash_when: When | None = None
     mask_when: When | None = None
+    # Names a party (a person or an organisation): an identity number found in it makes the
+    # party a natural person, whose name is masked too.
+    party: bool = False
     # A year-to-date flow: should not decrease from one month to the next within a year.
     # Only warned about (a revision may lower it), never a reason to reject.
     ytd: bool = False
@@ -98,6 +105,8 @@ class Source:
     header_row: int = 1
     # Monthly files are named <stem>_YYYYMM; period files <stem>_YYYYMMDD-YYYYMMDD.
     monthly: bool = False
+    # The span a delivery's declared period must have (the samples' layout of each source).
+    period_shape: PeriodShape = "month"
     # Partition date: the column marked P; rows where it is blank fall back to this field.
     partition_fallback: str | None = None
     # JSON exports: the list of records and the declared record count.
@@ -113,7 +122,23 @@ class Source:
         """Fields whose value decides whether a column holds personal data (rule 7); none
         for a source without natural persons."""
         return tuple(
-            dict.fromkeys(w.field for c in self.columns if (w := c.mask_when or c.hash_when))
+            dict.fromkeys(
+                [
+                    *(w.field for c in self.columns if (w := c.mask_when or c.hash_when)),
+                    *(self.person_id_fields if any(c.mask_when for c in self.columns) else ()),
+                ]
+            )
+        )
+
+    @property
+    def person_id_fields(self) -> tuple[str, ...]:
+        """Identity columns that may hold a resident ID: a valid one there marks the row's
+        party as a natural person, whatever type the row declares."""
+        return tuple(
+            c.field
+            for c in self.columns
+            if c.check == "resident_id"
+            or (c.check_by is not None and "resident_id" in c.check_by[1].values())
         )
 
     @property
@@ -341,6 +366,7 @@ CASES = Source(
             "party_name",
             required=True,
             mask_when=When.of("party_type", "个人"),
+            party=True,
         ),
         Column(
             "当事人证件号码",
@@ -434,6 +460,7 @@ IP_STATS = Source(
 IP_CASES = Source(
     code="ip_cases",
     area="ip",
+    period_shape="quarter",
     label="知识产权案件及线索",
     file_stem="知识产权案件",
     format="csv",
@@ -451,6 +478,7 @@ IP_CASES = Source(
 IP_PLEDGE = Source(
     code="ip_pledge",
     area="ip",
+    period_shape="half_year",
     label="知识产权质押登记",
     file_stem="知识产权质押登记",
     format="xlsx",
@@ -458,8 +486,8 @@ IP_PLEDGE = Source(
     header_row=1,
     columns=(
         Column("登记号", "reg_no", key=True),
-        Column("出质人", "pledgor", required=True),
-        Column("质权人", "pledgee", required=True),
+        Column("出质人", "pledgor", required=True, party=True),
+        Column("质权人", "pledgee", required=True, party=True),
         enum("质押物类型", "collateral", "专利", "商标", "专利+商标"),
         Column("登记日期", "registered_on", "date", partition=True, required=True),
         Column(

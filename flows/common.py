@@ -53,7 +53,15 @@ def load_secrets(overrides: dict[str, str], *, needs_pii_key: bool = False) -> N
     for level, message in settings.resolve_secrets():
         logger.log(level, "%s", message)
     if needs_pii_key:
-        settings.pii_key_bytes()
+        from warehouse.engine import open_warehouse
+        from warehouse.pii_key import check_pii_key
+
+        key = settings.pii_key_bytes()  # no key: refused before the warehouse is opened
+        engine = open_warehouse(settings.resolved_warehouse_url())
+        try:  # one key per warehouse: another key fails the run before it touches anything
+            check_pii_key(engine, key)
+        finally:
+            engine.dispose()
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import Any
 
 from prefect import task
 
+from connectors.printable import for_markdown
 from tasks.outcome import FileOutcome, RunResult
 
 REASON_HELP = {
@@ -38,7 +39,8 @@ def artifact_key(flow: str, part: str) -> str:
 
 
 def _cell(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """A sender's name or cell in a Markdown table: printable, Markdown escaped."""
+    return for_markdown(text)
 
 
 def summary_markdown(result: RunResult, *, flow_run_id: str | None = None) -> str:
@@ -111,11 +113,11 @@ def rejects_markdown(outcomes: Iterable[FileOutcome]) -> str:
         any_rows = True
         more = o.rows_rejected - len(o.rejects)
         lines += [
-            f"## {o.file}",
+            f"## {_cell(o.file)}",
             "",
             f"{o.rows_rejected} rejected row(s)"
             + (f"; the first {len(o.rejects)} below" if more > 0 else "")
-            + f". All of them: `bureau-stats rejects '{o.file}'`.",
+            + f". All of them: `bureau-stats rejects '{_cell(o.file)}'`.",
             "",
             "| line | reason | column | row (personal data masked) |",
             "|---:|---|---|---|",

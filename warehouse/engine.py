@@ -27,7 +27,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 MIGRATION_LOCK_KEY = 0x62757265_61750001  # "bureau" + 1
 
 # Modules that declare tables on `warehouse.schema.metadata` (Alembic compares against all).
-TABLE_MODULES = ("warehouse.schema", "metrics.mart")
+TABLE_MODULES = ("warehouse.schema", "metrics.mart", "warehouse.pii_key")
 
 _migrated: set[str] = set()
 _migrate_lock = threading.Lock()
@@ -210,7 +210,7 @@ def open_warehouse(url: str) -> Engine:
             if key not in _migrated:
                 _migrate_when_free(engine)
                 _migrated.add(key)
-    except exc.OperationalError as e:
+    except exc.DatabaseError as e:  # unreachable, or a file that is not a database
         engine.dispose()
         reason = str(e.orig).strip().splitlines()[0] if e.orig else type(e).__name__
         raise WarehouseError(f"cannot open warehouse {_shown(url)}: {reason}") from e

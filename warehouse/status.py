@@ -40,6 +40,7 @@ def batch_entry(row: Any) -> dict[str, Any]:
         "rows_rejected": row.rows_rejected,
         "rows_duplicate": row.rows_duplicate,
         "reason": row.reason if row.status == "quarantined" else None,
+        "detail": row.detail if row.status == "quarantined" else None,
         "first_seen_at": local_time(row.first_seen_at),
     }
 

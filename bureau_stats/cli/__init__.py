@@ -52,6 +52,8 @@ def load_commands() -> None:
 def main() -> None:
     _offline_defaults()
     load_commands()
+    from pydantic import ValidationError
+
     from bureau_stats.settings import MissingSettingError
     from tasks.secret_blocks import install
 
@@ -59,6 +61,8 @@ def main() -> None:
 
     try:
         app()
-    except MissingSettingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (MissingSettingError, ValidationError) as exc:
+        from bureau_stats.cli.preflight import settings_error
+
+        print(f"error: {settings_error(exc) or exc}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bureau_stats.cli.app import EXIT_OK, EXIT_USAGE, app
+from connectors.printable import for_console as esc
 
 WarehouseOption = Annotated[
     str | None,
@@ -55,17 +56,14 @@ def _usage_errors() -> Iterator[None]:
     """Configuration problems become one line on stderr and exit code 2."""
     from pydantic import ValidationError
 
+    from bureau_stats.cli.preflight import settings_error
     from bureau_stats.settings import MissingSettingError
     from warehouse.engine import WarehouseError
 
     try:
         yield
-    except (MissingSettingError, WarehouseError) as exc:
-        raise _fail(str(exc)) from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
-        raise _fail(f"invalid setting {where}: {first.get('msg')}") from None
+    except (MissingSettingError, WarehouseError, ValidationError, FileNotFoundError) as exc:
+        raise _fail(settings_error(exc) or str(exc)) from None
 
 
 def _engine(warehouse: str | None) -> Any:
@@ -127,18 +125,14 @@ def run(
     _log_to_stderr(logging.INFO)
     import os
 
+    from bureau_stats.cli.preflight import preflight
     from bureau_stats.pipeline import ingest
-    from bureau_stats.settings import load_settings
 
     use_flow = bool(os.environ.get("PREFECT_API_URL")) if flow is None else flow
 
     with _usage_errors():
-        settings = load_settings(landing=landing, warehouse_url=warehouse)
-        settings.pii_key_bytes()  # before touching anything
-        settings.make_run_folders()
+        settings = preflight(landing, warehouse)
         root = str(landing or settings.landing)
-        if "://" not in root and not _is_dir(root):
-            raise _fail(f"landing area {root} is not a folder")
         summary: Any
         try:
             if use_flow:
@@ -172,7 +166,7 @@ def run(
         for o in shown:
             table.add_row(
                 str(o.delivery_order or ""),
-                o.file,
+                esc(o.file),
                 f"[{_status_style(o.status)}]{o.status}[/]"
                 if _status_style(o.status)
                 else o.status,
@@ -180,16 +174,16 @@ def run(
                 str(o.rows_accepted),
                 str(o.rows_rejected),
                 str(o.rows_duplicate),
-                o.reason or (o.detail if o.status == "failed" else "") or "",
+                esc(_reason(o.reason, o.detail)),
             )
         console = _console()
         if shown:
             console.print(table)
         for entry in summary.ignored:
-            console.print(f"ignored {entry.file}: {entry.why}")
+            console.print(f"ignored {esc(entry.file)}: {esc(entry.why)}")
         for o in summary.outcomes:
             for warning in getattr(o, "warnings", ()):
-                console.print(f"[yellow]warning[/] {o.file}: {warning}")
+                console.print(f"[yellow]warning[/] {esc(o.file)}: {esc(warning)}")
         counts = ", ".join(
             f"{summary.count(s)} {s}"
             for s in ("published", "superseded", "skipped", "quarantined", "failed")
@@ -238,10 +232,11 @@ def _file_progress() -> Iterator[Callable[[int, int, Any], None] | None]:
         yield update
 
 
-def _is_dir(path: str) -> bool:
-    from pathlib import Path
-
-    return Path(path).is_dir()
+def _reason(reason: str | None, detail: str | None) -> str:
+    """A quarantine's reason code with its detail beside it (`unreadable: BadZipFile …`)."""
+    if reason and detail:
+        return f"{reason}: {detail}"
+    return reason or detail or ""
 
 
 @app.command()
@@ -288,7 +283,7 @@ def status(
         style = _status_style(b["status"])
         table.add_row(
             str(b["delivery_order"]),
-            b["file"],
+            esc(b["file"]),
             f"[{style}]{b['status']}[/]" if style else b["status"],
             f"{b['period'][0]}..{b['period'][1]}",
             str(b["version"]),
@@ -296,7 +291,7 @@ def status(
             str(b["rows_accepted"]),
             str(b["rows_rejected"]),
             str(b["rows_duplicate"]),
-            b["reason"] or "",
+            esc(_reason(b["reason"], b.get("detail"))),
             b["first_seen_at"],
         )
     console = _console()
@@ -310,10 +305,16 @@ def status(
 
 
 def _raw_text(raw: dict[str, Any], column: str | None, width: int = 120) -> str:
-    """The raw cells, the offending one first."""
+    """The raw cells, the offending one first, printable and markup-escaped."""
+    from rich.markup import escape as rich_escape
+
+    from connectors.printable import printable
+
     first = [k for k in raw if column and k in column.split("+")]
-    text = "; ".join(f"{k}={raw[k]}" for k in [*first, *(k for k in raw if k not in first)])
-    return text if len(text) <= width else text[: width - 1] + "…"
+    text = "; ".join(
+        f"{printable(k)}={printable(raw[k])}" for k in [*first, *(k for k in raw if k not in first)]
+    )
+    return rich_escape(text if len(text) <= width else text[: width - 1] + "…")
 
 
 @app.command()
@@ -350,7 +351,7 @@ def rejects(
         raise typer.Exit(EXIT_OK)
     console = _console()
     table = Table(
-        title=f"rejected rows of {deliveries[0]['file']} ({min(total, len(rows))} of {total})"
+        title=f"rejected rows of {esc(deliveries[0]['file'])} ({min(total, len(rows))} of {total})"
     )
     for col in ("#", "line", "reason", "column", "raw values"):
         table.add_column(col, justify="right" if col in ("#", "line") else "left", overflow="fold")
@@ -358,14 +359,15 @@ def rejects(
         table.add_row(
             str(r["delivery_order"]),
             str(r["line"]),
-            r["reason"],
-            r["column"] or "",
+            esc(r["reason"]),
+            esc(r["column"] or ""),
             _raw_text(r["raw"], r["column"]),
         )
     console.print(table)
     for d in deliveries:
         if d["status"] == "quarantined":
-            console.print(f"delivery {d['delivery_order']} is quarantined: {d['reason']}")
+            why = esc(_reason(d["reason"], d.get("detail")))
+            console.print(f"delivery {d['delivery_order']} is quarantined: {why}")
 
 
 _COMMANDS: tuple[Callable[..., None], ...] = (run, status, rejects)

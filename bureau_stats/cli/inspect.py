@@ -32,14 +32,16 @@ def inspect(
     from bureau_stats.settings import load_settings
     from connectors.extract import extract_file
     from connectors.landing import IgnoredFile, landing_file
+    from connectors.printable import for_console as esc
+    from connectors.printable import printable
 
     settings = load_settings()
     if not file.is_file():
-        print(f"error: {file} is not a file", file=sys.stderr)
+        print(f"error: {printable(file)} is not a file", file=sys.stderr)
         raise typer.Exit(EXIT_USAGE)
     found = landing_file(str(file.parent.parent), f"{file.parent.name}/{file.name}")
     if isinstance(found, IgnoredFile):
-        print(f"error: {file.name} is not a delivery: {found.why}", file=sys.stderr)
+        print(f"error: {printable(file.name)} is not a delivery: {found.why}", file=sys.stderr)
         raise typer.Exit(EXIT_USAGE)
     batch = extract_file(
         found,
@@ -72,23 +74,23 @@ def inspect(
         console = Console()
         colour = "green" if batch.verdict == "readable" else "red"
         console.print(
-            f"[bold]{found.relative}[/] ({found.source}, {found.period_start} – {found.period_end}, "
+            f"[bold]{esc(found.relative)}[/] ({found.source}, {found.period_start} – {found.period_end}, "
             f"v{found.version})"
         )
         console.print(
             f"verdict: [{colour}]{batch.verdict}[/]"
-            + (f" — {batch.reason}: {batch.detail}" if batch.reason else "")
+            + (f" — {esc(batch.reason)}: {esc(batch.detail)}" if batch.reason else "")
         )
         console.print(
             f"rows read {batch.rows_read} = accepted {batch.rows_accepted} + rejected "
             f"{batch.rows_rejected} + duplicate {batch.rows_duplicate}"
         )
         for w in batch.warnings:
-            console.print(f"[yellow]warning:[/] {w}")
+            console.print(f"[yellow]warning:[/] {esc(w)}")
         if len(rejects):
             table = Table("line", "reason", "column", "raw (personal data masked)")
             for r in rejects.itertuples():
-                table.add_row(str(r.line), str(r.reason), str(r.column), str(r.raw))
+                table.add_row(str(r.line), esc(r.reason), esc(r.column), esc(r.raw))
             console.print(table)
     if batch.verdict == "quarantine":
         raise typer.Exit(EXIT_QUARANTINE)

@@ -104,6 +104,7 @@ def backfill(
     3 refused: another run holds a source it needs (--wait queues instead).
     """
     from bureau_stats.settings import MissingSettingError
+    from connectors.printable import printable
     from tasks.plan import render_plan
     from warehouse.engine import WarehouseError
 
@@ -123,9 +124,16 @@ def backfill(
             print(render_plan(plan))
         raise typer.Exit(EXIT_OK)
 
+    from bureau_stats.cli.preflight import preflight, settings_error
     from flows.backfill import run_backfill
     from tasks.locks import SourcesBusy
 
+    try:  # configuration errors before the flow (and its temporary server) start
+        preflight(landing)
+    except Exception as exc:
+        if (line := settings_error(exc)) is None:
+            raise
+        raise _error(line) from None
     try:
         result = run_backfill(
             start=first,
@@ -145,7 +153,8 @@ def backfill(
     else:
         for o in result.outcomes:
             why = f"  {o.reason}" if o.reason else ""
-            print(f"{o.delivery_order or '-':>5}  {o.action:<10}  {o.status:<11}  {o.file}{why}")
+            name = printable(o.file)
+            print(f"{o.delivery_order or '-':>5}  {o.action:<10}  {o.status:<11}  {name}{why}")
         print(result.headline())
         if result.refreshed_years:
             print("metrics and report refreshed for " + ", ".join(map(str, result.refreshed_years)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import io
 import os
 from pathlib import Path
@@ -10,7 +11,11 @@ import xlsxwriter
 
 from tests.connectors.conftest import REG_HEADER, reg_row
 
-REG = "registration/经营主体登记业务明细_2024{0}01-2024{0}28.csv"
+
+def _reg(month: str) -> str:
+    """A registration delivery of one whole month of 2024 (names declare calendar months)."""
+    last = calendar.monthrange(2024, int(month))[1]
+    return f"registration/经营主体登记业务明细_2024{month}01-2024{month}{last}.csv"
 
 
 def _xlsx(rows: list[list[str]], sheet: str) -> bytes:
@@ -36,12 +41,12 @@ def build_corpus(root: Path) -> dict[str, str | None]:
         expected[relative] = reason
 
     good = "\n".join([REG_HEADER, *[reg_row(f"DJ{i}") for i in range(30)]]).encode("gb18030")
-    put(REG.format("01"), good.replace(b"DJ5,", b"DJ\x005,"), "unreadable")  # NUL byte
+    put(_reg("01"), good.replace(b"DJ5,", b"DJ\x005,"), "unreadable")  # NUL byte
     mixed = good + "\n".join([reg_row("DJX", name="混合编码公司")]).encode("utf-8") + b"\n"
-    put(REG.format("02"), mixed, None)  # decodes as GB18030 (with mojibake), rows validated
+    put(_reg("02"), mixed, None)  # decodes as GB18030 (with mojibake), rows validated
     huge = reg_row("DJ99", name="大" * (5 * 1024 * 1024))
-    put(REG.format("03"), (REG_HEADER + "\n" + huge + "\n").encode("utf-8"), None)
-    put(REG.format("04"), (REG_HEADER + "\n").encode("gb18030"), "empty")
+    put(_reg("03"), (REG_HEADER + "\n" + huge + "\n").encode("utf-8"), None)
+    put(_reg("04"), (REG_HEADER + "\n").encode("gb18030"), "empty")
     formula = "\n".join(
         [
             REG_HEADER,
@@ -49,14 +54,14 @@ def build_corpus(root: Path) -> dict[str, str | None]:
             reg_row("DJ2", name="+SUM(A1)", applied="2024-05-02", approved="2024-05-05"),
         ]
     )
-    put(REG.format("05"), formula.encode("gb18030"), None)
-    put(REG.format("06"), b"", "empty")
-    put(REG.format("07"), "\ufeff业务流水号\n\n".encode(), "missing_column")
-    put(REG.format("08"), os.urandom(2048), None)  # checked separately: any verdict, closes
+    put(_reg("05"), formula.encode("gb18030"), None)
+    put(_reg("06"), b"", "empty")
+    put(_reg("07"), "\ufeff业务流水号\n\n".encode(), "missing_column")
+    put(_reg("08"), os.urandom(2048), None)  # checked separately: any verdict, closes
     text = "\n".join([REG_HEADER, *[reg_row(f"DJ{i}") for i in range(30)]])
-    put(REG.format("09"), text.encode("utf-16"), "encoding")  # with its byte-order mark
-    put(REG.format("10"), text.encode("utf-16-le"), "encoding")  # without
-    put(REG.format("11"), bytes(4096), "unreadable")  # zeros: corrupt, not UTF-16
+    put(_reg("09"), text.encode("utf-16"), "encoding")  # with its byte-order mark
+    put(_reg("10"), text.encode("utf-16-le"), "encoding")  # without
+    put(_reg("11"), bytes(4096), "unreadable")  # zeros: corrupt, not UTF-16
 
     food = [
         ["食品经营许可办件明细表"],
@@ -101,7 +106,7 @@ def build_corpus(root: Path) -> dict[str, str | None]:
     put("registration/..x.csv", good, None)
     outside = root.parent / f"{root.name}-outside.csv"
     outside.write_bytes(good)
-    os.symlink(outside, root / "registration" / "经营主体登记业务明细_20240901-20240930.csv")
+    os.symlink(outside, root / "registration" / "经营主体登记业务明细_20241201-20241231.csv")
     for name in (
         "registration/~$经营主体登记业务明细_20240101-20240131.csv",
         "registration/..x.csv",

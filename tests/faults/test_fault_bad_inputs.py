@@ -54,10 +54,11 @@ def test_every_corpus_file_gets_a_ledger_verdict(tmp_path: Path) -> None:
 )
 def test_random_bytes_through_the_pipeline_get_a_verdict(source: str, body: bytes) -> None:
     src = SOURCES[source]
+    end = {"month": "0131", "quarter": "0331", "half_year": "0630"}[src.period_shape]
     name = (
         f"{src.file_stem}_202401.{src.extension}"
         if src.monthly
-        else f"{src.file_stem}_20240101-20240131.{src.extension}"
+        else f"{src.file_stem}_20240101-2024{end}.{src.extension}"  # the source's span
     )
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -65,6 +65,7 @@ def test_status_document_matches_issue_8_and_schema(engine: Engine) -> None:
         "rows_rejected",
         "rows_duplicate",
         "reason",
+        "detail",  # beside the reason: what lay behind a quarantine (issue 25 item 6)
         "first_seen_at",
     ]
     assert {b["source"] for b in list_batches(engine, "cases")} == {"cases"}
