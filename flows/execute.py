@@ -15,8 +15,8 @@ from typing import Any
 
 from prefect.futures import PrefectFuture, as_completed
 
+from bureau_stats.outcome import FileOutcome
 from tasks.files import TransientFileError, process_file
-from tasks.outcome import FileOutcome
 from tasks.plan import BackfillPlan, PlannedFile
 from tasks.progress import RunProgress
 

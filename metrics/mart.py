@@ -90,3 +90,31 @@ def read_mart(
             value = int(value)
         out[code] = value
     return out
+
+
+def mart_figures(
+    engine: Engine,
+    year: int,
+    as_of: date | None = None,
+    *,
+    as_known_at: datetime | None = None,
+    region: str | None = None,
+    catalog: Catalog | None = None,
+    refresh: bool = False,
+) -> dict[str, Value]:
+    """The figures of a cut-off as the report prints them: the mart's rows.
+
+    Read from the mart; with `refresh`, or when the mart has no row of that cut-off yet, the
+    cut-off is refreshed first (one computation, stored, then read back). The mart holds what
+    the warehouse knows now, so a report `as_known_at` a past moment computes its cut-off once
+    with the same engine call a refresh makes, without storing it over the present figures.
+    """
+    catalog = catalog or load_catalog()
+    if as_known_at is not None:
+        window = Window.of(year, as_of)
+        return compute_metrics(engine, year, window.as_of, as_known_at, region, catalog=catalog)
+    stored = {} if refresh else read_mart(engine, year, as_of, catalog)
+    if not stored or set(catalog.codes) - set(stored):  # none yet, or from an older catalog
+        refresh_mart(engine, year, as_of, region=region, catalog=catalog)
+        stored = read_mart(engine, year, as_of, catalog)
+    return stored

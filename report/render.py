@@ -21,7 +21,6 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
 from sqlalchemy import Engine
 
-from bureau_stats.settings import Settings
 from report.model import ReportData, build_report, template_environment
 
 FORMATS = ("md", "html", "docx")
@@ -259,14 +258,22 @@ def render_report(
     as_of: date | None,
     out_dir: Path,
     formats: Sequence[str] | str = FORMATS,
-    settings: Settings | None = None,
+    settings: Any = None,
     *,
+    region: str | None = None,
+    bureau: str | None = None,
     as_known_at: datetime | None = None,
     templates_dir: Path | None = None,
+    refresh: bool = False,
 ) -> list[Path]:
-    """Compute the year's figures and write the report; returns the files written."""
-    region = settings.region if settings is not None else None
-    bureau = settings.bureau if settings is not None else None
+    """Write the year's report from the mart's figures (`refresh`: refresh that cut-off in the
+    mart first); returns the files written.
+
+    The bureau and region are plain values (`settings`, for callers that have one, is anything
+    with `.region` and `.bureau`): the report does not read the settings itself.
+    """
+    region = region or getattr(settings, "region", None)
+    bureau = bureau or getattr(settings, "bureau", None)
     fmts = parse_formats(formats)
     report = build_report(
         engine,
@@ -276,5 +283,6 @@ def render_report(
         bureau=bureau,
         as_known_at=as_known_at,
         templates_dir=templates_dir,
+        refresh=refresh,
     )
     return write_report(report, Path(out_dir), fmts, templates_dir)

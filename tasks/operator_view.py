@@ -19,7 +19,7 @@ from typing import Any
 
 from prefect import task
 
-from tasks.outcome import FileOutcome, RunResult
+from bureau_stats.outcome import FileOutcome, RunResult
 
 REASON_HELP = {
     "unreadable": "the file cannot be read in its declared format",

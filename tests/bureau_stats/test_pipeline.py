@@ -98,19 +98,21 @@ def test_a_lease_the_database_refuses_fails_that_source_only(
     """Disk full or database gone while leasing: that source's files stay pending."""
     settings = _settings(tmp_path, landing_samples, monkeypatch)
     shutil.copytree(landing_samples / "ip_pledge", tmp_path / "landing" / "ip_pledge")
-    acquire = pipeline.acquire_source_locks
+    import warehouse.publish
+
+    acquire = warehouse.publish.acquire_source_locks
 
     def acquire_source_locks(engine: Any, sources: list[str], *args: Any, **kw: Any) -> Any:
         if sources == ["ip_cases"]:
             raise OSError(28, "No space left on device")
         return acquire(engine, sources, *args, **kw)
 
-    monkeypatch.setattr(pipeline, "acquire_source_locks", acquire_source_locks)
+    monkeypatch.setattr(warehouse.publish, "acquire_source_locks", acquire_source_locks)
     summary = pipeline.ingest(settings)
     by_source = {(o.source, o.status) for o in summary.outcomes}
     assert by_source == {("ip_cases", "failed"), ("ip_pledge", "published")}
     assert summary.exit_code == 1
-    monkeypatch.setattr(pipeline, "acquire_source_locks", acquire)
+    monkeypatch.setattr(warehouse.publish, "acquire_source_locks", acquire)
     again = pipeline.ingest(settings)
     assert {o.status for o in again.outcomes if o.source == "ip_cases"} == {"published"}
 

@@ -204,7 +204,7 @@ def test_progress_bar_on_a_terminal_and_artifact_to_100(
 ) -> None:
     from prefect import flow
 
-    from tasks.outcome import FileOutcome
+    from bureau_stats.outcome import FileOutcome
     from tasks.progress import RunProgress
 
     @flow
