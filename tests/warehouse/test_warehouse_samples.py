@@ -15,7 +15,8 @@ import jsonschema
 import pytest
 from sqlalchemy import Engine, String, Text, create_engine, inspect, select, text
 
-from bureau_stats.pipeline import RunSummary, ingest
+from bureau_stats.outcome import RunResult as RunSummary
+from bureau_stats.pipeline import ingest
 from bureau_stats.settings import Settings, load_settings
 from warehouse.engine import open_warehouse
 from warehouse.ledger import list_batches
