@@ -7,6 +7,7 @@ The table lives on the warehouse metadata (created by the Alembic revision
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from sqlalchemy import (
     Column,
@@ -86,8 +87,11 @@ def read_mart(
         ).all()
     out: dict[str, Value] = {}
     for code, value in rows:
-        if value is not None and code in catalog.metrics and not catalog.is_decimal(code):
-            value = int(value)
+        if value is not None and code in catalog.metrics:
+            if not catalog.is_decimal(code):
+                value = int(value)
+            else:  # stored at the column's scale: back to the metric's places (exact, as computed)
+                value = Decimal(value).quantize(Decimal(1).scaleb(-catalog[code].rounding))
         out[code] = value
     return out
 
