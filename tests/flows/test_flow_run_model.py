@@ -59,6 +59,8 @@ def test_in_process_and_prefect_executors_give_the_same_outputs(
             result = ingest(load_settings(), refresh=True, build_docs=False)
         dispose_engines()
         outputs[mode] = _outputs(root, result)
+        # both executors read the files in the reader process, one ahead of the audit
+        assert result.read_seconds > 0, mode
 
     assert outputs["in-process"] == outputs["flow"]
     done = outputs["flow"]
