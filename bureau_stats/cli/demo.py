@@ -66,7 +66,8 @@ def demo(
     seed: Annotated[int | None, typer.Option(help="Random seed of the generator")] = None,
     formats: Annotated[str, typer.Option("--format", help="Report formats")] = "md,docx,html",
 ) -> None:
-    """Generate a year of demo exports, load them, check the figures, render the report."""
+    """Generate a year of demo exports and run them as `bureau-stats run` does (load, refresh
+    the metrics mart, render the report), then check the figures against the published ones."""
     from bureau_stats.settings import DEVELOPMENT_PII_KEY, load_settings
 
     console = Console(stderr=True)
