@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.e2e --landing DIR --warehouse URL [--var DIR] [--year 2024]
 
 What `bureau-stats run` does on an empty warehouse (a full-year backfill), as plain functions
-(`bureau_stats.pipeline.ingest`: discover, hash, ledger, read, validate, publish), then the
+(`flows.run.ingest`: discover, hash, ledger, read, validate, publish), then the
 year's metrics mart (`metrics.mart.refresh_mart`) and the Data Docs. Prints one JSON document:
 rows, seconds and peak RSS per stage, the process's peak RSS, and the outcome counts. Run it in
 a fresh process per measurement, so the peak RSS is this run's alone.
@@ -46,8 +46,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     import tempfile
 
     from bench.stages import StageClock, peak_rss_bytes
-    from bureau_stats.pipeline import ingest
     from bureau_stats.settings import load_settings
+    from flows.run import ingest
     from metrics.mart import refresh_mart
     from warehouse.engine import open_warehouse
 

@@ -159,10 +159,11 @@ def render(report: dict[str, Any]) -> str:
             )
         L.append("")
 
+    L += _served_section(report.get("served"))
     L += [
         "## Full-year backfill into PostgreSQL",
         "",
-        "`bench.e2e` on an empty database: `bureau_stats.pipeline.ingest` over the whole "
+        "`bench.e2e` on an empty database: `flows.run.ingest` over the whole "
         "landing area (what `bureau-stats run --in-process` does), then the year's metrics mart "
         "(`metrics.mart.refresh_mart`) and the Data Docs. *run* is timed inside the process "
         "(after imports); *process wall* includes interpreter start and imports. Stage seconds: "
@@ -366,6 +367,40 @@ def render(report: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(L)
+
+
+def _served_section(served: dict[str, Any] | None) -> list[str]:
+    """`bench.served`: the deployment path served against a real Prefect server beside the
+    in-process path, same generated year, same benchmark run."""
+    if not served:
+        return []
+    L = [
+        "## The served deployment beside the in-process run",
+        "",
+        f"`{served['command']}` (load average {served['load_before']} before; the machine was "
+        "shared with other sessions, so both columns are noisy and pessimistic). Same generated "
+        "year, each path into its own empty PostgreSQL database: *in process* is "
+        "`bureau-stats run --in-process --no-docs` (load, refresh the metrics mart, render the "
+        "report), wall time of the command including imports; *served* is the `nightly` "
+        "deployment served by `bureau-stats serve` against `prefect server start` on loopback, "
+        "triggered through the API: the flow run's duration as the server records it, and the "
+        "wall time from the trigger to its final state. Both refresh the mart and the report.",
+        "",
+        "| scale | files | rows read | in process (s) | served flow run (s) | trigger → final (s) "
+        "| served ÷ in process | same ledger |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for label in sorted(served["scales"], key=_scale_key):
+        row = served["scales"][label]
+        local, remote = row["in_process"], row["served"]
+        ratio = remote["flow_run_seconds"] / local["wall_seconds"] if local["wall_seconds"] else 0
+        L.append(
+            f"| {label} | {local['files']} | {_n(local['rows_read'])} | "
+            f"{local['wall_seconds']:.1f} | {remote['flow_run_seconds']:.1f} | "
+            f"{remote['trigger_to_final_seconds']:.1f} | {_times(ratio)} | "
+            f"{'yes' if row['same_ledger'] else '**no**'} |"
+        )
+    return [*L, ""]
 
 
 def _naive_clause(h: dict[str, Any]) -> str:

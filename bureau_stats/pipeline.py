@@ -1,6 +1,7 @@
-"""The ingest pipeline as plain functions: discover -> fingerprint -> register -> extract ->
-audit -> publish. `bureau-stats run` calls `ingest`; the Prefect flows wrap the same steps as
-tasks (each step takes and returns plain values, and none keeps state between calls).
+"""The pipeline's steps as plain functions: discover -> fingerprint -> register -> extract ->
+audit -> publish, and `convey`, the loop that feeds a run's files from the reader process to
+an executor. The run model (`flows.run`) composes them; its two executors
+(`flows.executors`) both drive `convey`. `ingest` is the in-process nightly run.
 
 One bad file never stops the others: every per-file failure becomes that file's outcome.
 """
@@ -10,96 +11,52 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import fsspec
 from sqlalchemy import Engine, select
 
 from bureau_stats.heap import release_freed_memory
-from bureau_stats.outcome import FileOutcome
-from bureau_stats.read_ahead import ReadAhead
-from bureau_stats.reader_limits import ReaderLimits
+from bureau_stats.outcome import FileOutcome, Ignored
+from bureau_stats.read_ahead import Read, ReadAhead
 from connectors.batch import ExtractedBatch, LandingFile, no_rejects
 from connectors.canonical import empty_table
 from connectors.sources import SOURCES
-from connectors.spool import spooling
 from connectors.verdict import needs_audit
 from warehouse.checks import ytd_decreases
-from warehouse.engine import open_warehouse
-from warehouse.leases import SourceLease, SourceLocked, acquire_source_locks, default_holder
 from warehouse.ledger import BatchRecord, Delivery, order_deliveries, register_deliveries
-from warehouse.pii_key import check_pii_key
 from warehouse.publish import PublishResult, publish_batch, quarantine_batch, run_audit
 from warehouse.schema import batch as batch_table
 
 if TYPE_CHECKING:
-    from bureau_stats.settings import Settings
     from expectations.audit import AuditOutcome
 
 log = logging.getLogger(__name__)
 
 HASH_CHUNK = 1 << 20
 HASH_THREADS = min(4, os.cpu_count() or 1)
-OK_STATUSES = ("published", "superseded", "skipped")
-
-
-@dataclass
-class IgnoredEntry:
-    file: str
-    why: str
-
-
-@dataclass
-class RunSummary:
-    """Per-file outcomes of one run, and the landing files that are not deliveries."""
-
-    outcomes: list[FileOutcome] = field(default_factory=list)
-    ignored: list[IgnoredEntry] = field(default_factory=list)
-    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    finished_at: datetime | None = None
-    read_seconds: float = 0.0  # spent reading files (overlaps auditing and publishing)
-
-    @property
-    def ok(self) -> bool:
-        return all(o.status in OK_STATUSES for o in self.outcomes)
-
-    @property
-    def exit_code(self) -> int:
-        """0: every file published or skipped; 1: some file quarantined or failed."""
-        return 0 if self.ok else 1
-
-    def count(self, status: str) -> int:
-        return sum(1 for o in self.outcomes if o.status == status)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "files": [asdict(o) for o in self.outcomes],
-            "ignored": [asdict(i) for i in self.ignored],
-            "started_at": self.started_at.isoformat(timespec="seconds"),
-            "finished_at": self.finished_at.isoformat(timespec="seconds")
-            if self.finished_at
-            else None,
-        }
+T = TypeVar("T")
 
 
 # --- steps -----------------------------------------------------------------------------------
 
 
-def discover_step(landing: str) -> tuple[list[LandingFile], list[IgnoredEntry]]:
+def discover_step(landing: str) -> tuple[list[LandingFile], list[Ignored]]:
     """Deliveries in the landing area and the files ignored (with why)."""
     from connectors.landing import discover
 
     files, ignored = discover(landing)
     entries = [
-        IgnoredEntry(getattr(i, "relative", str(i)), getattr(i, "why", "not a delivery"))
+        Ignored(getattr(i, "relative", str(i)), getattr(i, "why", "not a delivery"))
         for i in ignored
     ]
     return list(files), entries
@@ -117,15 +74,15 @@ def fingerprint(file: LandingFile) -> Delivery:
 
 
 def largest_sources_first(
-    todo: dict[str, list[tuple[Delivery, BatchRecord]]],
-) -> dict[str, list[tuple[Delivery, BatchRecord]]]:
+    todo: dict[str, list[tuple[T, Delivery, BatchRecord]]],
+) -> dict[str, list[tuple[T, Delivery, BatchRecord]]]:
     """The sources with the most bytes to read go first (each keeps its delivery order).
 
     Both processes' heaps grow by fragmentation from file to file and hardly shrink back;
     the biggest files, read and published while the heaps are fresh, then set a run's peak
     (a --scale 100 year: 884-908 MiB against 976-1,039 in discovery order).
     """
-    return dict(sorted(todo.items(), key=lambda kv: -sum(d.size for d, _ in kv[1])))
+    return dict(sorted(todo.items(), key=lambda kv: -sum(d.size for _, d, _ in kv[1])))
 
 
 def fingerprint_all(files: Sequence[LandingFile]) -> list[Delivery | OSError]:
@@ -387,29 +344,10 @@ def publish_delivery(
         release_freed_memory()
 
 
-def _skipped(delivery: Delivery, record: BatchRecord) -> FileOutcome:
-    return FileOutcome(
-        file=delivery.file.relative,
-        source=delivery.source,
-        status="skipped",
-        sha256=record.sha256,
-        delivery_order=record.delivery_order,
-        detail=f"content already delivered as {record.file}"
-        if record.file != delivery.file.relative
-        else None,
-    )
-
-
-def _finished(outcome: FileOutcome) -> Future[FileOutcome | None]:
-    future: Future[FileOutcome | None] = Future()
+def _finished(outcome: FileOutcome) -> Future[FileOutcome]:
+    future: Future[FileOutcome] = Future()
     future.set_result(outcome)
     return future
-
-
-def _release(lease: SourceLease) -> None:
-    """Runs on the publisher after the source's last file. `release()` logs a failure itself
-    and never raises; None tells `harvest` this is no file's outcome."""
-    lease.release()
 
 
 def final_statuses(engine: Engine, outcomes: list[FileOutcome]) -> None:
@@ -430,162 +368,104 @@ def final_statuses(engine: Engine, outcomes: list[FileOutcome]) -> None:
             o.status = now[o.delivery_order]
 
 
-def ingest(
-    settings: Settings,
-    landing: str | None = None,
-    *,
-    engine: Engine | None = None,
-    build_docs: bool = False,
-    flow_run_id: str | None = None,
-    lock_timeout: float | None = None,
-    on_progress: Callable[[int, int, FileOutcome | None], None] | None = None,
-) -> RunSummary:
-    """One run over the landing area: every new delivery published or quarantined.
+# --- the conveyor both executors drive ----------------------------------------------------------
 
-    Sources leased by someone else (a backfill) are waited for up to `lock_timeout` seconds
-    (default: BUREAU_STATS_LOCK_WAIT_SECONDS);
-    after that their files are reported `failed` and stay pending for the next run.
+
+class InFlight(Protocol):
+    """One file handed to an executor: done when its outcome is known."""
+
+    audited: threading.Event  # set once the file no longer needs the CPU of this process
+
+    def wait(self) -> FileOutcome: ...
+
+
+Submit = Callable[[T, BatchRecord, Read, InFlight | None], InFlight]
+
+
+def convey(
+    order: Sequence[tuple[T, Delivery, BatchRecord]],
+    reader: ReadAhead,
+    submit: Submit[T],
+    on_done: Callable[[T, FileOutcome], None],
+) -> None:
+    """Feed the files of `order` from the reader process to `submit`, one at a time.
+
+    `submit(item, record, read, before)` audits and publishes one file (the in-process
+    executor: audit here, publish on its publisher thread; the Prefect executor: one task per
+    file) and must publish only after `before` finished. The next file is taken from the
+    reader once the previous one is audited and the one before it finished: one file is
+    published while the next is audited and a third is read, as in memory as two files.
     """
-    pii_key = settings.pii_key_bytes()  # refuse to start without it (exit 2 in the CLI)
-    threshold = Decimal(settings.reject_threshold)
-    data_docs_dir = settings.resolved_data_docs_dir()
-    root = str(landing or settings.landing)
-    own_engine = engine is None
-    engine = engine or open_warehouse(settings.resolved_warehouse_url())
-    check_pii_key(engine, pii_key)  # one key per warehouse (PiiKeyMismatch)
-    summary = RunSummary()
-    try:
-        with spooling(settings.resolved_spool_dir()) as spool_dir:
-            files, summary.ignored = discover_step(root)
-            for entry in summary.ignored:
-                log.info("ignored %s: %s", entry.file, entry.why)
-            deliveries: list[Delivery] = []
-            for f, hashed in zip(files, fingerprint_all(files), strict=True):
-                if isinstance(hashed, OSError):
-                    log.error("%s: cannot read (%s)", f.relative, type(hashed).__name__)
-                    summary.outcomes.append(FileOutcome.unreadable(f, hashed))
-                else:
-                    deliveries.append(hashed)
-            planned = register_step(engine, deliveries, flow_run_id)
-            pending = sum(record.action != "skipped" for _, record in planned)
-            done = 0
-            if on_progress is not None:
-                on_progress(0, pending, None)
-            todo: dict[str, list[tuple[Delivery, BatchRecord]]] = {}
-            for delivery, record in planned:
-                if record.action == "skipped":
-                    summary.outcomes.append(_skipped(delivery, record))
-                else:
-                    todo.setdefault(delivery.source, []).append((delivery, record))
-            todo = largest_sources_first(todo)
-            holder = default_holder(flow_run_id)
-            order = [item for items in todo.values() for item in items]
-            reader = ReadAhead(
-                order,
-                pii_key=pii_key,
+    running: deque[tuple[T, InFlight]] = deque()
+
+    def collect() -> None:
+        item, flight = running.popleft()
+        on_done(item, flight.wait())
+
+    for item, _, _ in order:
+        while len(running) >= 2:
+            collect()
+        if running:
+            running[-1][1].audited.wait()
+        _, record, read = reader.take()
+        running.append((item, submit(item, record, read, running[-1][1] if running else None)))
+    while running:
+        collect()
+
+
+@dataclass
+class LocalFlight:
+    """A file audited on the calling thread, published on the publisher thread."""
+
+    future: Future[FileOutcome]
+    audited: threading.Event = field(default_factory=threading.Event)
+
+    def wait(self) -> FileOutcome:
+        return self.future.result()
+
+
+def local_submitter(
+    engine: Engine,
+    publisher: ThreadPoolExecutor,
+    *,
+    threshold: Decimal,
+    data_docs_dir: Path,
+    holder: str | None,
+    flow_run_id: str | None,
+    reopen: Callable[[T], bool],
+) -> Submit[T]:
+    """`convey`'s submit for the in-process executor (the publisher has one thread, so files
+    are published in the order they were submitted)."""
+
+    def submit(item: T, record: BatchRecord, read: Read, before: InFlight | None) -> InFlight:
+        started_at = datetime.now(UTC)
+        t0 = time.perf_counter()
+        if isinstance(read, FileOutcome):
+            flight = LocalFlight(_finished(read))
+            flight.audited.set()
+            return flight
+        audited = audit_delivery(read, threshold=threshold, data_docs_dir=data_docs_dir)
+        release_freed_memory()
+
+        def publish() -> FileOutcome:
+            if reopen(item):
+                from warehouse.ledger import reopen_delivery
+
+                reopen_delivery(engine, record.id)
+            return publish_delivery(
+                engine,
+                read,
+                record,
+                audited,
                 threshold=threshold,
-                mode=settings.read_ahead,
-                spool_dir=spool_dir,
-                limits=ReaderLimits.from_settings(settings),
+                holder=holder,
+                flow_run_id=flow_run_id,
+                started_at=started_at,
+                t0=t0,
             )
-            with (
-                reader,
-                ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish") as publisher,
-            ):
-                in_flight: deque[Future[FileOutcome | None]] = deque()
 
-                def harvest(block: bool) -> None:
-                    """Report finished publishes in order; with `block`, wait for every one (so at
-                    most one file is published while the next is extracted: two in memory)."""
-                    nonlocal done
-                    while in_flight and (block or in_flight[0].done()):
-                        outcome = in_flight.popleft().result()
-                        if outcome is None:  # a lease released
-                            continue
-                        summary.outcomes.append(outcome)
-                        done += 1
-                        if on_progress is not None:
-                            on_progress(done, pending, outcome)
+        flight = LocalFlight(publisher.submit(publish))
+        flight.audited.set()
+        return flight
 
-                for source, items in todo.items():
-                    try:
-                        lease = acquire_source_locks(
-                            engine,
-                            [source],
-                            holder,
-                            wait=True,
-                            timeout=(
-                                settings.lock_wait_seconds if lock_timeout is None else lock_timeout
-                            ),
-                            ttl=settings.lease_ttl_seconds,
-                        )
-                    except SourceLocked as exc:  # a backfill (or a stuck run) keeps the source
-                        log.error("%s", exc)
-                        summary.outcomes.extend(
-                            FileOutcome.failed(d.file, r, str(exc)) for d, r in items
-                        )
-                        reader.skip(len(items))
-                        continue
-                    except Exception as exc:  # the database itself (down, disk full): next run
-                        log.error(
-                            "%s: cannot take the source lease (%s)", source, type(exc).__name__
-                        )
-                        summary.outcomes.extend(
-                            FileOutcome.failed(d.file, r, f"lease error ({type(exc).__name__})")
-                            for d, r in items
-                        )
-                        reader.skip(len(items))
-                        continue
-                    try:
-                        for _ in items:
-                            # Read and audit this file while the previous one is published (the
-                            # audit is Python-bound like the reader: it stays on this thread).
-                            started_at = datetime.now(UTC)
-                            t0 = time.perf_counter()
-                            _, record, extracted = reader.take()
-                            if isinstance(extracted, FileOutcome):
-                                harvest(block=True)
-                                in_flight.append(_finished(extracted))
-                                continue
-                            audited = audit_delivery(
-                                extracted, threshold=threshold, data_docs_dir=data_docs_dir
-                            )
-                            release_freed_memory()
-                            harvest(block=True)
-                            in_flight.append(
-                                publisher.submit(
-                                    publish_delivery,
-                                    engine,
-                                    extracted,
-                                    record,
-                                    audited,
-                                    threshold=threshold,
-                                    holder=holder,
-                                    flow_run_id=flow_run_id,
-                                    started_at=started_at,
-                                    t0=t0,
-                                )
-                            )
-                            del extracted
-                    finally:
-                        in_flight.append(publisher.submit(_release, lease))
-                    harvest(block=False)
-                harvest(block=True)
-            summary.read_seconds = reader.seconds
-            final_statuses(engine, summary.outcomes)
-            if build_docs and any(
-                o.status in ("published", "superseded", "quarantined") for o in summary.outcomes
-            ):
-                try:
-                    from expectations.audit import build_data_docs
-
-                    build_data_docs(data_docs_dir)
-                except Exception as exc:  # Data Docs are a convenience, never a reason to fail
-                    log.warning("Data Docs not built (%s)", type(exc).__name__)
-    finally:
-        if own_engine:
-            engine.dispose()
-    summary.finished_at = datetime.now(UTC)
-    # Outcomes in the order the files were delivered (skipped ones by their original order).
-    summary.outcomes.sort(key=lambda o: (o.delivery_order is None, o.delivery_order or 0, o.file))
-    return summary
+    return submit

@@ -7,10 +7,8 @@ from typing import Any
 
 from prefect import flow
 
-from flows.common import call_flow, conclude, data_docs, execute_plan, refresh_years, start_run
-from tasks.files import plan_backfill, survey_landing
-from tasks.outcome import RunResult
-from tasks.plan import render_plan
+from flows.common import call_flow, run_flow
+from flows.run import RunRequest
 from tasks.runner import SettingsTaskRunner
 
 
@@ -39,32 +37,16 @@ def backfill(
     years are refreshed afterwards. `dry_run` builds and returns the plan, writing nothing.
     Refuses to start while another run holds the lock of one of its sources, unless `wait`.
     """
-    from prefect import get_run_logger
-    from prefect.artifacts import create_markdown_artifact
-
-    run = start_run("backfill", landing, max_parallel_sources, needs_pii_key=not dry_run)
-    survey = survey_landing(run.overrides, start, end, sources)
-    plan = plan_backfill(survey, start, end, sources, force)
-    shown = render_plan(plan)
-    create_markdown_artifact(
-        f"# Backfill plan{' (dry run)' if dry_run else ''}\n\n```\n{shown}\n```",
-        key="backfill-plan",
-        description=f"Backfill {start}..{end}: {len(plan.to_process)} file(s) to process",
-    )
-    get_run_logger().info("%s", shown)
-    if dry_run:
-        return plan
-    outcomes = execute_plan(run, plan, wait=wait)
-
-    result = RunResult(
+    request = RunRequest(
         flow="backfill",
-        outcomes=[*outcomes, *survey.unreadable],
-        files_seen=len(plan.files) + len(survey.unreadable),
+        start=start,
+        end=end,
+        sources=tuple(sources or ()),
+        force=force,
+        dry_run=dry_run,
+        wait=wait,
     )
-    result.refreshed_years, result.reports = refresh_years(plan.years, run.overrides)
-    audited = bool(result.published) or bool(result.quarantined)
-    result.data_docs = data_docs(run.overrides, audited)
-    return conclude(result)
+    return run_flow(request, landing, max_parallel_sources)
 
 
 def run_backfill(**parameters: Any) -> Any:

@@ -1,7 +1,8 @@
-"""Running a plan's files: sources in parallel (bounded), one source's files in order.
+"""Running a plan's files under the Dask task runner: sources in parallel (bounded), one
+source's files in order, each task reading its own file on its worker (under threads the
+Prefect executor feeds the tasks from the reader process instead: `flows.executors`).
 
-Shared by the nightly and backfill flows. Each source is a queue in delivery order; at most
-`max_parallel` sources have a file in flight, and a source's next file is submitted only when
+Each source is a queue in delivery order; at most `max_parallel` sources have a file in flight, and a source's next file is submitted only when
 its previous one finished, so rule 2 holds under any task runner (threads or Dask). Delivery
 orders are registered before anything runs, so a file that is quarantined, or whose task failed
 after its retries (it stays `pending` in the ledger and the next run resumes it with its
@@ -15,8 +16,8 @@ from typing import Any
 
 from prefect.futures import PrefectFuture, as_completed
 
+from bureau_stats.outcome import FileOutcome
 from tasks.files import TransientFileError, process_file
-from tasks.outcome import FileOutcome
 from tasks.plan import BackfillPlan, PlannedFile
 from tasks.progress import RunProgress
 

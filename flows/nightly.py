@@ -6,9 +6,9 @@ from typing import Any
 
 from prefect import flow
 
-from flows.common import call_flow, conclude, data_docs, execute_plan, refresh_years, start_run
-from tasks.files import plan_nightly, survey_landing
-from tasks.outcome import RunResult
+from bureau_stats.outcome import RunResult
+from flows.common import call_flow, run_flow
+from flows.run import RunRequest
 from tasks.runner import SettingsTaskRunner
 
 
@@ -27,38 +27,24 @@ def nightly(
 ) -> Any:
     """Discover new files, extract/validate/publish each, refresh metrics and reports.
 
-    Files of different sources run concurrently (at most `max_parallel_sources` sources at
-    once), one source's files in delivery order. A quarantined file never stops the others;
+    Each file is a task, read ahead by a reader process and published in delivery order
+    (under the Dask task runner, at most `max_parallel_sources` sources at once). A quarantined file never stops the others;
     the run ends Failed when any file was quarantined or failed, with the reasons in its
     message. Metrics and the report are refreshed for the years of the files published
     (normally the current year), and the Data Docs rebuilt (unless `build_docs` is false).
     Waits for a backfill holding a lock on a source it needs.
     """
-    run = start_run("nightly", landing, max_parallel_sources)
-    survey = survey_landing(run.overrides)
-    plan = plan_nightly(survey)
-    outcomes = execute_plan(run, plan, wait=wait_for_locks)
-
-    result = RunResult(
-        flow="nightly",
-        outcomes=[*outcomes, *survey.unreadable],
-        files_seen=survey.files_seen,
-        ignored=survey.ignored,
+    request = RunRequest(
+        flow="nightly", wait=wait_for_locks, refresh=refresh, build_docs=build_docs
     )
-    published = {o.file for o in result.published}
-    if refresh:
-        years = {y for f in plan.files if f.file in published for y in f.years}
-        result.refreshed_years, result.reports = refresh_years(years, run.overrides)
-    audited = bool(published) or bool(result.quarantined)
-    result.data_docs = data_docs(run.overrides, audited and build_docs)
-    return conclude(result)
+    return run_flow(request, landing, max_parallel_sources)
 
 
 def run_nightly(**parameters: Any) -> RunResult:
     """The nightly flow run in this process (what `bureau-stats run` calls).
 
     Returns the RunResult whether the run completed or ended Failed (quarantined files); the
-    result has the interface of `bureau_stats.pipeline.RunSummary`.
+    in-process run returns the same type.
     """
     result: RunResult = call_flow(nightly, **parameters)
     return result

@@ -7,6 +7,7 @@ The table lives on the warehouse metadata (created by the Alembic revision
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from sqlalchemy import (
     Column,
@@ -86,7 +87,38 @@ def read_mart(
         ).all()
     out: dict[str, Value] = {}
     for code, value in rows:
-        if value is not None and code in catalog.metrics and not catalog.is_decimal(code):
-            value = int(value)
+        if value is not None and code in catalog.metrics:
+            if not catalog.is_decimal(code):
+                value = int(value)
+            else:  # stored at the column's scale: back to the metric's places (exact, as computed)
+                value = Decimal(value).quantize(Decimal(1).scaleb(-catalog[code].rounding))
         out[code] = value
     return out
+
+
+def mart_figures(
+    engine: Engine,
+    year: int,
+    as_of: date | None = None,
+    *,
+    as_known_at: datetime | None = None,
+    region: str | None = None,
+    catalog: Catalog | None = None,
+    refresh: bool = False,
+) -> dict[str, Value]:
+    """The figures of a cut-off as the report prints them: the mart's rows.
+
+    Read from the mart; with `refresh`, or when the mart has no row of that cut-off yet, the
+    cut-off is refreshed first (one computation, stored, then read back). The mart holds what
+    the warehouse knows now, so a report `as_known_at` a past moment computes its cut-off once
+    with the same engine call a refresh makes, without storing it over the present figures.
+    """
+    catalog = catalog or load_catalog()
+    if as_known_at is not None:
+        window = Window.of(year, as_of)
+        return compute_metrics(engine, year, window.as_of, as_known_at, region, catalog=catalog)
+    stored = {} if refresh else read_mart(engine, year, as_of, catalog)
+    if not stored or set(catalog.codes) - set(stored):  # none yet, or from an older catalog
+        refresh_mart(engine, year, as_of, region=region, catalog=catalog)
+        stored = read_mart(engine, year, as_of, catalog)
+    return stored

@@ -1,7 +1,9 @@
 """What the annual report shows, gathered from the warehouse in one place.
 
-The renderers (Markdown, HTML, DOCX) only lay out a `ReportData`; every number in it comes
-from the metric engine (values, monthly series, lineage) or the batch ledger (data quality).
+The renderers (Markdown, HTML, DOCX) only lay out a `ReportData`. Its figures (this year's and
+last year's) are the metrics mart's rows, the ones the run's refresh computed
+(`metrics.mart.mart_figures`); the monthly series and the lineage come from the metric engine,
+the data quality from the batch ledger.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from metrics.engine import (
     Contribution,
     Value,
     Window,
-    compute_metrics,
     compute_monthly,
     contributions,
     latest_months,
@@ -31,6 +32,7 @@ from metrics.engine import (
     scope_for,
     visible,
 )
+from metrics.mart import mart_figures
 from report.charts import Series, trend_chart
 from warehouse.schema import batch, source_table
 
@@ -357,16 +359,32 @@ def build_report(
     templates_dir: Path | None = None,
     charts: bool = True,
     catalog: Catalog | None = None,
+    refresh: bool = False,
 ) -> ReportData:
-    """Compute everything the report prints (values, last year, trends, lineage, quality)."""
+    """Gather everything the report prints: the figures of this year and last year from the
+    mart (`refresh`: refresh those cut-offs first), trends, lineage, quality."""
     catalog = catalog or load_catalog()
     scope = scope_for(year, as_of, as_known_at, region)
     window, region = scope.window, scope.region
-    values = compute_metrics(engine, year, window.as_of, as_known_at, region, catalog=catalog)
+    values = mart_figures(
+        engine,
+        year,
+        window.as_of,
+        as_known_at=as_known_at,
+        region=region,
+        catalog=catalog,
+        refresh=refresh,
+    )
     previous_window = window.previous_year()
     with_previous = sources_with_data(engine, previous_window, as_known_at, list(SOURCES))
-    previous = compute_metrics(
-        engine, previous_window.year, previous_window.as_of, as_known_at, region, catalog=catalog
+    previous = mart_figures(
+        engine,
+        previous_window.year,
+        previous_window.as_of,
+        as_known_at=as_known_at,
+        region=region,
+        catalog=catalog,
+        refresh=refresh,
     )
     months = latest_months(engine, year, window.as_of, as_known_at, region, catalog=catalog)
     trend_codes = [m.code for m in catalog if m.trend]

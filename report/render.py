@@ -271,12 +271,20 @@ def render_report(
     formats: Sequence[str] | str = FORMATS,
     settings: ReportNames | None = None,
     *,
+    region: str | None = None,
+    bureau: str | None = None,
     as_known_at: datetime | None = None,
     templates_dir: Path | None = None,
+    refresh: bool = False,
 ) -> list[Path]:
-    """Compute the year's figures and write the report; returns the files written."""
-    region = settings.region if settings is not None else None
-    bureau = settings.bureau if settings is not None else None
+    """Write the year's report from the mart's figures (`refresh`: refresh that cut-off in the
+    mart first); returns the files written.
+
+    The bureau and region are plain values (`settings`, for callers that have one, is anything
+    with `.region` and `.bureau`): the report does not read the settings itself.
+    """
+    region = region or getattr(settings, "region", None)
+    bureau = bureau or getattr(settings, "bureau", None)
     fmts = parse_formats(formats)
     report = build_report(
         engine,
@@ -286,5 +294,6 @@ def render_report(
         bureau=bureau,
         as_known_at=as_known_at,
         templates_dir=templates_dir,
+        refresh=refresh,
     )
     return write_report(report, Path(out_dir), fmts, templates_dir)

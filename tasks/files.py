@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from prefect import task
 from prefect.cache_policies import DEFAULT
 from prefect.context import TaskRunContext
 
+from bureau_stats.outcome import REJECTS_SAMPLE, FileOutcome, Ignored
 from tasks.context import settings_for, warehouse
-from tasks.outcome import REJECTS_SAMPLE, FileOutcome, Ignored
 from tasks.plan import (
     BackfillPlan,
     Delivered,
@@ -131,7 +132,7 @@ def survey_landing(
         if isinstance(hashed, OSError):
             unreadable.append(FileOutcome.unreadable(f, hashed, action="publish"))
         else:
-            present.append(Present(file=f, sha256=hashed.sha256))
+            present.append(Present(file=f, sha256=hashed.sha256, size=hashed.size))
     return Survey(
         present=present,
         ledger=read_ledger(settings, start=start, end=end),
@@ -221,6 +222,34 @@ def import_file_pipeline() -> None:
         import_great_expectations()
 
 
+@dataclass
+class Handoff:
+    """A file as the run's reader process already read it, for its `process-file` task.
+
+    It stays in the flow's process (tasks get its key): a task on another process (Dask), or
+    a retried attempt, finds nothing here and reads the file itself. `before` is the task of
+    the previous file: this one publishes after it, so the run publishes in its order.
+    """
+
+    read: Any  # ExtractedBatch, or None when the task must read the file itself
+    before: Any = None  # PrefectFuture of the previous file's task
+    audited: threading.Event = field(default_factory=threading.Event)
+
+    def take(self) -> Any:
+        read, self.read = self.read, None
+        return read
+
+    def discard(self) -> None:
+        """Spooled rows nobody took (the task's result came from the cache) are removed."""
+        read = self.take()
+        if read is not None:
+            read.discard()
+        self.audited.set()
+
+
+HANDOFFS: dict[str, Handoff] = {}
+
+
 def _file_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
     """Same flow run, same content, same action: the persisted outcome is reused on retry."""
     planned: PlannedFile = parameters["planned"]
@@ -236,35 +265,66 @@ def _file_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
     cache_key_fn=_file_cache_key,
     **_ROBUST,
 )
-def process_file(planned: PlannedFile, overrides: dict[str, str], holder: str) -> FileOutcome:
-    """Extract, audit and publish (or quarantine) one registered delivery.
+def process_file(
+    planned: PlannedFile, overrides: dict[str, str], holder: str, handoff: str | None = None
+) -> FileOutcome:
+    """Audit and publish (or quarantine) one registered delivery, read by the run's reader
+    process (`handoff`) or, without one, here.
 
     A quarantined file is a normal outcome; a read or database error makes the task fail so
     Prefect retries it (the ledger row stays `pending`, so nothing is half-done meanwhile).
     """
     import_file_pipeline()
-    from bureau_stats.pipeline import process_file as process_one
+    from bureau_stats.pipeline import audit_delivery, extract_delivery, publish_delivery
     from connectors.spool import spooling
     from warehouse.ledger import Delivery, reopen_delivery
 
     if planned.landing is None or planned.batch_id is None:
         raise ValueError(f"{planned.file}: not registered, or no content to process")
+    shared = HANDOFFS.get(handoff) if handoff else None
+    started_at, t0 = datetime.now(UTC), time.perf_counter()
     settings = settings_for(overrides)
     engine = warehouse(settings)
-    if planned.action in ("republish", "revalidate"):
-        reopen_delivery(engine, planned.batch_id)
-    with spooling(settings.resolved_spool_dir()) as spool_dir:
-        out = process_one(
-            engine,
-            Delivery(file=planned.landing, sha256=planned.sha256),
-            _batch_record(engine, planned.batch_id),
-            pii_key=settings.pii_key_bytes(),
-            threshold=settings.reject_threshold,
-            data_docs_dir=settings.resolved_data_docs_dir(),
-            holder=holder,
-            flow_run_id=holder.split("@", 1)[0] if "@" in holder else None,
-            spool_dir=spool_dir,
-        )
+    record = _batch_record(engine, planned.batch_id)
+    try:
+        with spooling(settings.resolved_spool_dir()) as spool_dir:
+            read = shared.take() if shared is not None else None
+            if read is None:
+                read = extract_delivery(
+                    Delivery(file=planned.landing, sha256=planned.sha256),
+                    record,
+                    pii_key=settings.pii_key_bytes(),
+                    threshold=settings.reject_threshold,
+                    spool_dir=spool_dir,
+                )
+            if isinstance(read, FileOutcome):
+                out = read
+            else:
+                audited = audit_delivery(
+                    read,
+                    threshold=settings.reject_threshold,
+                    data_docs_dir=settings.resolved_data_docs_dir(),
+                )
+                if shared is not None:
+                    shared.audited.set()
+                    if shared.before is not None:
+                        shared.before.wait()
+                if planned.action in ("republish", "revalidate"):
+                    reopen_delivery(engine, planned.batch_id)
+                out = publish_delivery(
+                    engine,
+                    read,
+                    record,
+                    audited,
+                    threshold=settings.reject_threshold,
+                    holder=holder,
+                    flow_run_id=holder.split("@", 1)[0] if "@" in holder else None,
+                    started_at=started_at,
+                    t0=t0,
+                )
+    finally:
+        if shared is not None:
+            shared.audited.set()
     if out.status == "failed":
         raise TransientFileError(f"{planned.file}: {out.detail}")
     out.action = planned.action

@@ -10,11 +10,12 @@ holder stops renewing it, and detects a killed process of the same machine).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from prefect import get_run_logger, task
+from prefect import task
 
-from tasks.context import settings_for, warehouse
+from tasks.context import settings_for, step_logger, warehouse
 from tasks.retry import RETRIES, RETRY_DELAYS, RETRY_JITTER, retry_on_transient
 
 
@@ -77,17 +78,60 @@ def _release(engine: object, holder: str, sources: list[str]) -> None:
     retry_condition_fn=retry_on_transient,
 )
 def lock_sources(
-    sources: list[str], holder: str, overrides: dict[str, str], wait: bool = False
-) -> list[str]:
-    """Lease every source (all or none); the sources this call newly leased.
+    sources: list[str],
+    holder: str,
+    overrides: dict[str, str],
+    wait: bool = False,
+    timeout: float | None = None,
+    each: bool = False,
+) -> Leases:
+    """Lease the sources; what this call newly leased, and the sources it could not lease.
 
-    Raises SourcesBusy (who holds it, since when) when refused and not waiting.
+    All or none by default (a backfill): raises SourcesBusy (who holds it, since when) when
+    refused, or when still refused after `timeout` seconds of waiting. With `each` (the
+    nightly run), every source on its own: one held past `timeout`, or whose lease the
+    database refused, is reported in `refused` (its files stay pending) and the others run.
     """
-    from warehouse.leases import SourceLocked, acquire_source_locks
-
     settings = settings_for(overrides)
     engine = warehouse(settings)
-    logger = get_run_logger()
+    wait_for = settings.lock_wait_seconds if timeout is None else timeout
+    ttl = settings.lease_ttl_seconds
+    if not each:
+        return Leases(_lease(engine, sources, holder, wait, wait_for, ttl))
+    leases = Leases([])
+    for source in sorted(set(sources)):
+        try:
+            leases.locked += _lease(engine, [source], holder, wait, wait_for, ttl)
+        except SourcesBusy as exc:
+            step_logger(__name__).error("%s", exc)
+            leases.refused[source] = str(exc)
+        except Exception as exc:  # the database itself (down, disk full): the next run
+            step_logger(__name__).error(
+                "%s: cannot take the source lease (%s)", source, type(exc).__name__
+            )
+            leases.refused[source] = f"lease error ({type(exc).__name__})"
+    return leases
+
+
+@dataclass
+class Leases:
+    """The sources a run leased, and those it could not (source -> why)."""
+
+    locked: list[str]
+    refused: dict[str, str] = field(default_factory=dict)
+
+
+def _lease(
+    engine: object,
+    sources: list[str],
+    holder: str,
+    wait: bool,
+    timeout: float | None,
+    ttl: float | None,
+) -> list[str]:
+    from warehouse.leases import SourceLocked, acquire_source_locks
+
+    logger = step_logger(__name__)
 
     def waiting(source: str, other: str, since: datetime) -> None:
         logger.warning("waiting for source %s: locked by %s since %s", source, other, since)
@@ -95,12 +139,12 @@ def lock_sources(
     for _ in range(len(sources) + 1):  # each round may clear one stale lease
         try:
             lease = acquire_source_locks(
-                engine,
+                engine,  # type: ignore[arg-type]
                 sources,
                 holder,
                 wait=wait,
-                timeout=settings.lock_wait_seconds,
-                ttl=settings.lease_ttl_seconds,
+                timeout=timeout,
+                ttl=ttl,
                 on_wait=waiting,
             )
         except SourceLocked as exc:

@@ -19,8 +19,8 @@ from typing import Any
 
 from prefect import task
 
+from bureau_stats.outcome import FileOutcome, RunResult
 from connectors.printable import for_markdown
-from tasks.outcome import FileOutcome, RunResult
 
 REASON_HELP = {
     "unreadable": "the file cannot be read in its declared format",

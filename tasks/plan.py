@@ -58,6 +58,7 @@ class Present:
 
     file: LandingFile
     sha256: str
+    size: int = 0  # bytes (0 where not known)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class PlannedFile:
     status: str | None  # ledger status before the backfill (None: not in the ledger)
     landing: LandingFile | None = field(default=None, compare=False)
     batch_id: int | None = field(default=None, compare=False)
+    size: int = field(default=0, compare=False)  # bytes to read (the executors' order)
 
     @property
     def processed(self) -> bool:
@@ -139,7 +141,7 @@ class BackfillPlan:
                 {
                     k: (v.isoformat() if isinstance(v, date) else v)
                     for k, v in asdict(f).items()
-                    if k not in ("landing", "batch_id")
+                    if k not in ("landing", "batch_id", "size")
                 }
                 for f in self.files
             ],
@@ -211,6 +213,7 @@ def build_backfill_plan(
                 status=d.status,
                 landing=holders[0].file if holders else None,
                 batch_id=d.batch_id,
+                size=holders[0].size if holders else 0,
             )
         )
 
@@ -235,6 +238,7 @@ def build_backfill_plan(
                 delivery_order=None,
                 status=None,
                 landing=p.file,
+                size=p.size,
             )
         )
 
@@ -274,6 +278,7 @@ def build_nightly_plan(ledger: Iterable[Delivered], present: Iterable[Present]) 
                 action="skip",
                 status=first.status,
                 landing=p.file,
+                size=p.size,
             )
         )
     years = tuple(sorted({y for f in files if f.processed for y in f.years}))

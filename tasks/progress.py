@@ -7,8 +7,8 @@ import time
 from typing import Any
 from uuid import UUID
 
+from bureau_stats.outcome import FileOutcome
 from tasks.operator_view import artifact_key
-from tasks.outcome import FileOutcome
 
 
 class RunProgress:

@@ -41,7 +41,8 @@ def render_annual_report(
     as_of: date | None = None,
     formats: list[str] | None = None,
 ) -> list[str]:
-    """Render the year's report into the reports folder; returns the files written."""
+    """Render the year's report from the mart's figures (refresh-metrics computed them) into
+    the reports folder; returns the files written."""
     from report.render import FORMATS, render_report
 
     settings = settings_for(overrides)
@@ -51,7 +52,8 @@ def render_annual_report(
         as_of,
         settings.resolved_reports_dir(),
         formats or FORMATS,
-        settings,
+        region=settings.region,
+        bureau=settings.bureau,
     )
     return [str(p) for p in paths]
 

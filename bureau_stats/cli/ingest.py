@@ -117,16 +117,18 @@ def run(
         ),
     ] = None,
 ) -> None:
-    """Load every new delivery of the landing area: audit, publish or quarantine each file.
+    """Load every new delivery of the landing area: audit, publish or quarantine each file,
+    then refresh the metrics mart and re-render the report of the years published.
 
     With a Prefect server configured (PREFECT_API_URL) this is one run of the `nightly` flow,
-    visible in the UI with its artifacts; without one, the same steps run in this process.
+    visible in the UI with its artifacts; without one, the same run (the same steps, the
+    same refresh) executes in this process.
     """
     _log_to_stderr(logging.INFO)
     import os
 
     from bureau_stats.cli.preflight import preflight
-    from bureau_stats.pipeline import ingest
+    from flows.run import ingest
 
     use_flow = bool(os.environ.get("PREFECT_API_URL")) if flow is None else flow
 
@@ -143,7 +145,9 @@ def run(
                 summary = run_nightly(landing=root, build_docs=docs)
             else:
                 with _file_progress() as on_progress:
-                    summary = ingest(settings, root, build_docs=docs, on_progress=on_progress)
+                    summary = ingest(
+                        settings, root, build_docs=docs, refresh=True, on_progress=on_progress
+                    )
         except FileNotFoundError as exc:
             raise _fail(str(exc)) from None
     if as_json:
@@ -189,6 +193,8 @@ def run(
             for s in ("published", "superseded", "skipped", "quarantined", "failed")
             if summary.count(s)
         )
+        for report in summary.reports:
+            console.print(f"report {report}")
         console.print(
             f"{len(summary.outcomes)} files: {counts or 'nothing to do'}; {len(summary.ignored)} ignored"
         )

@@ -234,7 +234,17 @@ def report_command(
     settings = load_settings()
     engine = _open(warehouse)
     try:
-        written = render_report(engine, year, cut_off, out, chosen, settings, as_known_at=known_at)
+        written = render_report(
+            engine,
+            year,
+            cut_off,
+            out,
+            chosen,
+            region=settings.region,
+            bureau=settings.bureau,
+            as_known_at=known_at,
+            refresh=True,
+        )
     finally:
         engine.dispose()
     for path in written:

@@ -11,6 +11,7 @@ import pytest
 
 from bureau_stats import pipeline
 from bureau_stats.settings import load_settings
+from flows.run import ingest
 
 
 def _settings(tmp_path: Path, landing_samples: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
@@ -46,7 +47,7 @@ def test_the_next_file_is_read_while_one_is_published(
 
     monkeypatch.setattr(pipeline, "extract_step", extract_step)
     monkeypatch.setattr(pipeline, "publish_step", publish_step)
-    summary = pipeline.ingest(settings)
+    summary = ingest(settings)
     assert overlapped == [True]
     # Published in delivery order all the same, and reported in that order.
     assert [o.status for o in summary.outcomes] == ["published"] * 4
@@ -65,10 +66,10 @@ def test_a_failing_publish_does_not_stop_the_files_after_it(
         return publish(engine, batch, *args)
 
     monkeypatch.setattr(pipeline, "publish_step", publish_step)
-    first = pipeline.ingest(settings)
+    first = ingest(settings)
     assert [o.status for o in first.outcomes] == ["published", "failed", "published", "published"]
     monkeypatch.setattr(pipeline, "publish_step", publish)
-    second = pipeline.ingest(settings)  # the lease was released: the source is free again
+    second = ingest(settings)  # the lease was released: the source is free again
     assert [o.status for o in second.outcomes if o.status != "skipped"] == ["published"]
 
 
@@ -81,7 +82,7 @@ def test_the_reader_process_gives_the_same_warehouse(
         settings = _settings(tmp_path / mode, landing_samples, monkeypatch).model_copy(
             update={"read_ahead": mode}
         )
-        summary = pipeline.ingest(settings)
+        summary = ingest(settings)
         results[mode] = [
             (o.file, o.status, o.rows_read, o.rows_accepted, o.rows_rejected, o.sha256)
             for o in summary.outcomes
@@ -98,20 +99,22 @@ def test_a_lease_the_database_refuses_fails_that_source_only(
     """Disk full or database gone while leasing: that source's files stay pending."""
     settings = _settings(tmp_path, landing_samples, monkeypatch)
     shutil.copytree(landing_samples / "ip_pledge", tmp_path / "landing" / "ip_pledge")
-    acquire = pipeline.acquire_source_locks
+    import warehouse.publish
+
+    acquire = warehouse.publish.acquire_source_locks
 
     def acquire_source_locks(engine: Any, sources: list[str], *args: Any, **kw: Any) -> Any:
         if sources == ["ip_cases"]:
             raise OSError(28, "No space left on device")
         return acquire(engine, sources, *args, **kw)
 
-    monkeypatch.setattr(pipeline, "acquire_source_locks", acquire_source_locks)
-    summary = pipeline.ingest(settings)
+    monkeypatch.setattr(warehouse.publish, "acquire_source_locks", acquire_source_locks)
+    summary = ingest(settings)
     by_source = {(o.source, o.status) for o in summary.outcomes}
     assert by_source == {("ip_cases", "failed"), ("ip_pledge", "published")}
     assert summary.exit_code == 1
-    monkeypatch.setattr(pipeline, "acquire_source_locks", acquire)
-    again = pipeline.ingest(settings)
+    monkeypatch.setattr(warehouse.publish, "acquire_source_locks", acquire)
+    again = ingest(settings)
     assert {o.status for o in again.outcomes if o.source == "ip_cases"} == {"published"}
 
 
@@ -162,7 +165,7 @@ def test_a_file_that_cannot_be_hashed_fails_and_the_next_run_publishes_it(
         return real(file)
 
     monkeypatch.setattr(pipeline, "fingerprint", fingerprint)
-    first = pipeline.ingest(settings)
+    first = ingest(settings)
     failed = [o for o in first.outcomes if o.status == "failed"]
     assert [o.file for o in failed] == [f"ip_cases/{locked}"]
     assert (failed[0].sha256, failed[0].delivery_order) == (None, None)
@@ -170,7 +173,7 @@ def test_a_file_that_cannot_be_hashed_fails_and_the_next_run_publishes_it(
     assert sorted(o.status for o in first.outcomes) == ["failed"] + ["published"] * 3
     assert first.exit_code == 1
     monkeypatch.setattr(pipeline, "fingerprint", real)
-    second = pipeline.ingest(settings)
+    second = ingest(settings)
     assert [(o.file, o.status) for o in second.outcomes if o.status != "skipped"] == [
         (f"ip_cases/{locked}", "published")
     ]
@@ -196,7 +199,7 @@ def test_the_source_with_the_most_bytes_is_read_first_each_in_delivery_order(
         return extract(file, *args)
 
     monkeypatch.setattr(pipeline, "extract_step", extract_step)
-    summary = pipeline.ingest(settings)
+    summary = ingest(settings)
     assert {o.status for o in summary.outcomes} == {"published"}
     sources = [name.split("/")[0] for name in read]
     assert sources == sorted(sources, key=lambda s: s != bigger)  # one source, then the other
@@ -226,7 +229,7 @@ def test_a_module_that_fails_to_import_leaves_the_file_pending_not_quarantined(
         return real(batch_or_file, *args, **kwargs)
 
     monkeypatch.setattr(pipeline, stage, broken)
-    first = pipeline.ingest(settings)
+    first = ingest(settings)
     failed = [o for o in first.outcomes if o.status == "failed"]
     assert [o.file for o in failed] == first_file
     prefix = "read" if stage == "extract_step" else "audit"
@@ -237,7 +240,7 @@ def test_a_module_that_fails_to_import_leaves_the_file_pending_not_quarantined(
     if stage == "run_audit":  # the import's own text, to find which module was half-imported
         assert f"{first_file[0]}: cannot import name 'x' (circular import)" in logged
     monkeypatch.setattr(pipeline, stage, real)
-    second = pipeline.ingest(settings)
+    second = ingest(settings)
     assert [(o.file, o.status) for o in second.outcomes if o.status != "skipped"] == [
         (first_file[0], "published")
     ]
@@ -277,7 +280,7 @@ def test_a_corrupt_file_whose_error_carries_an_oserror_context_is_still_quaranti
         return real(file, *args)
 
     monkeypatch.setattr(pipeline, "extract_step", extract_step)
-    summary = pipeline.ingest(settings)
+    summary = ingest(settings)
     outcome = next(o for o in summary.outcomes if o.file.endswith(corrupt))
     assert (outcome.status, outcome.reason) == ("quarantined", "unreadable")
     assert outcome.detail == "reader failed (BadZipFile)"
@@ -302,7 +305,7 @@ def test_dates_after_today_are_published_with_a_warning(
         landing=str(tmp_path / "landing"), warehouse_url=f"sqlite:///{tmp_path / 'w.db'}"
     )
     caplog.set_level("WARNING")
-    summary = pipeline.ingest(settings)
+    summary = ingest(settings)
     records = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     [outcome] = summary.outcomes
     assert outcome.status == "published"

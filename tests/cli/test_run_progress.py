@@ -11,8 +11,8 @@ import pytest
 def test_ingest_reports_each_file_done_out_of_the_files_to_do(
     tmp_path: Path, landing_samples: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bureau_stats.pipeline import ingest
     from bureau_stats.settings import load_settings
+    from flows.run import ingest
 
     shutil.copytree(landing_samples / "ip_cases", tmp_path / "landing" / "ip_cases")
     monkeypatch.setenv("BUREAU_STATS_VAR_DIR", str(tmp_path / "var"))

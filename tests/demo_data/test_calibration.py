@@ -108,8 +108,8 @@ def test_pipeline_and_metric_engine_reproduce_the_report(
     demo_year: Demo, samples_dir: Path, tmp_path: Path
 ) -> None:
     """End to end: ingest (write-audit-publish) into SQLite, then the metric engine."""
-    from bureau_stats.pipeline import ingest
     from bureau_stats.settings import load_settings
+    from flows.run import ingest
     from metrics.engine import compute_metrics
     from warehouse.engine import open_warehouse
 

@@ -118,8 +118,8 @@ def popen(args: list[str], env: dict[str, str], **kw: Any) -> subprocess.Popen[s
 
 def ingest_in_process(warehouse_url: str, landing: Path, var: Path) -> Any:
     """One `bureau-stats run --in-process` in this process (cheaper than a subprocess)."""
-    from bureau_stats.pipeline import ingest
     from bureau_stats.settings import load_settings
+    from flows.run import ingest
 
     settings = load_settings(landing=str(landing), warehouse_url=warehouse_url, var_dir=var)
     return ingest(settings, str(landing))

@@ -148,16 +148,16 @@ def test_second_backfill_is_refused_with_the_holders_id_and_wait_queues(
 
     started, release = threading.Event(), threading.Event()
     calls: list[str] = []
-    real = pipeline.process_file
+    real = pipeline.publish_delivery
 
-    def held_process_file(*args: Any, **kwargs: Any) -> Any:
+    def held_publish(*args: Any, **kwargs: Any) -> Any:
         calls.append(kwargs["holder"])
         if len(calls) == 1:  # the first backfill stops inside its first file
             started.set()
             assert release.wait(120)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "process_file", held_process_file)
+    monkeypatch.setattr(pipeline, "publish_delivery", held_publish)
     params = dict(start=MARCH[0], end=MARCH[1], sources=["registration"], force=True)
     states: dict[str, Any] = {}
     first = threading.Thread(
@@ -204,7 +204,7 @@ def test_progress_bar_on_a_terminal_and_artifact_to_100(
 ) -> None:
     from prefect import flow
 
-    from tasks.outcome import FileOutcome
+    from bureau_stats.outcome import FileOutcome
     from tasks.progress import RunProgress
 
     @flow

@@ -135,15 +135,15 @@ def test_a_retried_run_does_not_redo_the_files_it_finished(
 
     use_workdir(new_workdir(tmp_path / "w", ("ip_cases", "ip_pledge")))
     calls: list[str] = []
-    real = pipeline.process_file
+    real = pipeline.publish_delivery
 
-    def crashes_once(engine: Any, delivery: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append(delivery.file.relative)
-        if delivery.file.relative == FIRST_PLEDGE and calls.count(FIRST_PLEDGE) == 1:
+    def crashes_once(engine: Any, batch: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(batch.file.relative)
+        if batch.file.relative == FIRST_PLEDGE and calls.count(FIRST_PLEDGE) == 1:
             raise RuntimeError("worker lost")  # not transient: the task fails, so does the run
-        return real(engine, delivery, *args, **kwargs)
+        return real(engine, batch, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "process_file", crashes_once)
+    monkeypatch.setattr(pipeline, "publish_delivery", crashes_once)
     state = nightly.with_options(retries=1, retry_delay_seconds=0)(return_state=True)
     result = state.result()
     assert state.is_completed(), state.message

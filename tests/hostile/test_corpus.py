@@ -54,8 +54,8 @@ CASES = collect_cases()
 
 def run_pipeline(landing: Path, warehouse: Path, var: Path, **overrides: Any) -> Any:
     """The one call of the pipeline (in process): a run over `landing` into `warehouse`."""
-    from bureau_stats.pipeline import ingest
     from bureau_stats.settings import load_settings
+    from flows.run import ingest
 
     settings = load_settings(
         landing=str(landing),

@@ -38,7 +38,7 @@ def loaded(
     landing_samples: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, Engine]]:
     """The samples ingested once by the real pipeline into a fresh SQLite warehouse."""
-    from bureau_stats.pipeline import ingest
+    from flows.run import ingest
     from warehouse.engine import open_warehouse
 
     var = tmp_path_factory.mktemp("acceptance")

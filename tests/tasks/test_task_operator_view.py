@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bureau_stats.outcome import FileOutcome, RunFailed, RunResult
 from tasks.operator_view import (
     accounting_rows,
     artifact_key,
@@ -11,7 +12,6 @@ from tasks.operator_view import (
     rejects_markdown,
     summary_markdown,
 )
-from tasks.outcome import FileOutcome, RunFailed, RunResult
 
 
 def outcome(file: str, status: str, **kw: object) -> FileOutcome:

@@ -19,8 +19,8 @@ def _month(landing: Path, month: str, rows: list[str]) -> None:
 def test_decreasing_year_to_date_figure_warns_and_publishes(
     warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bureau_stats.pipeline import ingest
     from bureau_stats.settings import load_settings
+    from flows.run import ingest
 
     url, region = warehouse_url, "蓬江区"
     landing = tmp_path / "landing"

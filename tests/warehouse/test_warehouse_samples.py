@@ -15,8 +15,9 @@ import jsonschema
 import pytest
 from sqlalchemy import Engine, String, Text, create_engine, inspect, select, text
 
-from bureau_stats.pipeline import RunSummary, ingest
+from bureau_stats.outcome import RunResult as RunSummary
 from bureau_stats.settings import Settings, load_settings
+from flows.run import ingest
 from warehouse.engine import open_warehouse
 from warehouse.leases import acquire_source_locks
 from warehouse.schema import SOURCE_TABLES, reject
