@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 ColumnType = Literal["text", "enum", "bool", "date", "epoch_ms_date", "month", "int", "decimal"]
 FileFormat = Literal["csv", "xlsx", "json"]
 Encoding = Literal["utf-8", "gb18030"]  # UTF-8 with or without BOM; GB18030
 Check = Literal["uscc", "uscc_alphabet", "resident_id"]
+# How often a source delivers: one export per calendar month, quarter or half-year (the
+# periods of the contract's sample exports). Each period's export is due by a configurable
+# day of the month after it (BUREAU_STATS_DELIVERY_DUE_DAY; connectors/cadence.py).
+Cadence = Literal["month", "quarter", "half_year"]
 
 BOOL_VALUES = {"是": True, "否": False}
 CAMPAIGNS = ("加油机作弊专项", "无证经营烟草专项", "烧烤餐饮安全整治", "冻品走私联合检查")
@@ -100,6 +104,8 @@ class Source:
     # JSON exports: the list of records and the declared record count.
     json_records: str = "records"
     json_total: str | None = None
+    # Delivery cadence: which periods must arrive (late and missing deliveries).
+    cadence: Cadence = "month"
 
     @property
     def key_fields(self) -> tuple[str, ...]:
@@ -435,6 +441,7 @@ IP_CASES = Source(
     file_stem="知识产权案件",
     format="csv",
     encodings=("gb18030",),
+    cadence="quarter",
     columns=(
         Column("编号", "ref_no", key=True),
         enum("类型", "kind", "专利侵权纠纷", "商标侵权", "假冒专利", "电商平台线索"),
@@ -453,6 +460,7 @@ IP_PLEDGE = Source(
     format="xlsx",
     sheet="质押登记",
     header_row=1,
+    cadence="half_year",
     columns=(
         Column("登记号", "reg_no", key=True),
         Column("出质人", "pledgor", required=True),
@@ -484,6 +492,15 @@ SOURCES: dict[str, Source] = {
         IP_PLEDGE,
     )
 }
+
+
+# The source names as a closed type: a flow parameter annotated with it is a choice in the
+# Prefect UI form, and an unknown name is refused before the flow runs. Built from SOURCES (a
+# new source needs nothing here); type checkers see `str`.
+if TYPE_CHECKING:
+    SourceName = str
+else:
+    SourceName = Literal[tuple(SOURCES)]
 
 
 def get_source(code: str) -> Source:

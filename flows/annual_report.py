@@ -7,10 +7,12 @@ from datetime import date
 from prefect import flow
 
 from flows.common import load_secrets, refresh_years
+from flows.run_names import annual_report_run_name
 
 
 @flow(
     name="annual-report",
+    flow_run_name=annual_report_run_name,
     description="Refresh the metrics of one year and render its annual report.",
     validate_parameters=True,
 )

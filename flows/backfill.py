@@ -7,7 +7,9 @@ from typing import Any
 
 from prefect import flow
 
+from connectors.sources import SourceName
 from flows.common import call_flow, conclude, data_docs, execute_plan, refresh_years, start_run
+from flows.run_names import backfill_run_name
 from tasks.files import plan_backfill, survey_landing
 from tasks.outcome import RunResult
 from tasks.plan import render_plan
@@ -16,6 +18,7 @@ from tasks.runner import SettingsTaskRunner
 
 @flow(
     name="backfill",
+    flow_run_name=backfill_run_name,
     description="Re-process delivered files of a date range in their original delivery order.",
     task_runner=SettingsTaskRunner(),
     validate_parameters=True,
@@ -23,7 +26,7 @@ from tasks.runner import SettingsTaskRunner
 def backfill(
     start: date,
     end: date,
-    sources: list[str] | None = None,
+    sources: list[SourceName] | None = None,
     force: bool = False,
     dry_run: bool = False,
     wait: bool = False,

@@ -7,6 +7,7 @@ from typing import Any
 from prefect import flow
 
 from flows.common import call_flow, conclude, data_docs, execute_plan, refresh_years, start_run
+from flows.run_names import nightly_run_name
 from tasks.files import plan_nightly, survey_landing
 from tasks.outcome import RunResult
 from tasks.runner import SettingsTaskRunner
@@ -14,6 +15,7 @@ from tasks.runner import SettingsTaskRunner
 
 @flow(
     name="nightly",
+    flow_run_name=nightly_run_name,
     description="Publish new export files, refresh metrics, re-render the report.",
     task_runner=SettingsTaskRunner(),
     validate_parameters=True,

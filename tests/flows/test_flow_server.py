@@ -181,6 +181,11 @@ def test_backfill_cli_dry_run_run_and_busy(prefect_server: PrefectServer, tmp_pa
         dispose_engines()
     assert busy.returncode == 3, busy.stdout + busy.stderr
     assert "0b7e3c0e-1111-4222-8333-444455556666" in busy.stderr and "since" in busy.stderr
+    # one line says it all: no traceback, no Prefect record of the failed lock task or run
+    assert "Traceback" not in busy.stderr and "SourcesBusy" not in busy.stderr, busy.stderr
+    refusals = [line for line in busy.stderr.splitlines() if "medical_device" in line]
+    assert len(refusals) == 1 and refusals[0].startswith("error: backfill refused"), busy.stderr
+    assert "--wait" in refusals[0] and "+08:00" in refusals[0]
 
 
 @pytest.mark.postgres
