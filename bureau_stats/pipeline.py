@@ -31,6 +31,7 @@ from connectors.canonical import empty_table
 from connectors.sources import SOURCES
 from connectors.spool import spooling
 from warehouse.checks import ytd_decreases
+from warehouse.delivery_warnings import record_warnings
 from warehouse.engine import open_warehouse
 from warehouse.publish import (
     BatchRecord,
@@ -389,6 +390,7 @@ def publish_delivery(
             outcome.warnings += ytd_decreases(engine, SOURCES[file.source], record.id)
         for warning in outcome.warnings:
             log.warning("%s: %s", file.relative, warning)
+        record_warnings(engine, record.id, outcome.warnings)  # `status --json` lists them
         return outcome
 
     finally:

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     task_runner: str = Field(default="thread", description="thread | dask")
     dask_address: str | None = None
     max_parallel_sources: int = 2
+    # A period's export is due by this day of the month after the period (late deliveries:
+    # `status --late`, the nightly summary and its overdue events; connectors/cadence.py).
+    delivery_due_day: int = Field(default=10, ge=1, le=31)
     # `run` reads the next file in a separate process while one is audited and published
     read_ahead: Literal["process", "thread"] = "process"
 

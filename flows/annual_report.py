@@ -8,6 +8,7 @@ from prefect import flow
 
 from flows.common import load_secrets, refresh_years
 from flows.run_names import annual_report_run_name
+from tasks.run_logs import forward_project_logs
 
 
 @flow(
@@ -20,6 +21,7 @@ def annual_report(year: int, as_of: date | None = None) -> list[str]:
     """The report of `year`, with figures up to `as_of` (default: the whole year)."""
     from prefect.artifacts import create_markdown_artifact
 
+    forward_project_logs()
     load_secrets({})
     _, reports = refresh_years([year], {}, as_of)
     create_markdown_artifact(

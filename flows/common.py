@@ -18,6 +18,7 @@ from tasks.outcome import PUBLISHED_STATUSES, FileOutcome, RunFailed, RunResult
 from tasks.plan import BackfillPlan
 from tasks.progress import RunProgress
 from tasks.refresh import build_data_docs, refresh_metrics, render_annual_report
+from tasks.run_logs import forward_project_logs
 
 BUREAU_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -75,6 +76,7 @@ def start_run(
     needs_pii_key: bool = True,
 ) -> RunSetup:
     """The run's overrides (its parameters), its secrets loaded, its lease holder."""
+    forward_project_logs()
     overrides = clean_overrides(landing=landing, max_parallel_sources=max_parallel_sources)
     load_secrets(overrides, needs_pii_key=needs_pii_key)
     return RunSetup(flow, overrides, run_holder())

@@ -9,6 +9,7 @@ from prefect import flow
 from flows.common import call_flow, conclude, data_docs, execute_plan, refresh_years, start_run
 from flows.run_names import nightly_run_name
 from tasks.files import plan_nightly, survey_landing
+from tasks.lateness import late_deliveries
 from tasks.outcome import RunResult
 from tasks.runner import SettingsTaskRunner
 
@@ -53,6 +54,7 @@ def nightly(
         result.refreshed_years, result.reports = refresh_years(years, run.overrides)
     audited = bool(published) or bool(result.quarantined)
     result.data_docs = data_docs(run.overrides, audited and build_docs)
+    result.overdue = late_deliveries(run.overrides)
     return conclude(result)
 
 

@@ -8,15 +8,10 @@ the callables at the end (`flow_run_name=`); the pure functions are what they fo
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
-from warehouse.ledger import BUREAU_TZ
-
-
-def bureau_today() -> date:
-    """Today in the bureau's calendar (Asia/Shanghai), whatever the host's zone."""
-    return datetime.now(BUREAU_TZ).date()
+from connectors.cadence import bureau_today
 
 
 def sources_label(sources: Iterable[str] | None) -> str:

@@ -55,7 +55,7 @@ def test_run_names() -> None:
 def test_bureau_date_is_shanghais() -> None:
     from unittest import mock
 
-    import flows.run_names as names
+    import connectors.cadence as names
 
     late_evening_utc = datetime(2026, 12, 5, 17, 30, tzinfo=UTC)  # 01:30 on the 6th in Shanghai
 
