@@ -113,7 +113,7 @@ def _events(name: str, resource: str) -> list[Any]:
     )
     for _ in range(60):  # the server stores events shortly after they arrive
         with get_client(sync_client=True) as client:
-            page = client.read_events(filter=wanted)
+            page = client.read_events(filter=wanted, limit=50)
         if page.events:
             return list(page.events)
         time.sleep(1)
