@@ -77,3 +77,71 @@ def test_refusal_is_one_line_with_holder_time_and_wait() -> None:
     assert "\n" not in line
     assert "'registration'" in line and "abc@host:1" in line
     assert "since 2026-12-07T06:00:00+08:00" in line and "--wait" in line
+
+
+def _ledger_without(tmp_path: object, missing_month: int) -> str:
+    """A SQLite warehouse whose ledger holds registration 2024 except one month."""
+    from pathlib import Path
+
+    from sqlalchemy import insert
+
+    from warehouse.engine import open_warehouse
+    from warehouse.schema import batch
+
+    url = f"sqlite:///{Path(str(tmp_path)) / 'warehouse.db'}"
+    engine = open_warehouse(url)
+    rows = []
+    for order, month in enumerate((m for m in range(1, 13) if m != missing_month), start=1):
+        start = date(2024, month, 1)
+        end = date(2024 + month // 12, month % 12 + 1, 1).toordinal() - 1
+        rows.append(
+            {
+                "source": "registration",
+                "file": f"registration/x_{month:02d}.csv",
+                "name": f"x_{month:02d}.csv",
+                "sha256": f"{order:064x}",
+                "period_start": start,
+                "period_end": date.fromordinal(end),
+                "version": 1,
+                "delivery_order": order,
+                "status": "quarantined" if month == 7 else "published",
+                "first_seen_at": datetime(2024, month, 2, tzinfo=UTC),
+            }
+        )
+    with engine.begin() as conn:
+        conn.execute(insert(batch), rows)
+    engine.dispose()
+    return url
+
+
+def test_status_late_lists_the_missing_and_the_quarantined_months(tmp_path: object) -> None:
+    import json
+
+    url = _ledger_without(tmp_path, missing_month=3)
+    result: object = _cli("status", "--late", "--json", "--warehouse", url)
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    doc = json.loads(result.stdout)  # type: ignore[attr-defined]
+    assert doc["due_day"] == 10
+    assert [(o["source"], o["period"], o["quarantined_only"]) for o in doc["overdue"]] == [
+        ("registration", ["2024-03-01", "2024-03-31"], False),
+        ("registration", ["2024-07-01", "2024-07-31"], True),
+    ]
+    assert doc["overdue"][0]["due"] == "2024-04-10"
+    shown: object = _cli("status", "--late", "--warehouse", url)
+    out = shown.stdout  # type: ignore[attr-defined]
+    assert "2024-03-01..2024-03-31" in out and "only quarantined files delivered" in out
+    assert "2 period(s) overdue in 1 source(s): registration" in out
+    other: object = _cli("status", "--late", "--source", "cases", "--warehouse", url)
+    assert "no delivery overdue" in other.stdout  # type: ignore[attr-defined]
+
+
+def test_the_due_day_is_a_setting(tmp_path: object, monkeypatch: object) -> None:
+    import json
+
+    url = _ledger_without(tmp_path, missing_month=3)
+    monkeypatch.setenv("BUREAU_STATS_DELIVERY_DUE_DAY", "15")  # type: ignore[attr-defined]
+    doc = json.loads(_cli("status", "--late", "--json", "--warehouse", url).stdout)  # type: ignore[attr-defined]
+    assert doc["due_day"] == 15 and doc["overdue"][0]["due"] == "2024-04-15"
+    monkeypatch.setenv("BUREAU_STATS_DELIVERY_DUE_DAY", "0")  # type: ignore[attr-defined]
+    bad: object = _cli("status", "--late", "--warehouse", url)
+    assert bad.exit_code == 2 and "delivery_due_day" in bad.stderr  # type: ignore[attr-defined]
