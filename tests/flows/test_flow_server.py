@@ -107,6 +107,86 @@ def test_serve_then_trigger_a_backfill_by_api(
     assert {b["status"] for b in ledger.values()} == {"published"}
 
 
+def test_served_nightly_names_a_missing_month_and_the_event_reaches_the_feed(
+    prefect_server: PrefectServer, tmp_path: Path
+) -> None:
+    """Issue 21: a served nightly over a landing lacking March of medical_device; its name, the
+    summary's overdue section, the event in the API's event feed, the project's log lines in the
+    run's log; a backfill given an unknown source refused with the valid names."""
+    from connectors.cadence import bureau_today
+    from connectors.sources import SOURCES
+
+    w = new_workdir(tmp_path / "w", ("medical_device",))
+    (w.landing / "medical_device" / "医疗器械经营许可_20240301-20240331.csv").unlink()
+    env = prefect_server.env(**w.env())
+    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below
+    serve = subprocess.Popen(
+        [str(VENV_BIN / "bureau-stats"), "serve"],
+        env=env,
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    api = prefect_server.api_url
+    try:
+        # the server checks the deployment's parameter schema: no flow run is even created
+        backfill_id = _deployment(api, "backfill/backfill")["id"]
+        refused = httpx.post(
+            f"{api}/deployments/{backfill_id}/create_flow_run",
+            json={
+                "parameters": {
+                    "start": "2024-01-01",
+                    "end": "2024-01-31",
+                    "sources": ["registratoin"],
+                }
+            },
+            timeout=10,
+        )
+        assert refused.status_code == 409, refused.text
+        assert "registratoin" in refused.text and all(n in refused.text for n in SOURCES)
+        run_id = _trigger(api, _deployment(api, "nightly/nightly")["id"], {})
+        run = _wait_final(api, run_id)
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        try:
+            serve.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            serve.kill()
+            serve.wait()
+        log.close()
+    assert run["state"]["type"] == "COMPLETED", run["state"]
+    assert run["name"] == f"nightly {bureau_today().isoformat()}"
+    artifacts = httpx.post(
+        f"{api}/artifacts/filter",
+        json={
+            "artifacts": {"flow_run_id": {"any_": [run_id]}, "key": {"any_": ["nightly-summary"]}}
+        },
+        timeout=10,
+    ).json()
+    summary = artifacts[0]["data"]
+    assert "| medical_device | 2024-03-01..2024-03-31 | 2024-04-10 |" in summary
+    events = httpx.post(
+        f"{api}/events/filter",
+        json={
+            "filter": {
+                "event": {"name": ["bureau-stats.delivery.overdue"]},
+                "related": {"id": [f"prefect.flow-run.{run_id}"]},
+            },
+            "limit": 50,
+        },
+        timeout=10,
+    ).json()["events"]
+    assert [e["resource"]["prefect.resource.id"] for e in events] == [
+        "bureau-stats.source.medical_device"
+    ]
+    logs = httpx.post(
+        f"{api}/logs/filter",
+        json={"logs": {"flow_run_id": {"any_": [run_id]}}, "limit": 200},
+        timeout=10,
+    ).json()
+    assert any(entry["name"] == "warehouse.publish" for entry in logs)
+
+
 def test_compose_commands_deploy_and_a_worker_runs_the_nightly(
     prefect_server: PrefectServer, tmp_path: Path
 ) -> None:
@@ -183,7 +263,7 @@ def test_backfill_cli_dry_run_run_and_busy(prefect_server: PrefectServer, tmp_pa
     assert "0b7e3c0e-1111-4222-8333-444455556666" in busy.stderr and "since" in busy.stderr
     # one line says it all: no traceback, no Prefect record of the failed lock task or run
     assert "Traceback" not in busy.stderr and "SourcesBusy" not in busy.stderr, busy.stderr
-    refusals = [line for line in busy.stderr.splitlines() if "medical_device" in line]
+    refusals = [line for line in busy.stderr.splitlines() if "0b7e3c0e" in line]
     assert len(refusals) == 1 and refusals[0].startswith("error: backfill refused"), busy.stderr
     assert "--wait" in refusals[0] and "+08:00" in refusals[0]
 
