@@ -8,6 +8,8 @@ import json
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,11 +68,9 @@ def _status(w: Workdir, env: dict[str, str]) -> dict[str, dict[str, Any]]:
     return {b["file"]: b for b in json.loads(done.stdout)["batches"]}
 
 
-def test_serve_then_trigger_a_backfill_by_api(
-    prefect_server: PrefectServer, tmp_path: Path
-) -> None:
-    w = new_workdir(tmp_path / "w", ("cases",))
-    env = prefect_server.env(**w.env())
+@contextmanager
+def _serving(env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`bureau-stats serve` for the block, stopped as `docker stop` would (SIGTERM)."""
     log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below
     serve = subprocess.Popen(
         [str(VENV_BIN / "bureau-stats"), "serve"],
@@ -80,6 +80,23 @@ def test_serve_then_trigger_a_backfill_by_api(
         stderr=subprocess.STDOUT,
     )
     try:
+        yield serve
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        try:
+            serve.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            serve.kill()
+            serve.wait()
+        log.close()
+
+
+def test_serve_then_trigger_a_backfill_by_api(
+    prefect_server: PrefectServer, tmp_path: Path
+) -> None:
+    w = new_workdir(tmp_path / "w", ("cases",))
+    env = prefect_server.env(**w.env())
+    with _serving(env, tmp_path):
         api = prefect_server.api_url
         nightly = _deployment(api, "nightly/nightly")
         schedule = nightly["schedules"][0]["schedule"]
@@ -91,14 +108,7 @@ def test_serve_then_trigger_a_backfill_by_api(
         run = _wait_final(api, run_id)
         assert run["state"]["type"] == "COMPLETED", run["state"]
         assert run["parameters"]["sources"] == ["cases"]
-    finally:
-        serve.send_signal(signal.SIGTERM)
-        try:
-            serve.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            serve.kill()
-            serve.wait()
-        log.close()
+        assert run["name"] == "backfill 2024-01-01..2024-02-29 [cases]"
     ledger = _status(w, env)
     assert sorted(ledger) == [
         "cases/行政处罚案件_20240101-20240131.xlsx",
@@ -119,16 +129,8 @@ def test_served_nightly_names_a_missing_month_and_the_event_reaches_the_feed(
     w = new_workdir(tmp_path / "w", ("medical_device",))
     (w.landing / "medical_device" / "医疗器械经营许可_20240301-20240331.csv").unlink()
     env = prefect_server.env(**w.env())
-    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below
-    serve = subprocess.Popen(
-        [str(VENV_BIN / "bureau-stats"), "serve"],
-        env=env,
-        cwd=REPO,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     api = prefect_server.api_url
-    try:
+    with _serving(env, tmp_path):
         # the server checks the deployment's parameter schema: no flow run is even created
         backfill_id = _deployment(api, "backfill/backfill")["id"]
         refused = httpx.post(
@@ -146,14 +148,6 @@ def test_served_nightly_names_a_missing_month_and_the_event_reaches_the_feed(
         assert "registratoin" in refused.text and all(n in refused.text for n in SOURCES)
         run_id = _trigger(api, _deployment(api, "nightly/nightly")["id"], {})
         run = _wait_final(api, run_id)
-    finally:
-        serve.send_signal(signal.SIGTERM)
-        try:
-            serve.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            serve.kill()
-            serve.wait()
-        log.close()
     assert run["state"]["type"] == "COMPLETED", run["state"]
     assert run["name"] == f"nightly {bureau_today().isoformat()}"
     artifacts = httpx.post(
