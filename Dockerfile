@@ -27,8 +27,16 @@ RUN useradd --create-home --uid 10001 bureau \
 
 WORKDIR /app
 
-# Dependencies first (cached layer), then the code.
-COPY --chown=bureau pyproject.toml README.md ./
+# Dependencies first, in a layer of their own: rebuilt only when pyproject.toml or the lock
+# file change, not when the code does. The lock file (requirements.lock, exact versions) is
+# used when the repository has one, else the ranges of pyproject.toml.
+COPY --chown=bureau pyproject.toml requirements.lock* ./
+RUN if [ -f requirements.lock ]; then pip install -r requirements.lock; \
+    else python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt; fi
+
+# Then the code, installed without resolving the dependencies again.
+COPY --chown=bureau README.md ./
 COPY --chown=bureau bureau_stats ./bureau_stats
 COPY --chown=bureau connectors ./connectors
 COPY --chown=bureau expectations ./expectations
@@ -39,7 +47,7 @@ COPY --chown=bureau tasks ./tasks
 COPY --chown=bureau flows ./flows
 COPY --chown=bureau demo_data ./demo_data
 COPY --chown=bureau prefect.yaml ./
-RUN pip install -e . && bureau-stats --help >/dev/null
+RUN pip install --no-deps -e . && pip check && bureau-stats --help >/dev/null
 
 USER bureau
 VOLUME ["/data/landing", "/data/data_docs", "/data/reports", "/data/var", "/var/lib/prefect"]

@@ -36,6 +36,9 @@ def _adbc_uri(url: str) -> str:
 
 
 def copy_baseline(landing: str, url: str) -> dict[str, Any]:
+    from bureau_stats.extras import require
+
+    require("adbc", "the ADBC baseline")
     import adbc_driver_postgresql.dbapi as adbc
     from sqlalchemy import create_engine
 

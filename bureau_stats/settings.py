@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "BUREAU_STATS_"
@@ -61,6 +61,21 @@ class Settings(BaseSettings):
     delivery_due_day: int = Field(default=10, ge=1, le=31)
     # `run` reads the next file in a separate process while one is audited and published
     read_ahead: Literal["process", "thread"] = "process"
+    # GX's internals used by the audit on the tested GX version (expectations.gx_compat, which
+    # reads this variable itself in every process that audits); off: GX's public API only.
+    gx_compat: bool = True
+    # The Prefect notification block (`TYPE/NAME`) the committed automations notify through
+    # (`bureau-stats automations apply`); unset: they fire but do nothing.
+    notify_block: str | None = None
+
+    @field_validator("task_runner")
+    @classmethod
+    def _dask_needs_its_extra(cls, kind: str) -> str:
+        if kind.strip().lower() == "dask":
+            from bureau_stats.extras import require
+
+            require("dask", "BUREAU_STATS_TASK_RUNNER=dask")
+        return kind
 
     def secret(self, name: str) -> SecretStr | None:
         """The secret `name` (one of SECRETS): its own value when given, else the Prefect

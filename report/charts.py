@@ -7,7 +7,6 @@ axis labels instead of Chinese ones (and a warning), rather than boxes for every
 from __future__ import annotations
 
 import io
-import logging
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,10 +22,14 @@ from matplotlib import pyplot as plt  # noqa: E402
 
 from metrics.engine import Value  # noqa: E402
 
+# The Regular weight of Noto Sans SC (OFL), a static font shipped by the Python dependency
+# `pylopdf-fonts-zh-cn`: charts look the same on every machine, with no system font.
+PACKAGED_FONT = ("pylopdf_fonts_zh_cn", "NotoSansSC-Regular.otf")
+PACKAGED_FAMILY = "Noto Sans SC"
 # Families tried in order; the first one installed is used.
 CJK_FAMILIES = (
+    PACKAGED_FAMILY,
     "Noto Sans CJK SC",
-    "Noto Sans SC",
     "Source Han Sans SC",
     "WenQuanYi Micro Hei",
     "WenQuanYi Zen Hei",
@@ -45,11 +48,8 @@ class NoCJKFontWarning(UserWarning):
 
 @cache
 def cjk_font() -> str | None:
-    """The family name of an installed CJK font, or None.
-
-    The Python dependency `manimgx-fonts-cjk` ships Noto Sans CJK (OFL), so a fresh
-    `pip install` draws Chinese without any system font.
-    """
+    """The family name of an installed CJK font, or None: the packaged Noto Sans SC Regular
+    (`PACKAGED_FONT`) when installed, else a system CJK font."""
     _register_packaged_font()
     installed = {f.name for f in font_manager.fontManager.ttflist}
     for family in CJK_FAMILIES:
@@ -67,21 +67,15 @@ def cjk_font() -> str | None:
 
 
 def _register_packaged_font() -> None:
-    # The variable font has no separate "normal" weight entry; matplotlib says so once per
-    # glyph lookup at WARNING level, which is noise for an operator.
-    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
+    package, name = PACKAGED_FONT
     try:
         from importlib.resources import files
 
-        folder = files("manimgx_fonts_cjk")
+        font = files(package) / name
     except ModuleNotFoundError:
         return
-    for entry in folder.iterdir():
-        if entry.name.lower().endswith((".ttc", ".otf", ".ttf")):
-            try:
-                font_manager.fontManager.addfont(str(entry))
-            except (OSError, RuntimeError):
-                continue
+    if font.is_file():
+        font_manager.fontManager.addfont(str(font))
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,9 @@ def build_task_runner(
     if kind == "thread":
         return ThreadPoolTaskRunner(max_workers=MAX_THREADS)
     if kind == "dask":
+        from bureau_stats.extras import require
+
+        require("dask", "the dask task runner")
         from prefect_dask import DaskTaskRunner
 
         if dask_address:

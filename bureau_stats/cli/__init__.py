@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "bureau_stats.cli.operate",
     "bureau_stats.cli.demo",
     "bureau_stats.cli.security",
+    "bureau_stats.cli.admin",
 )
 
 

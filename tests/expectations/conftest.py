@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -99,3 +99,31 @@ def make_batch() -> Callable[..., ExtractedBatch]:
         return batch_of(code, frame, period)
 
     return factory
+
+
+@pytest.fixture(autouse=True, params=["compat", "public"])
+def gx_mode(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every audit test runs twice: with GX's compatibility module (expectations.gx_compat) and
+    on GX's public API only (BUREAU_STATS_GX_COMPAT=off). Modules about the module's own
+    shortcuts override this fixture with the compat mode alone."""
+    from expectations import gx_compat
+
+    gx_compat.configure(request.param == "compat")
+    yield str(request.param)
+    gx_compat.configure(None)
+
+
+@pytest.fixture()
+def merges(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many chunk results each merge got (proves the chunked path ran, and how)."""
+    seen: list[int] = []
+    from expectations import audit
+
+    real = audit.merge_results
+
+    def spy(parts: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(len(parts))
+        return real(parts, *args, **kwargs)
+
+    monkeypatch.setattr(audit, "merge_results", spy)
+    return seen

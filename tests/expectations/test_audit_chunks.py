@@ -4,7 +4,7 @@ one Great Expectations run over the whole file."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -26,12 +26,10 @@ from connectors.batch import ExtractedBatch
 from connectors.canonical import canonical_schema, canonical_table
 from connectors.sources import get_source
 from connectors.spool import SpooledRows, SpoolWriter
-from expectations import audit
-from expectations.audit import (
-    RESULT_FORMAT,
-    AuditOutcome,
+from expectations import audit, gx_compat
+from expectations.audit import RESULT_FORMAT, AuditOutcome, audit_batch
+from expectations.gx_compat.chunks import (
     MapCounts,
-    audit_batch,
     map_outcome,
     merge_results,
     text_uniqueness,
@@ -44,6 +42,15 @@ WHOLE = 10**9  # chunk_rows that keeps any test batch in one piece
 CHUNK = 100
 
 MakeBatch = Callable[..., ExtractedBatch]
+
+
+@pytest.fixture(autouse=True)
+def gx_mode() -> Iterator[str]:
+    """Chunks exist only with the compatibility module on (test_gx_compat compares them with
+    whole-file audits on the public API)."""
+    gx_compat.configure(True)
+    yield "compat"
+    gx_compat.configure(None)
 
 
 def run(batch: ExtractedBatch, docs: Path, chunk_rows: int, **kw: Any) -> AuditOutcome:
@@ -69,20 +76,6 @@ def stored(outcome: AuditOutcome) -> dict[str, Any]:
         assert name not in out
         out[name] = (item["success"], item["result"], item["exception_info"]["raised_exception"])
     return out
-
-
-@pytest.fixture()
-def merges(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many chunk results each merge got (proves the chunked path ran, and how)."""
-    seen: list[int] = []
-    real = audit.merge_results
-
-    def spy(parts: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.append(len(parts))
-        return real(parts, *args, **kwargs)
-
-    monkeypatch.setattr(audit, "merge_results", spy)
-    return seen
 
 
 def compare(

@@ -1,8 +1,9 @@
-"""The shortcut around ValidationDefinition.run gives GX's own result, field for field."""
+"""The shortcut around ValidationDefinition.run (gx_compat.fast_run) gives GX's own result,
+field for field, and gives GX back untouched when uninstalled."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -15,9 +16,18 @@ from great_expectations.core.run_identifier import RunIdentifier
 
 from connectors.batch import ExtractedBatch
 from connectors.sources import SOURCES, get_source
-from expectations import audit, gx_run
+from expectations import audit, gx_compat
+from expectations.gx_compat import fast_run as gx_run
 
 MakeBatch = Callable[..., ExtractedBatch]
+
+
+@pytest.fixture(autouse=True)
+def gx_mode() -> Iterator[str]:
+    """These tests are about the shortcuts themselves: compatibility module on."""
+    gx_compat.configure(True)
+    yield "compat"
+    gx_compat.configure(None)
 
 
 def _both(batch: ExtractedBatch, docs: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -90,12 +100,34 @@ def test_configurations_are_remembered_only_inside_the_block() -> None:
     assert expectation.configuration.kwargs["column"] == "c"
 
 
-def test_install_is_idempotent() -> None:
+def test_install_is_idempotent_and_uninstall_gives_gx_back() -> None:
+    from great_expectations.core.id_dict import IDDict
+    from great_expectations.execution_engine import pandas_execution_engine
+    from great_expectations.expectations import expectation as gx_expectation
+
+    gx_run.uninstall()
+
+    def gx_own() -> tuple[Any, ...]:
+        return (
+            gxe.Expectation.__dict__["configuration"],
+            IDDict.__dict__["to_id"],
+            gx_expectation.camel_to_snake,
+            pandas_execution_engine.HASH_THRESHOLD,
+        )
+
+    original = gx_own()
+    assert original[3] > 0  # GX fingerprints frames by default
     gx_run.install()
-    installed = gxe.Expectation.__dict__["configuration"]
+    installed = gx_own()
+    assert all(a is not b for a, b in zip(installed[:3], original[:3], strict=True))
+    assert installed[3] == 0
     gx_run.install()
-    assert gxe.Expectation.__dict__["configuration"] is installed
-    assert getattr(installed.fget, "remembers", False)
+    assert gx_own() == installed
+    gx_run.uninstall()
+    assert gx_own() == original
+    assert not gx_run.installed()
+    gx_run.uninstall()
+    assert gx_own() == original
 
 
 @pytest.mark.parametrize(

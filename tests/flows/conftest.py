@@ -87,6 +87,7 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect
     api_url = f"http://127.0.0.1:{port}/api"
     env = PrefectServer(api_url, home, None).env()  # type: ignore[arg-type]
     env.pop("PREFECT_API_URL")
+    env["PREFECT_UI_API_URL"] = api_url  # the UI's pages call the API here (test_ui_browser)
     log = open(home / "server.log", "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [str(VENV_BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,9 @@ REPO = Path(__file__).resolve().parents[2]
 SAMPLES = Path(os.environ.get("BUREAU_STATS_SHARED", REPO.parent / "shared")) / "samples"
 TEST_PII_KEY = "test-pii-key"  # as tests/conftest.py sets it for every test
 VENV_BIN = Path(sys.executable).parent
+
+sys.path.insert(0, str(REPO))  # the repository's tools/, shared with `make screenshots`
+from tools.ui_pages import clean_env, free_port, wait_healthy  # noqa: E402,F401
 
 
 @dataclass
@@ -63,12 +64,6 @@ def new_workdir(root: Path, sources: tuple[str, ...] | None = None) -> Workdir:
 # --- a real Prefect server on loopback ---------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class PrefectServer:
     api_url: str
@@ -76,35 +71,7 @@ class PrefectServer:
     process: subprocess.Popen[bytes]
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "BUREAU_STATS_"))
-        }
-        env.update(
-            PREFECT_API_URL=self.api_url,
-            PREFECT_HOME=str(self.home),
-            PREFECT_SERVER_ANALYTICS_ENABLED="false",
-            DO_NOT_TRACK="1",
-            GX_ANALYTICS_ENABLED="false",
-            PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        )
-        env.update(extra)
-        return env
-
-
-def wait_healthy(api_url: str, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"prefect server exited with {process.returncode}")
-        try:
-            if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"prefect server at {api_url} not healthy after {timeout} s")
+        return clean_env(PREFECT_API_URL=self.api_url, PREFECT_HOME=str(self.home), **extra)
 
 
 def run_cli(

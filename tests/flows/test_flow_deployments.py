@@ -133,10 +133,10 @@ def test_dockerfile_copies_what_exists_and_installs_the_project() -> None:
     paths = [p for line in copied for p in shlex.split(line)]
     assert "pyproject.toml" in paths and "prefect.yaml" in paths
     for p in paths:
-        assert (REPO / p).exists(), p
+        assert p.endswith("*") or (REPO / p).exists(), p  # a glob may match nothing
     packages = _yaml_like_packages()
     assert packages <= {p.rstrip("/") for p in paths}
-    assert "pip install -e ." in text and "bureau-stats --help" in text
+    assert "pip install --no-deps -e ." in text and "bureau-stats --help" in text
     assert "PREFECT_SERVER_ANALYTICS_ENABLED=false" in text
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,48 +17,11 @@ import pytest
 import yaml
 from flow_helpers import REPO, VENV_BIN, PrefectServer, Workdir, new_workdir, run_cli
 
+from tools.ui_pages import deployment as _deployment
+from tools.ui_pages import trigger as _trigger
+from tools.ui_pages import wait_final as _wait_final
+
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
-
-FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
-
-
-def _deployment(api: str, name: str, timeout: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        r = httpx.get(f"{api}/deployments/name/{name}", timeout=10)
-        if r.status_code == 200:
-            return dict(r.json())
-        time.sleep(1)
-    raise TimeoutError(f"deployment {name} did not appear")
-
-
-# What Prefect's own client retries: the server answers 503 when its database is busy (here
-# while `serve` is still writing its deployments and schedules); nothing was created then.
-RETRIED = {429, 502, 503}
-
-
-def _trigger(api: str, deployment_id: str, parameters: dict[str, Any]) -> str:
-    for attempt in range(5):
-        r = httpx.post(
-            f"{api}/deployments/{deployment_id}/create_flow_run",
-            json={"parameters": parameters},
-            timeout=10,
-        )
-        if r.status_code not in RETRIED:
-            break
-        time.sleep(2**attempt)
-    r.raise_for_status()
-    return str(r.json()["id"])
-
-
-def _wait_final(api: str, flow_run_id: str, timeout: float = 300) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = httpx.get(f"{api}/flow_runs/{flow_run_id}", timeout=10).json()
-        if run["state"] and run["state"]["type"] in FINAL:
-            return dict(run)
-        time.sleep(1)
-    raise TimeoutError(f"flow run {flow_run_id} not finished after {timeout} s")
 
 
 def _status(w: Workdir, env: dict[str, str]) -> dict[str, dict[str, Any]]:

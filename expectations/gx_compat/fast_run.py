@@ -1,8 +1,13 @@
 """Running a GX 1.24 validation without its per-file overhead, with the same result.
 
-Great Expectations' fixed cost per validated file was most of a small run (≈ 0.2–0.46 s a file,
-over 100 files a year per district). Two parts of it do no work for us:
+Everything here reaches into GX internals; `gx_compat` uses it only on the GX versions it was
+tested on, and `uninstall` puts GX back as it was (the public-API path runs unpatched GX).
 
+Great Expectations' fixed cost per validated file was most of a small run (≈ 0.2–0.46 s a file,
+over 100 files a year per district). Four parts of it do no work for us:
+
+- GX fingerprints every frame under 1 GB (`HASH_THRESHOLD`; an md5 over all cells): about half
+  the audit time on 1M rows, and a digest of personal data the audit only scrubs again.
 - `ValidationDefinition.run` checks its stores for freshness and stores every result in the
   context's in-memory results store (a full serialization per file), which the audit then
   deleted: `validate_frame` runs the same `Validator` and sets the same `meta` itself.
@@ -19,7 +24,7 @@ The audit's tests compare every stored field with a `ValidationDefinition.run` r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
@@ -38,6 +43,8 @@ _REMEMBERED: ContextVar[dict[int, tuple[object, Any]] | None] = ContextVar(
 )
 # (IDDict class, ignored keys, frozen kwargs) -> the id `IDDict.to_id` gives them
 _IDS: ContextVar[dict[tuple[Any, ...], Any] | None] = ContextVar("gx_remembered_ids", default=None)
+# (owner, attribute) -> GX's own value, kept while patched (restored by `uninstall`)
+_ORIGINALS: dict[tuple[Any, str], Any] = {}
 _SCALARS = frozenset({str, int, bool, type(None)})
 _MAPPINGS: set[type] = {dict}  # and GX's IDDict, once installed
 
@@ -66,22 +73,43 @@ def frozen(value: Any) -> tuple[Any, ...]:
     raise _NotJsonLike
 
 
+def _patch(owner: Any, name: str, value: Any) -> None:
+    key = (owner, name)
+    if key not in _ORIGINALS:
+        _ORIGINALS[key] = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
+    setattr(owner, name, value)
+
+
+def installed() -> bool:
+    return bool(_ORIGINALS)
+
+
 def install() -> None:
-    """Patch GX once per process (idempotent)."""
+    """Patch GX once per process (idempotent; undone by `uninstall`)."""
+    if installed():
+        return
+    from great_expectations.core.id_dict import IDDict
+    from great_expectations.execution_engine import pandas_execution_engine
     from great_expectations.expectations import expectation as gx_expectation
 
+    _patch(pandas_execution_engine, "HASH_THRESHOLD", 0)
     # The type name comes from the class name through a regex, tens of thousands of times per
     # suite run; the function is pure.
-    if not hasattr(gx_expectation.camel_to_snake, "cache_info"):
-        gx_expectation.camel_to_snake = lru_cache(maxsize=None)(gx_expectation.camel_to_snake)  # type: ignore[assignment]
+    _patch(gx_expectation, "camel_to_snake", lru_cache(maxsize=None)(gx_expectation.camel_to_snake))
+    _MAPPINGS.add(IDDict)
+    _patch(IDDict, "to_id", _remembering_to_id(IDDict.to_id))
+    built = gx_expectation.Expectation.__dict__["configuration"]
+    _patch(gx_expectation.Expectation, "configuration", property(_remembering(built.fget)))
 
-    _remember_ids()
-    expectation_class = gx_expectation.Expectation
-    built = expectation_class.__dict__["configuration"]
-    if getattr(built.fget, "remembers", False):
-        return
-    build = built.fget
 
+def uninstall() -> None:
+    """Give GX back its own functions and constants (idempotent)."""
+    for (owner, name), value in reversed(list(_ORIGINALS.items())):
+        setattr(owner, name, value)
+    _ORIGINALS.clear()
+
+
+def _remembering(build: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def configuration(self: object) -> Any:
         memo = _REMEMBERED.get()
         if memo is None:
@@ -91,20 +119,12 @@ def install() -> None:
             hit = memo[id(self)] = (self, build(self))
         return hit[1]
 
-    configuration.remembers = True  # type: ignore[attr-defined]
     configuration.__doc__ = build.__doc__
-    expectation_class.configuration = property(configuration)  # type: ignore[method-assign,assignment]
+    return configuration
 
 
-def _remember_ids() -> None:
-    from great_expectations.core.id_dict import IDDict
-
-    _MAPPINGS.add(IDDict)
-    compute = IDDict.to_id
-    if getattr(compute, "remembers", False):
-        return
-
-    def to_id(self: IDDict, id_keys: Any = None, id_ignore_keys: Any = None) -> Any:
+def _remembering_to_id(compute: Callable[..., Any]) -> Callable[..., Any]:
+    def to_id(self: Any, id_keys: Any = None, id_ignore_keys: Any = None) -> Any:
         memo = _IDS.get()
         if memo is None or id_keys is not None or id_ignore_keys is not None:
             return compute(self, id_keys, id_ignore_keys)
@@ -116,9 +136,8 @@ def _remember_ids() -> None:
             memo[key] = compute(self)
         return memo[key]
 
-    to_id.remembers = True  # type: ignore[attr-defined]
     to_id.__doc__ = compute.__doc__
-    IDDict.to_id = to_id  # type: ignore[method-assign]
+    return to_id
 
 
 @contextmanager
@@ -159,3 +178,14 @@ def validate_frame(
     result.meta["validation_time"] = run_id.run_time
     result.meta["batch_parameters"] = {"dataframe": DATAFRAME_REPLACEMENT_STR}
     return result
+
+
+def forget_batch_data(datasource: Any) -> None:
+    """GX's pandas engine keeps the last frame validated for each asset, and every metric
+    computed on it (row-long boolean series), until that asset is validated again: drop them
+    after each run, so a validated chunk is freed before the next one is built."""
+    engine = datasource.get_execution_engine()
+    engine.batch_manager.reset_batch_cache()
+    metric_cache = getattr(engine, "_metric_cache", None)
+    if isinstance(metric_cache, dict):
+        metric_cache.clear()
