@@ -137,6 +137,7 @@ class RunResult:
     refreshed_years: list[int] = field(default_factory=list)
     reports: list[str] = field(default_factory=list)
     data_docs: str | None = None
+    overdue: list[Any] = field(default_factory=list)  # connectors.cadence.Overdue (nightly)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     finished_at: datetime | None = None
     read_seconds: float = 0.0  # spent in the reader (overlaps auditing and publishing)
@@ -197,6 +198,7 @@ class RunResult:
             "refreshed_years": list(self.refreshed_years),
             "reports": list(self.reports),
             "data_docs": self.data_docs,
+            "overdue": [o.to_dict() for o in self.overdue],
             "started_at": self.started_at.isoformat(timespec="seconds"),
             "finished_at": self.finished_at.isoformat(timespec="seconds")
             if self.finished_at

@@ -33,6 +33,7 @@ from connectors.canonical import empty_table
 from connectors.sources import SOURCES
 from connectors.verdict import needs_audit
 from warehouse.checks import ytd_decreases
+from warehouse.delivery_warnings import record_warnings
 from warehouse.ledger import BatchRecord, Delivery, order_deliveries, register_deliveries
 from warehouse.publish import PublishResult, publish_batch, quarantine_batch, run_audit
 from warehouse.schema import batch as batch_table
@@ -337,6 +338,7 @@ def publish_delivery(
             outcome.warnings += ytd_decreases(engine, SOURCES[file.source], record.id)
         for warning in outcome.warnings:
             log.warning("%s: %s", file.relative, warning)
+        record_warnings(engine, record.id, outcome.warnings)  # `status --json` lists them
         return outcome
 
     finally:

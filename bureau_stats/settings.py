@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     # None: the warehouse's defaults (warehouse.leases: 300 s and 1800 s).
     lease_ttl_seconds: float | None = Field(default=None, gt=0)
     lock_wait_seconds: float | None = Field(default=None, ge=0)
+    # A period's export is due by this day of the month after the period (late deliveries:
+    # `status --late`, the nightly summary and its overdue events; connectors/cadence.py).
+    delivery_due_day: int = Field(default=10, ge=1, le=31)
     # `run` reads the next file in a separate process while one is audited and published
     read_ahead: Literal["process", "thread"] = "process"
     # GX's internals used by the audit on the tested GX version (expectations.gx_compat, which

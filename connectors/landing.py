@@ -74,7 +74,7 @@ def parse_name(source: Source, name: str) -> tuple[date, date, int, str] | str:
             return "the period in the name ends before it starts"
         start, end = parsed_start, parsed_end
         if not _fits_shape(source, start, end):
-            return f"the period in the name is not one calendar {source.period_shape.replace('_', '-')}"
+            return f"the period in the name is not one calendar {source.cadence.replace('_', '-')}"
     version = int(m["version"]) if m["version"] else 1
     return start, end, version, m["ext"].lower()
 
@@ -82,7 +82,7 @@ def parse_name(source: Source, name: str) -> tuple[date, date, int, str] | str:
 def _fits_shape(source: Source, start: date, end: date) -> bool:
     """A whole calendar month, quarter or half-year, as the source delivers (a file declaring
     1900-2099 would otherwise supersede every date it holds no row for)."""
-    months = PERIOD_MONTHS[source.period_shape]
+    months = PERIOD_MONTHS[source.cadence]
     if start.day != 1 or (start.month - 1) % months:
         return False
     last_month = start.month + months - 1

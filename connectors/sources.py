@@ -8,16 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 ColumnType = Literal["text", "enum", "bool", "date", "epoch_ms_date", "month", "int", "decimal"]
 FileFormat = Literal["csv", "xlsx", "json"]
 Encoding = Literal["utf-8", "gb18030"]  # UTF-8 with or without BOM; GB18030
 Check = Literal["uscc", "uscc_alphabet", "resident_id"]
-# The calendar span one delivery covers (its name's declared period): a whole month, quarter
-# or half-year, aligned on the calendar. A name declaring anything else is not a delivery.
-PeriodShape = Literal["month", "quarter", "half_year"]
-PERIOD_MONTHS: dict[PeriodShape, int] = {"month": 1, "quarter": 3, "half_year": 6}
+# How often a source delivers: one export per calendar month, quarter or half-year (the
+# periods of the contract's sample exports). It is also the span a delivery's name must declare,
+# aligned on the calendar (a name declaring anything else is not a delivery), and each period's
+# export is due by a configurable day of the month after it (BUREAU_STATS_DELIVERY_DUE_DAY;
+# connectors/cadence.py).
+Cadence = Literal["month", "quarter", "half_year"]
+PERIOD_MONTHS: dict[Cadence, int] = {"month": 1, "quarter": 3, "half_year": 6}
 
 BOOL_VALUES = {"是": True, "否": False}
 CAMPAIGNS = ("加油机作弊专项", "无证经营烟草专项", "烧烤餐饮安全整治", "冻品走私联合检查")
@@ -105,13 +108,13 @@ class Source:
     header_row: int = 1
     # Monthly files are named <stem>_YYYYMM; period files <stem>_YYYYMMDD-YYYYMMDD.
     monthly: bool = False
-    # The span a delivery's declared period must have (the samples' layout of each source).
-    period_shape: PeriodShape = "month"
     # Partition date: the column marked P; rows where it is blank fall back to this field.
     partition_fallback: str | None = None
     # JSON exports: the list of records and the declared record count.
     json_records: str = "records"
     json_total: str | None = None
+    # Delivery cadence: the span a name declares and which periods must arrive (Cadence).
+    cadence: Cadence = "month"
 
     @property
     def key_fields(self) -> tuple[str, ...]:
@@ -460,11 +463,11 @@ IP_STATS = Source(
 IP_CASES = Source(
     code="ip_cases",
     area="ip",
-    period_shape="quarter",
     label="知识产权案件及线索",
     file_stem="知识产权案件",
     format="csv",
     encodings=("gb18030",),
+    cadence="quarter",
     columns=(
         Column("编号", "ref_no", key=True),
         enum("类型", "kind", "专利侵权纠纷", "商标侵权", "假冒专利", "电商平台线索"),
@@ -478,12 +481,12 @@ IP_CASES = Source(
 IP_PLEDGE = Source(
     code="ip_pledge",
     area="ip",
-    period_shape="half_year",
     label="知识产权质押登记",
     file_stem="知识产权质押登记",
     format="xlsx",
     sheet="质押登记",
     header_row=1,
+    cadence="half_year",
     columns=(
         Column("登记号", "reg_no", key=True),
         Column("出质人", "pledgor", required=True, party=True),
@@ -515,6 +518,15 @@ SOURCES: dict[str, Source] = {
         IP_PLEDGE,
     )
 }
+
+
+# The source names as a closed type: a flow parameter annotated with it is a choice in the
+# Prefect UI form, and an unknown name is refused before the flow runs. Built from SOURCES (a
+# new source needs nothing here); type checkers see `str`.
+if TYPE_CHECKING:
+    SourceName = str
+else:
+    SourceName = Literal[tuple(SOURCES)]
 
 
 def get_source(code: str) -> Source:

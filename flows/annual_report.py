@@ -8,10 +8,12 @@ from prefect import flow
 
 from flows.common import flow_run
 from flows.run import refresh_years
+from flows.run_names import annual_report_run_name
 
 
 @flow(
     name="annual-report",
+    flow_run_name=annual_report_run_name,
     description="Refresh the metrics of one year and render its annual report.",
     validate_parameters=True,
 )

@@ -7,13 +7,16 @@ from typing import Any
 
 from prefect import flow
 
+from connectors.sources import SourceName
 from flows.common import call_flow, run_flow
 from flows.run import RunRequest
+from flows.run_names import backfill_run_name
 from tasks.runner import SettingsTaskRunner
 
 
 @flow(
     name="backfill",
+    flow_run_name=backfill_run_name,
     description="Re-process delivered files of a date range in their original delivery order.",
     task_runner=SettingsTaskRunner(),
     validate_parameters=True,
@@ -21,7 +24,7 @@ from tasks.runner import SettingsTaskRunner
 def backfill(
     start: date,
     end: date,
-    sources: list[str] | None = None,
+    sources: list[SourceName] | None = None,
     force: bool = False,
     dry_run: bool = False,
     wait: bool = False,

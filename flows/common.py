@@ -13,6 +13,7 @@ from connectors.bureau_time import BUREAU_TZ
 from flows.executors import PrefectExecutor
 from flows.run import RunRequest, RunSetup, run_landing
 from tasks.context import clean_overrides, run_context, settings_for
+from tasks.run_logs import forward_project_logs
 
 
 def current_year() -> int:
@@ -69,6 +70,7 @@ def flow_run(
 ) -> Iterator[PrefectExecutor]:
     """The run's settings read once (its parameters as overrides), its secrets loaded, its
     lease holder: the Prefect executor of the run model, its run context set for the block."""
+    forward_project_logs()  # the project's own log lines reach this run's log in the UI
     overrides = clean_overrides(landing=landing, max_parallel_sources=max_parallel_sources)
     load_secrets(overrides, needs_pii_key=needs_pii_key)
     settings = settings_for(overrides)

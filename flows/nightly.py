@@ -9,11 +9,13 @@ from prefect import flow
 from bureau_stats.outcome import RunResult
 from flows.common import call_flow, run_flow
 from flows.run import RunRequest
+from flows.run_names import nightly_run_name
 from tasks.runner import SettingsTaskRunner
 
 
 @flow(
     name="nightly",
+    flow_run_name=nightly_run_name,
     description="Publish new export files, refresh metrics, re-render the report.",
     task_runner=SettingsTaskRunner(),
     validate_parameters=True,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bureau_stats.outcome import PUBLISHED_STATUSES, FileOutcome, RunResult
 from tasks.files import final_statuses, plan_backfill, plan_nightly, register_plan, survey_landing
+from tasks.lateness import late_deliveries
 from tasks.locks import Leases, lock_sources, unlock_sources
 from tasks.plan import BackfillPlan, PlannedFile
 from tasks.refresh import build_data_docs, refresh_metrics, render_annual_report
@@ -110,6 +111,8 @@ def run_landing(executor: Executor, request: RunRequest) -> RunResult | Backfill
         )
     audited = bool(result.published) or bool(result.quarantined)
     result.data_docs = data_docs(executor, audited and request.build_docs)
+    if not request.backfill:  # the nightly's look at what has not been delivered
+        result.overdue = step(late_deliveries, setup.overrides)
     return result
 
 

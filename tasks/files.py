@@ -39,6 +39,7 @@ from tasks.retry import (
     quiet_soft_timeout_notice,
     retry_on_transient,
 )
+from tasks.run_logs import forward_project_logs
 
 quiet_soft_timeout_notice()
 
@@ -274,6 +275,7 @@ def process_file(
     A quarantined file is a normal outcome; a read or database error makes the task fail so
     Prefect retries it (the ledger row stays `pending`, so nothing is half-done meanwhile).
     """
+    forward_project_logs()  # a Dask worker is another process
     import_file_pipeline()
     from bureau_stats.pipeline import audit_delivery, extract_delivery, publish_delivery
     from connectors.spool import spooling

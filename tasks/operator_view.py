@@ -88,6 +88,9 @@ def summary_markdown(result: RunResult, *, flow_run_id: str | None = None) -> st
             "A failed file is not in the ledger as published; the next run (or a retry of "
             "this run) processes it again.",
         ]
+    lines += warnings_section(result.outcomes)
+    if result.flow == "nightly":
+        lines += overdue_section(result.overdue)
     if result.ignored:
         lines += ["", f"Ignored in the landing area: {len(result.ignored)} file(s)."]
     if result.refreshed_years:
@@ -96,6 +99,52 @@ def summary_markdown(result: RunResult, *, flow_run_id: str | None = None) -> st
     if result.reports:
         lines += ["", "Reports:", ""] + [f"- `{r}`" for r in result.reports]
     return "\n".join(lines)
+
+
+def warnings_section(outcomes: Iterable[FileOutcome]) -> list[str]:
+    """Files published with warnings (future dates, year-to-date decreases, a single sheet
+    read): file, rule and how many rows; the lines themselves are in the run's log."""
+    from connectors.file_warnings import summarize
+
+    rows = [(o.file, w) for o in outcomes for w in summarize(o.warnings)]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## Warnings",
+        "",
+        "| file | rule | column | rows | what |",
+        "|---|---|---|---:|---|",
+    ]
+    for file, w in rows:
+        lines.append(
+            f"| {_cell(file)} | {w.rule} | {_cell(w.column or '')} | "
+            f"{'' if w.rows is None else w.rows} | {_cell(w.what)} |"
+        )
+    lines += ["", "A warning rejects nothing: the file is published. Details in the run's log."]
+    return lines
+
+
+def overdue_section(overdue: Iterable[Any], per_source: int = 12) -> list[str]:
+    """Late and missing deliveries: each overdue period per source with its days overdue."""
+    from connectors.cadence import by_source
+
+    grouped = by_source(overdue)
+    lines = ["", "## Late and missing deliveries", ""]
+    if not grouped:
+        return [*lines, "No delivery is overdue."]
+    lines += ["| source | period | due | days overdue | |", "|---|---|---|---:|---|"]
+    for source, periods in grouped.items():
+        for o in periods[:per_source]:
+            lines.append(f"| {source} | {o.period} | {o.due} | {o.days_overdue} | {o.why} |")
+        if len(periods) > per_source:
+            lines.append(f"| {source} | … {len(periods) - per_source} more | | | |")
+    lines += [
+        "",
+        "Each source emitted a `bureau-stats.delivery.overdue` event; "
+        "`bureau-stats status --late` lists the same.",
+    ]
+    return lines
 
 
 def accounting_rows(outcomes: Iterable[FileOutcome]) -> list[dict[str, Any]]:

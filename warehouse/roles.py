@@ -2,7 +2,7 @@
 
 `create_reader_role(engine)` creates (or brings back into shape) the role `bureau_stats_reader`:
 it may connect to the warehouse database, use the warehouse schema, and SELECT from the ledger
-(`batch`, `reject`), the nine source tables and the metrics mart (`metric_mart`), plus
+(`batch`, `reject`, `delivery_warning`), the nine source tables and the metrics mart (`metric_mart`), plus
 `alembic_version` so that `open_warehouse` can check the schema is current. Nothing else: no
 INSERT/UPDATE/DELETE/TRUNCATE, no CREATE, not `source_lock`; every transaction of the role is
 read-only by default as well (`default_transaction_read_only`). Run it again after a migration
@@ -25,7 +25,7 @@ from warehouse.engine import WarehouseError, full_metadata
 READER_ROLE = "bureau_stats_reader"
 ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 # Tables a report consumer may read, besides every per-source table.
-READABLE_TABLES = ("batch", "reject", "metric_mart", "alembic_version")
+READABLE_TABLES = ("batch", "reject", "delivery_warning", "metric_mart", "alembic_version")
 
 
 def readable_tables() -> list[str]:

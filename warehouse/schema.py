@@ -128,6 +128,19 @@ reject = Table(
     Column("raw", Text, nullable=False),
 )
 
+# Grain: one row per warning rule of a delivered file (future dates, a year-to-date figure
+# that fell, a single sheet read...): the rule, the column, how many rows (NULL: the file).
+# A warning rejects nothing; re-processing the file replaces its rows.
+delivery_warning = Table(
+    "delivery_warning",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("batch_id", ForeignKey("batch.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("rule", String(32), nullable=False),
+    Column("column", Text),
+    Column("rows", Integer),
+)
+
 # Grain: one row per (source, held lock); a database-level guard that two runs never
 # publish the same source at once.
 source_lock = Table(

@@ -252,17 +252,35 @@ def status(
         str | None, typer.Option("--source", help="Only this source, e.g. registration")
     ] = None,
     warehouse: WarehouseOption = None,
+    late: Annotated[
+        bool,
+        typer.Option(
+            "--late",
+            help="Overdue periods per source instead (due by BUREAU_STATS_DELIVERY_DUE_DAY of "
+            "the month after each period)",
+        ),
+    ] = False,
 ) -> None:
-    """The batch ledger: every delivered file, its status and row accounting, oldest first."""
+    """The batch ledger: every delivered file, its status and row accounting, oldest first.
+
+    With --late: each source's overdue periods (late or missing deliveries) and days overdue.
+    """
     _log_to_stderr(logging.WARNING)
     from connectors.sources import SOURCES
-    from warehouse.status import list_batches
+    from warehouse.delivery_warnings import ledger_with_warnings
 
     if source is not None and source not in SOURCES:
         raise _fail(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
     with _usage_errors():
         engine = _engine(warehouse)
-        batches = list_batches(engine, source)
+        if late:
+            from bureau_stats.cli.late import show_late
+            from bureau_stats.settings import load_settings
+
+            show_late(engine, load_settings().delivery_due_day, source, as_json)
+            engine.dispose()
+            raise typer.Exit(EXIT_OK)
+        batches = ledger_with_warnings(engine, source)
         engine.dispose()
     if as_json:
         _print_json({"batches": batches})
@@ -302,6 +320,11 @@ def status(
         )
     console = _console()
     console.print(table)
+    for b in batches:
+        for w in b["warnings"]:
+            rows = f": {w['rows']} row(s)" if w["rows"] is not None else ""
+            column = f" ({w['column']})" if w["column"] else ""
+            console.print(f"[yellow]warning[/] {b['file']}: {w['rule']}{column}{rows}")
     by_status: dict[str, int] = {}
     for b in batches:
         by_status[b["status"]] = by_status.get(b["status"], 0) + 1

@@ -7,8 +7,11 @@ Exit codes: 0 done (every file published or unchanged), 1 some file quarantined 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Annotated, Any
 
@@ -32,12 +35,63 @@ def _error(message: str, code: int = EXIT_USAGE) -> typer.Exit:
 
 
 def _check_sources(sources: list[str] | None) -> list[str] | None:
+    """The sources named (repeated options or comma-separated), all known, or None for all."""
     from connectors.sources import SOURCES
 
-    unknown = [s for s in sources or () if s not in SOURCES]
+    names = [n.strip() for s in sources or () for n in s.split(",") if n.strip()]
+    unknown = [s for s in names if s not in SOURCES]
     if unknown:
-        raise _error(f"unknown source(s) {', '.join(unknown)}; known: {', '.join(SOURCES)}")
-    return sources or None
+        raise _error(f"unknown source(s) {', '.join(unknown)}; valid names: {', '.join(SOURCES)}")
+    return list(dict.fromkeys(names)) or None
+
+
+def refusal_line(exc: Any) -> str:
+    """A backfill refused by a lease, in one line: who holds the source, since when (bureau
+    time), and how to queue behind it instead."""
+    from warehouse.status import local_time
+
+    since = getattr(exc, "since", None)
+    when = f" since {local_time(since)}" if since else ""
+    return (
+        f"backfill refused: source {getattr(exc, 'source', '?')!r} is held by "
+        f"{getattr(exc, 'holder', '?')}{when}; wait for that run to finish, or run again "
+        "with --wait to queue behind it"
+    )
+
+
+class _NoRefusalOnConsole(logging.Filter):
+    """Keep Prefect's records of a refused run (the failed lock task and flow run, with their
+    tracebacks) off the terminal: the command prints one line instead. The run's log in the
+    Prefect UI keeps them (the filter sits on the console handlers only)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from tasks.locks import SourcesBusy
+
+        if record.exc_info and isinstance(record.exc_info[1], SourcesBusy):
+            return False
+        return "SourcesBusy" not in record.getMessage()
+
+
+@contextmanager
+def _refusal_off_console() -> Iterator[None]:
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    handlers = {
+        h
+        for lg in loggers
+        if isinstance(lg, logging.Logger)
+        for h in lg.handlers
+        if isinstance(h, PrefectConsoleHandler)
+    }
+    quiet = _NoRefusalOnConsole()
+    for h in handlers:
+        h.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for h in handlers:
+            h.removeFilter(quiet)
 
 
 def dry_run_plan(
@@ -70,7 +124,11 @@ def backfill(
     end: Annotated[str, typer.Option("--end", help="Last day of the range, YYYY-MM-DD")],
     source: Annotated[
         list[str] | None,
-        typer.Option("--source", help="Only this source (repeat for several); default all"),
+        typer.Option(
+            "--source",
+            "--sources",
+            help="Only these sources (repeat, or comma-separated); default all",
+        ),
     ] = None,
     force: Annotated[
         bool,
@@ -135,17 +193,18 @@ def backfill(
             raise
         raise _error(line) from None
     try:
-        result = run_backfill(
-            start=first,
-            end=last,
-            sources=sources,
-            force=force,
-            wait=wait,
-            max_parallel_sources=max_parallel_sources,
-            landing=landing,
-        )
+        with _refusal_off_console():
+            result = run_backfill(
+                start=first,
+                end=last,
+                sources=sources,
+                force=force,
+                wait=wait,
+                max_parallel_sources=max_parallel_sources,
+                landing=landing,
+            )
     except SourcesBusy as exc:
-        raise _error(str(exc), EXIT_BUSY) from None
+        raise _error(refusal_line(exc), EXIT_BUSY) from None
     except (MissingSettingError, WarehouseError, FileNotFoundError) as exc:
         raise _error(str(exc)) from None
     if as_json:

@@ -55,10 +55,10 @@ def test_names_of_the_contract_are_deliveries(relative: str) -> None:
     assert not isinstance(landing_file("/l", relative), IgnoredFile), relative
 
 
-def test_every_source_declares_a_period_shape() -> None:
+def test_every_source_declares_its_cadence() -> None:
     from connectors.sources import PERIOD_MONTHS, SOURCES
 
-    shapes = {code: s.period_shape for code, s in SOURCES.items()}
+    shapes = {code: s.cadence for code, s in SOURCES.items()}
     assert set(shapes.values()) <= set(PERIOD_MONTHS)
     assert shapes["ip_cases"] == "quarter" and shapes["ip_pledge"] == "half_year"
     assert shapes["registration"] == "month"

@@ -54,7 +54,7 @@ def test_every_corpus_file_gets_a_ledger_verdict(tmp_path: Path) -> None:
 )
 def test_random_bytes_through_the_pipeline_get_a_verdict(source: str, body: bytes) -> None:
     src = SOURCES[source]
-    end = {"month": "0131", "quarter": "0331", "half_year": "0630"}[src.period_shape]
+    end = {"month": "0131", "quarter": "0331", "half_year": "0630"}[src.cadence]
     name = (
         f"{src.file_stem}_202401.{src.extension}"
         if src.monthly

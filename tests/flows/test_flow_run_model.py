@@ -13,7 +13,7 @@ import pytest
 def _outputs(root: Path, result: Any) -> dict[str, Any]:
     from metrics.mart import read_mart
     from warehouse.engine import open_warehouse
-    from warehouse.ledger import list_batches
+    from warehouse.status import list_batches
 
     engine = open_warehouse(f"sqlite:///{root / 'warehouse.db'}")
     try:

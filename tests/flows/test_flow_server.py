@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +30,9 @@ def _status(w: Workdir, env: dict[str, str]) -> dict[str, dict[str, Any]]:
     return {b["file"]: b for b in json.loads(done.stdout)["batches"]}
 
 
-def test_serve_then_trigger_a_backfill_by_api(
-    prefect_server: PrefectServer, tmp_path: Path
-) -> None:
-    w = new_workdir(tmp_path / "w", ("cases",))
-    env = prefect_server.env(**w.env())
+@contextmanager
+def _serving(env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`bureau-stats serve` for the block, stopped as `docker stop` would (SIGTERM)."""
     log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below
     serve = subprocess.Popen(
         [str(VENV_BIN / "bureau-stats"), "serve"],
@@ -42,6 +42,23 @@ def test_serve_then_trigger_a_backfill_by_api(
         stderr=subprocess.STDOUT,
     )
     try:
+        yield serve
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        try:
+            serve.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            serve.kill()
+            serve.wait()
+        log.close()
+
+
+def test_serve_then_trigger_a_backfill_by_api(
+    prefect_server: PrefectServer, tmp_path: Path
+) -> None:
+    w = new_workdir(tmp_path / "w", ("cases",))
+    env = prefect_server.env(**w.env())
+    with _serving(env, tmp_path):
         api = prefect_server.api_url
         nightly = _deployment(api, "nightly/nightly")
         schedule = nightly["schedules"][0]["schedule"]
@@ -53,20 +70,77 @@ def test_serve_then_trigger_a_backfill_by_api(
         run = _wait_final(api, run_id)
         assert run["state"]["type"] == "COMPLETED", run["state"]
         assert run["parameters"]["sources"] == ["cases"]
-    finally:
-        serve.send_signal(signal.SIGTERM)
-        try:
-            serve.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            serve.kill()
-            serve.wait()
-        log.close()
+        assert run["name"] == "backfill 2024-01-01..2024-02-29 [cases]"
     ledger = _status(w, env)
     assert sorted(ledger) == [
         "cases/行政处罚案件_20240101-20240131.xlsx",
         "cases/行政处罚案件_20240201-20240229.xlsx",
     ]
     assert {b["status"] for b in ledger.values()} == {"published"}
+
+
+def test_served_nightly_names_a_missing_month_and_the_event_reaches_the_feed(
+    prefect_server: PrefectServer, tmp_path: Path
+) -> None:
+    """Issue 21: a served nightly over a landing lacking March of medical_device; its name, the
+    summary's overdue section, the event in the API's event feed, the project's log lines in the
+    run's log; a backfill given an unknown source refused with the valid names."""
+    from connectors.cadence import bureau_today
+    from connectors.sources import SOURCES
+
+    w = new_workdir(tmp_path / "w", ("medical_device",))
+    (w.landing / "medical_device" / "医疗器械经营许可_20240301-20240331.csv").unlink()
+    env = prefect_server.env(**w.env())
+    api = prefect_server.api_url
+    with _serving(env, tmp_path):
+        # the server checks the deployment's parameter schema: no flow run is even created
+        backfill_id = _deployment(api, "backfill/backfill")["id"]
+        refused = httpx.post(
+            f"{api}/deployments/{backfill_id}/create_flow_run",
+            json={
+                "parameters": {
+                    "start": "2024-01-01",
+                    "end": "2024-01-31",
+                    "sources": ["registratoin"],
+                }
+            },
+            timeout=10,
+        )
+        assert refused.status_code == 409, refused.text
+        assert "registratoin" in refused.text and all(n in refused.text for n in SOURCES)
+        run_id = _trigger(api, _deployment(api, "nightly/nightly")["id"], {})
+        run = _wait_final(api, run_id)
+    assert run["state"]["type"] == "COMPLETED", run["state"]
+    assert run["name"] == f"nightly {bureau_today().isoformat()}"
+    artifacts = httpx.post(
+        f"{api}/artifacts/filter",
+        json={
+            "artifacts": {"flow_run_id": {"any_": [run_id]}, "key": {"any_": ["nightly-summary"]}}
+        },
+        timeout=10,
+    ).json()
+    summary = artifacts[0]["data"]
+    assert "| medical_device | 2024-03-01..2024-03-31 | 2024-04-10 |" in summary
+    events = httpx.post(
+        f"{api}/events/filter",
+        json={
+            "filter": {
+                "event": {"name": ["bureau-stats.delivery.overdue"]},
+                "related": {"id": [f"prefect.flow-run.{run_id}"]},
+            },
+            "limit": 50,
+        },
+        timeout=10,
+    ).json()["events"]
+    assert [e["resource"]["prefect.resource.id"] for e in events] == [
+        "bureau-stats.source.medical_device"
+    ]
+    logs = httpx.post(
+        f"{api}/logs/filter",
+        json={"logs": {"flow_run_id": {"any_": [run_id]}}, "limit": 200},
+        timeout=10,
+    ).json()
+    assert any(entry["name"] == "warehouse.publish" for entry in logs)
 
 
 def test_compose_commands_deploy_and_a_worker_runs_the_nightly(
@@ -143,6 +217,11 @@ def test_backfill_cli_dry_run_run_and_busy(prefect_server: PrefectServer, tmp_pa
         dispose_engines()
     assert busy.returncode == 3, busy.stdout + busy.stderr
     assert "0b7e3c0e-1111-4222-8333-444455556666" in busy.stderr and "since" in busy.stderr
+    # one line says it all: no traceback, no Prefect record of the failed lock task or run
+    assert "Traceback" not in busy.stderr and "SourcesBusy" not in busy.stderr, busy.stderr
+    refusals = [line for line in busy.stderr.splitlines() if "0b7e3c0e" in line]
+    assert len(refusals) == 1 and refusals[0].startswith("error: backfill refused"), busy.stderr
+    assert "--wait" in refusals[0] and "+08:00" in refusals[0]
 
 
 @pytest.mark.postgres

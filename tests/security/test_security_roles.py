@@ -29,7 +29,7 @@ from warehouse.schema import SOURCE_TABLES
 
 pytestmark = pytest.mark.postgres
 
-READABLE = {"batch", "reject", "metric_mart", "alembic_version", *SOURCE_TABLES}
+READABLE = {"batch", "reject", "delivery_warning", "metric_mart", "alembic_version", *SOURCE_TABLES}
 REFUSED = (
     "INSERT INTO batch (source, file, name, sha256, period_start, period_end, version, "
     "delivery_order, status, first_seen_at) VALUES ('cases', 'f', 'f', 'x', '2024-01-01', "

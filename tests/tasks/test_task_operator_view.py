@@ -116,3 +116,41 @@ def test_artifact_keys_and_docs_link(tmp_path: Path) -> None:
         data_docs_link(str(index), "http://docs:8080/data_docs/") == "http://docs:8080/data_docs/"
     )
     assert data_docs_link(None) is None
+
+
+def test_summary_lists_warnings_by_rule_and_rows_never_the_values() -> None:
+    result = run()
+    result.outcomes.append(
+        outcome(
+            "ip_stats/m_202402.csv",
+            "published",
+            warnings=[
+                "蓬江区 2024-02: 专利授权量(本年累计) fell from 83 to 80 (a year-to-date "
+                "figure; kept, as a revision may lower it)",
+                "江海区 2024-02: 专利授权量(本年累计) fell from 45 to 40 (a year-to-date "
+                "figure; kept, as a revision may lower it)",
+            ],
+        )
+    )
+    text = summary_markdown(result)
+    assert "## Warnings" in text
+    assert "| ip_stats/m_202402.csv | ytd_decrease | 专利授权量(本年累计) | 2 |" in text
+    assert "蓬江区" not in text and "83" not in text
+
+
+def test_nightly_summary_has_the_late_deliveries_section() -> None:
+    from datetime import date
+
+    from connectors.cadence import Overdue
+
+    result = run()
+    assert "No delivery is overdue." in summary_markdown(result)
+    result.overdue = [
+        Overdue("registration", date(2024, 3, 1), date(2024, 3, 31), date(2024, 4, 10), 970, False),
+        Overdue("ip_cases", date(2024, 4, 1), date(2024, 6, 30), date(2024, 7, 10), 879, True),
+    ]
+    text = summary_markdown(result)
+    assert "| registration | 2024-03-01..2024-03-31 | 2024-04-10 | 970 | not delivered |" in text
+    assert "| ip_cases | 2024-04-01..2024-06-30 | 2024-07-10 | 879 | only quarantined" in text
+    result.flow = "backfill"  # a backfill does not look at lateness
+    assert "Late and missing" not in summary_markdown(result)

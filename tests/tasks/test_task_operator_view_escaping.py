@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
+from bureau_stats.outcome import FileOutcome, RunResult
 from tasks.operator_view import rejects_markdown, summary_markdown
-from tasks.outcome import FileOutcome, RunResult
 
 
 def test_cells_and_details_are_escaped_in_markdown_artifacts() -> None:
