@@ -59,7 +59,7 @@ class Corpus:
         )
 
 
-def _figure(value: Any) -> Figure:
+def as_figure(value: Any) -> Figure:
     if value is None or isinstance(value, int):
         return value
     return Decimal(str(value))
@@ -137,7 +137,7 @@ def demo_corpus(landing: Path) -> Corpus:
     implied = expected_metrics(build_plan(YEAR, DEMO_SCALE))
     expected: dict[date | None, dict[str, Figure]] = {}
     for code, spec in reference["metrics"].items():
-        expected.setdefault(date.fromisoformat(spec["as_of"]), {})[code] = _figure(implied[code])
+        expected.setdefault(date.fromisoformat(spec["as_of"]), {})[code] = as_figure(implied[code])
     return Corpus(
         name="demo",
         landing=landing,
@@ -171,7 +171,7 @@ def samples_corpus(samples: Path) -> Corpus:
         superseded=frozenset(),  # every sample is the only version of its period
         person_ids=doc["natural_person_ids_that_must_not_appear_in_clear"],
         expected={
-            cut: {code: _figure(v) for code, v in doc[key].items()}
+            cut: {code: as_figure(v) for code, v in doc[key].items()}
             for key, cut in SAMPLE_CUT_OFFS.items()
         },
         complete=True,
