@@ -41,6 +41,8 @@ class Corpus:
     # True when `expected` holds every metric of the catalog at each cut-off.
     complete: bool
     periods: dict[str, tuple[date, date]] = field(default_factory=dict)
+    # Relative path -> the reasons its rejected rows are given (where the corpus says).
+    reject_reasons: dict[str, list[str]] = field(default_factory=dict)
 
     def ledger_status(self, relative: str) -> str:
         """The ledger status of a delivery after one run over the whole landing area."""
@@ -150,6 +152,7 @@ def demo_corpus(landing: Path) -> Corpus:
             f["path"]: (date.fromisoformat(f["period_start"]), date.fromisoformat(f["period_end"]))
             for f in summary["files"]
         },
+        reject_reasons={f["path"]: f["reject_reasons"] for f in summary["files"]},
     )
 
 
