@@ -67,9 +67,9 @@ def _status(w: Workdir, env: dict[str, str]) -> dict[str, dict[str, Any]]:
 
 
 def test_serve_then_trigger_a_backfill_by_api(
-    prefect_server: PrefectServer, tmp_path: Path
+    flow_landing: Path, prefect_server: PrefectServer, tmp_path: Path
 ) -> None:
-    w = new_workdir(tmp_path / "w", ("cases",))
+    w = new_workdir(flow_landing, tmp_path / "w", ("cases",))
     env = prefect_server.env(**w.env())
     log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below
     serve = subprocess.Popen(
@@ -108,10 +108,10 @@ def test_serve_then_trigger_a_backfill_by_api(
 
 
 def test_compose_commands_deploy_and_a_worker_runs_the_nightly(
-    prefect_server: PrefectServer, tmp_path: Path
+    flow_landing: Path, prefect_server: PrefectServer, tmp_path: Path
 ) -> None:
     compose = yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))
-    w = new_workdir(tmp_path / "w", ("ip_cases",))
+    w = new_workdir(flow_landing, tmp_path / "w", ("ip_cases",))
     env = prefect_server.env(**w.env())
     api = prefect_server.api_url
 
@@ -148,8 +148,10 @@ def test_compose_commands_deploy_and_a_worker_runs_the_nightly(
     assert len(ledger) == 4 and {b["status"] for b in ledger.values()} == {"published"}
 
 
-def test_backfill_cli_dry_run_run_and_busy(prefect_server: PrefectServer, tmp_path: Path) -> None:
-    w = new_workdir(tmp_path / "w", ("medical_device",))
+def test_backfill_cli_dry_run_run_and_busy(
+    flow_landing: Path, prefect_server: PrefectServer, tmp_path: Path
+) -> None:
+    w = new_workdir(flow_landing, tmp_path / "w", ("medical_device",))
     env = prefect_server.env(**w.env())
     args = ["bureau-stats", "backfill", "--start", "2024-01-15", "--end", "2024-02-10"]
 
@@ -185,7 +187,7 @@ def test_backfill_cli_dry_run_run_and_busy(prefect_server: PrefectServer, tmp_pa
 
 @pytest.mark.postgres
 def test_dask_runner_on_two_workers_gives_the_same_results(
-    prefect_server: PrefectServer, tmp_path: Path, pg_url: str
+    flow_landing: Path, prefect_server: PrefectServer, tmp_path: Path, pg_url: str
 ) -> None:
     """Production-like: Dask worker processes publishing into PostgreSQL, compared with threads."""
     import uuid
@@ -201,7 +203,7 @@ def test_dask_runner_on_two_workers_gives_the_same_results(
         for runner, schema in schemas.items():
             with admin.connect() as conn:
                 conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            w = new_workdir(tmp_path / runner, sources)
+            w = new_workdir(flow_landing, tmp_path / runner, sources)
             env = prefect_server.env(
                 **{
                     **w.env(),
