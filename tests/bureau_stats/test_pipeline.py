@@ -14,8 +14,8 @@ from bureau_stats.settings import load_settings
 from flows.run import ingest
 
 
-def _settings(tmp_path: Path, landing_samples: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    shutil.copytree(landing_samples / "ip_cases", tmp_path / "landing" / "ip_cases")
+def _settings(tmp_path: Path, demo_landing: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    shutil.copytree(demo_landing / "ip_cases", tmp_path / "landing" / "ip_cases")
     monkeypatch.setenv("BUREAU_STATS_VAR_DIR", str(tmp_path / "var"))
     return load_settings(
         landing=str(tmp_path / "landing"),
@@ -25,9 +25,9 @@ def _settings(tmp_path: Path, landing_samples: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_the_next_file_is_read_while_one_is_published(
-    tmp_path: Path, landing_samples: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, demo_landing: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = _settings(tmp_path, landing_samples, monkeypatch)
+    settings = _settings(tmp_path, demo_landing, monkeypatch)
     extracted: list[str] = []
     second_read = threading.Event()
     overlapped: list[bool] = []
@@ -55,9 +55,9 @@ def test_the_next_file_is_read_while_one_is_published(
 
 
 def test_a_failing_publish_does_not_stop_the_files_after_it(
-    tmp_path: Path, landing_samples: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, demo_landing: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = _settings(tmp_path, landing_samples, monkeypatch)
+    settings = _settings(tmp_path, demo_landing, monkeypatch)
     publish = pipeline.publish_step
 
     def publish_step(engine: Any, batch: Any, *args: Any) -> Any:
@@ -74,12 +74,12 @@ def test_a_failing_publish_does_not_stop_the_files_after_it(
 
 
 def test_the_reader_process_gives_the_same_warehouse(
-    tmp_path: Path, landing_samples: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, demo_landing: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Files read in a separate process: same outcomes, rows and accounting as in-process."""
     results = {}
     for mode in ("process", "thread"):
-        settings = _settings(tmp_path / mode, landing_samples, monkeypatch).model_copy(
+        settings = _settings(tmp_path / mode, demo_landing, monkeypatch).model_copy(
             update={"read_ahead": mode}
         )
         summary = ingest(settings)
@@ -94,38 +94,38 @@ def test_the_reader_process_gives_the_same_warehouse(
 
 
 def test_a_lease_the_database_refuses_fails_that_source_only(
-    tmp_path: Path, landing_samples: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, demo_landing: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Disk full or database gone while leasing: that source's files stay pending."""
-    settings = _settings(tmp_path, landing_samples, monkeypatch)
-    shutil.copytree(landing_samples / "ip_pledge", tmp_path / "landing" / "ip_pledge")
-    import warehouse.publish
+    settings = _settings(tmp_path, demo_landing, monkeypatch)
+    shutil.copytree(demo_landing / "ip_pledge", tmp_path / "landing" / "ip_pledge")
+    import warehouse.leases
 
-    acquire = warehouse.publish.acquire_source_locks
+    acquire = warehouse.leases.acquire_source_locks
 
     def acquire_source_locks(engine: Any, sources: list[str], *args: Any, **kw: Any) -> Any:
         if sources == ["ip_cases"]:
             raise OSError(28, "No space left on device")
         return acquire(engine, sources, *args, **kw)
 
-    monkeypatch.setattr(warehouse.publish, "acquire_source_locks", acquire_source_locks)
+    monkeypatch.setattr(warehouse.leases, "acquire_source_locks", acquire_source_locks)
     summary = ingest(settings)
     by_source = {(o.source, o.status) for o in summary.outcomes}
     assert by_source == {("ip_cases", "failed"), ("ip_pledge", "published")}
     assert summary.exit_code == 1
-    monkeypatch.setattr(warehouse.publish, "acquire_source_locks", acquire)
+    monkeypatch.setattr(warehouse.leases, "acquire_source_locks", acquire)
     again = ingest(settings)
     assert {o.status for o in again.outcomes if o.source == "ip_cases"} == {"published"}
 
 
 def test_fingerprints_keep_the_files_order_and_an_unreadable_file_fails_alone(
-    tmp_path: Path, landing_samples: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, demo_landing: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import hashlib
 
     from connectors.landing import discover
 
-    shutil.copytree(landing_samples / "ip_stats", tmp_path / "landing" / "ip_stats")
+    shutil.copytree(demo_landing / "ip_stats", tmp_path / "landing" / "ip_stats")
     files, _ = discover(str(tmp_path / "landing"))
     assert len(files) > 2
     broken = files[1].relative
@@ -153,9 +153,9 @@ def test_fingerprints_keep_the_files_order_and_an_unreadable_file_fails_alone(
 
 
 def test_a_file_that_cannot_be_hashed_fails_and_the_next_run_publishes_it(
-    tmp_path: Path, landing_samples: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, demo_landing: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = _settings(tmp_path, landing_samples, monkeypatch)
+    settings = _settings(tmp_path, demo_landing, monkeypatch)
     real = pipeline.fingerprint
     locked = sorted(p.name for p in (tmp_path / "landing" / "ip_cases").iterdir())[0]
 
@@ -181,10 +181,10 @@ def test_a_file_that_cannot_be_hashed_fails_and_the_next_run_publishes_it(
 
 
 def test_the_source_with_the_most_bytes_is_read_first_each_in_delivery_order(
-    tmp_path: Path, landing_samples: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, demo_landing: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = _settings(tmp_path, landing_samples, monkeypatch)  # ip_cases: 4 small files
-    shutil.copytree(landing_samples / "ip_pledge", tmp_path / "landing" / "ip_pledge")
+    settings = _settings(tmp_path, demo_landing, monkeypatch)  # ip_cases: 4 small files
+    shutil.copytree(demo_landing / "ip_pledge", tmp_path / "landing" / "ip_pledge")
     landing = tmp_path / "landing"
     sizes = {
         s: sum(p.stat().st_size for p in (landing / s).iterdir()) for s in ("ip_cases", "ip_pledge")
@@ -211,13 +211,13 @@ def test_the_source_with_the_most_bytes_is_read_first_each_in_delivery_order(
 @pytest.mark.parametrize("stage", ["extract_step", "run_audit"])
 def test_a_module_that_fails_to_import_leaves_the_file_pending_not_quarantined(
     tmp_path: Path,
-    landing_samples: Path,
+    demo_landing: Path,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     stage: str,
 ) -> None:
     """A broken install or a half-imported module is the machine's fault: the next run retries."""
-    settings = _settings(tmp_path, landing_samples, monkeypatch)
+    settings = _settings(tmp_path, demo_landing, monkeypatch)
     real = getattr(pipeline, stage)
     first_file: list[str] = []
 
@@ -261,13 +261,13 @@ def test_machine_errors_are_found_through_the_causes() -> None:
 
 
 def test_a_corrupt_file_whose_error_carries_an_oserror_context_is_still_quarantined(
-    tmp_path: Path, landing_samples: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, demo_landing: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """zipfile raises BadZipFile while handling an OSError on a file too short to seek in:
     that is the file, and final, not a disk to wait for."""
     import zipfile
 
-    settings = _settings(tmp_path, landing_samples, monkeypatch)
+    settings = _settings(tmp_path, demo_landing, monkeypatch)
     real = pipeline.extract_step
     corrupt = sorted(p.name for p in (tmp_path / "landing" / "ip_cases").iterdir())[-1]
 
@@ -288,13 +288,13 @@ def test_a_corrupt_file_whose_error_carries_an_oserror_context_is_still_quaranti
 
 def test_dates_after_today_are_published_with_a_warning(
     tmp_path: Path,
-    landing_samples: Path,
+    demo_landing: Path,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Rule 6 quarantines for no such reason: a file dated in the future is published, and
     the audit's warning reaches the outcome and the log."""
-    sample = landing_samples / "ip_cases" / "知识产权案件_20241001-20241231.csv"
+    sample = demo_landing / "ip_cases" / "知识产权案件_20241001-20241231.csv"
     future = tmp_path / "landing" / "ip_cases" / "知识产权案件_20991001-20991231.csv"
     future.parent.mkdir(parents=True)
     text = sample.read_bytes().decode("gb18030")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from corpora import Corpus
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
@@ -21,9 +22,9 @@ from bureau_stats.cli.app import app
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((REPO / "docs" / "status.schema.json").read_text())
-FILES = (
-    "registration/经营主体登记业务明细_20240301-20240331.csv",  # 3 rejects
-    "cases/行政处罚案件_20241001-20241031.xlsx",  # 3 duplicates
+FILES = (  # of the demo year (tests/corpora.py), which says what each holds
+    "registration/经营主体登记业务明细_20240601-20240630.csv",  # rejected rows
+    "cases/行政处罚案件_20241001-20241031.xlsx",  # duplicates
     "ip_stats/知识产权统计月报_202401.csv",
 )
 
@@ -47,11 +48,11 @@ def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture()
-def landing(tmp_path: Path, landing_samples: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def landing(tmp_path: Path, demo_landing: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "landing"
     for rel in FILES:
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(landing_samples / rel, root / rel)
+        shutil.copyfile(demo_landing / rel, root / rel)
     (root / "registration" / "~$经营主体登记业务明细_20240301-20240331.csv").write_text("lock")
     (root / "notes.txt").write_text("not a delivery")
     monkeypatch.setenv("BUREAU_STATS_VAR_DIR", str(tmp_path / "var"))
@@ -65,7 +66,10 @@ def invoke(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_run_status_rejects(landing: Path, warehouse: str) -> None:
+def test_run_status_rejects(landing: Path, warehouse: str, demo_corpus: Corpus) -> None:
+    planned = [demo_corpus.accounting[rel] for rel in FILES]
+    reasons = demo_corpus.reject_reasons[FILES[0]]
+    assert planned[0]["rows_rejected"] > 2 and planned[1]["rows_duplicate"] > 0
     code, out, err = invoke(
         "run", "--landing", str(landing), "--warehouse", warehouse, "--json", "--no-docs"
     )
@@ -84,25 +88,32 @@ def test_run_status_rejects(landing: Path, warehouse: str) -> None:
     status = json.loads(out)
     jsonschema.validate(status, SCHEMA)
     by_file = {b["file"]: b for b in status["batches"]}
-    assert (by_file[FILES[0]]["rows_read"], by_file[FILES[0]]["rows_rejected"]) == (263, 3)
-    assert (by_file[FILES[1]]["rows_read"], by_file[FILES[1]]["rows_duplicate"]) == (63, 3)
+    assert (by_file[FILES[0]]["rows_read"], by_file[FILES[0]]["rows_rejected"]) == (
+        planned[0]["rows_read"],
+        planned[0]["rows_rejected"],
+    )
+    assert (by_file[FILES[1]]["rows_read"], by_file[FILES[1]]["rows_duplicate"]) == (
+        planned[1]["rows_read"],
+        planned[1]["rows_duplicate"],
+    )
 
     code, out, _ = invoke("status", "--json", "--source", "cases", "--warehouse", warehouse)
     assert [b["file"] for b in json.loads(out)["batches"]] == [FILES[1]]
 
     code, out, _ = invoke("status", "--warehouse", warehouse)
-    assert code == 0 and "经营主体登记业务明细_20240301-20240331.csv" in out and "published" in out
-
     name = FILES[0].split("/")[1]
+    assert code == 0 and name in out and "published" in out
+
     code, out, _ = invoke("rejects", name, "--json", "--limit", "2", "--warehouse", warehouse)
     assert code == 0
     rej = json.loads(out)
-    assert rej["file"] == FILES[0] and rej["total"] == 3 and len(rej["rejects"]) == 2
+    assert rej["file"] == FILES[0] and rej["total"] == planned[0]["rows_rejected"]
+    assert len(rej["rejects"]) == 2
     assert {"line", "reason", "column", "raw"} <= set(rej["rejects"][0])
-    assert rej["rejects"][0]["reason"] in ("conflicting_key", "bad_check_digit")
+    assert rej["rejects"][0]["reason"] in reasons
 
     code, out, _ = invoke("rejects", FILES[0], "--warehouse", warehouse)
-    assert code == 0 and "bad_check_digit" in out
+    assert code == 0 and all(reason in out for reason in reasons)
 
     # Second run: same content, nothing new, still success.
     code, out, _ = invoke(

@@ -9,12 +9,12 @@ import pytest
 
 
 def test_ingest_reports_each_file_done_out_of_the_files_to_do(
-    tmp_path: Path, landing_samples: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, demo_landing: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from bureau_stats.settings import load_settings
     from flows.run import ingest
 
-    shutil.copytree(landing_samples / "ip_cases", tmp_path / "landing" / "ip_cases")
+    shutil.copytree(demo_landing / "ip_cases", tmp_path / "landing" / "ip_cases")
     monkeypatch.setenv("BUREAU_STATS_VAR_DIR", str(tmp_path / "var"))
     settings = load_settings(
         landing=str(tmp_path / "landing"), warehouse_url=f"sqlite:///{tmp_path / 'w.db'}"

@@ -362,13 +362,13 @@ def _decisions(rows: np.ndarray, keys: np.ndarray, present: np.ndarray) -> tuple
 
 
 @pytest.mark.parametrize("code", sorted(SOURCES))
-def test_sample_exports_get_the_same_duplicate_and_conflict_decisions(
-    code: str, landing_samples: Path
+def test_real_exports_get_the_same_duplicate_and_conflict_decisions(
+    code: str, demo_landing: Path
 ) -> None:
     source = SOURCES[code]
     key_fields = list(source.key_fields)
     key_columns = [i for i, c in enumerate(source.columns) if c.key]
-    files = sorted((landing_samples / code).iterdir())
+    files = sorted((demo_landing / code).iterdir())
     assert files
     per_file = {"old": [], "new": []}
     for path in files:

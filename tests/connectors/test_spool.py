@@ -156,10 +156,10 @@ def test_spooled_extraction_equals_the_in_memory_one(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_every_sample_file_spools_the_rows_it_would_keep_in_memory(
-    tmp_path: Path, landing_samples: Path
+def test_every_demo_file_spools_the_rows_it_would_keep_in_memory(
+    tmp_path: Path, demo_landing: Path
 ) -> None:
-    files, _ = discover(str(landing_samples))
+    files, _ = discover(str(demo_landing))
     for f in files:
         memory = extract_file(f, pii_key=KEY, threshold=Decimal("0.05"))
         spooled = extract_file(f, pii_key=KEY, threshold=Decimal("0.05"), spool_dir=tmp_path)

@@ -370,12 +370,12 @@ def test_scrub_removes_values_from_messages_and_lists() -> None:
     ]
 
 
-def test_real_samples_pass_through_connectors(landing_samples: Path, tmp_path: Path) -> None:
-    """One sample file per source, read by the connectors, satisfies its suite."""
+def test_real_exports_pass_through_connectors(demo_landing: Path, tmp_path: Path) -> None:
+    """One generated export per source, read by the connectors, satisfies its suite."""
     from connectors.extract import extract_file
     from connectors.landing import discover
 
-    files, _ = discover(str(landing_samples))
+    files, _ = discover(str(demo_landing))
     first = {f.source: f for f in reversed(files)}
     assert set(first) == set(SOURCES)
     for file in first.values():

@@ -2,19 +2,46 @@
 real Prefect server on loopback for the end-to-end and Dask tests (started only if needed).
 
 Flows read their settings from the environment when they run, so each test points
-`BUREAU_STATS_*` at its own working folder (a copy of the samples and its own SQLite file).
+`BUREAU_STATS_*` at its own working folder (a copy of `flow_landing` and its own SQLite file).
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from corpora import Corpus
 from flow_helpers import VENV_BIN, PrefectServer, Workdir, free_port, new_workdir, wait_healthy
+
+
+@pytest.fixture(scope="session")
+def flow_corpus(demo_corpus: Corpus, tmp_path_factory: pytest.TempPathFactory) -> Corpus:
+    """The demo year's first deliveries (its three _v2 corrections left out): one export per
+    period, as a night finds them; the backfill tests deliver corrections themselves."""
+    landing = tmp_path_factory.mktemp("flow-landing") / "landing"
+    firsts = {rel: acc for rel, acc in demo_corpus.accounting.items() if "_v2." not in rel}
+    for rel in firsts:
+        (landing / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(demo_corpus.landing / rel, landing / rel)
+    return replace(
+        demo_corpus,
+        name="flow",
+        landing=landing,
+        accounting=firsts,
+        superseded=frozenset(),
+        periods={rel: demo_corpus.periods[rel] for rel in firsts},
+        reject_reasons={rel: demo_corpus.reject_reasons[rel] for rel in firsts},
+    )
+
+
+@pytest.fixture(scope="session")
+def flow_landing(flow_corpus: Corpus) -> Path:
+    return flow_corpus.landing
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +72,7 @@ def use_workdir(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 @dataclass
 class Loaded:
-    """The samples after one nightly run (the session's reference state)."""
+    """`flow_landing` after one nightly run (the session's reference state)."""
 
     workdir: Workdir
     state: Any
@@ -54,12 +81,14 @@ class Loaded:
 
 
 @pytest.fixture(scope="session")
-def loaded(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> Loaded:
-    """One nightly run over all the samples, shared read-only by many tests."""
+def loaded(
+    prefect_harness: None, flow_landing: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Loaded:
+    """One nightly run over all of `flow_landing`, shared read-only by many tests."""
     from flows.nightly import nightly
     from tasks.context import dispose_engines
 
-    w = new_workdir(tmp_path_factory.mktemp("loaded"))
+    w = new_workdir(flow_landing, tmp_path_factory.mktemp("loaded"))
     with pytest.MonkeyPatch.context() as mp:
         for k, v in w.env().items():
             mp.setenv(k, v)

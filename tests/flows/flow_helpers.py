@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -11,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-SAMPLES = Path(os.environ.get("BUREAU_STATS_SHARED", REPO.parent / "shared")) / "samples"
 TEST_PII_KEY = "test-pii-key"  # as tests/conftest.py sets it for every test
 VENV_BIN = Path(sys.executable).parent
 
@@ -21,7 +19,7 @@ from tools.ui_pages import clean_env, free_port, wait_healthy  # noqa: E402,F401
 
 @dataclass
 class Workdir:
-    """A working folder: a landing area (copy of the samples), a warehouse, var/."""
+    """A working folder: a landing area (a copy of the flow tests' one), a warehouse, var/."""
 
     root: Path
 
@@ -52,9 +50,9 @@ class Workdir:
         return Workdir(target)
 
 
-def new_workdir(root: Path, sources: tuple[str, ...] | None = None) -> Workdir:
+def new_workdir(src: Path, root: Path, sources: tuple[str, ...] | None = None) -> Workdir:
+    """A work folder whose landing area copies `src` (all of it, or the folders of `sources`)."""
     root.mkdir(parents=True, exist_ok=True)
-    src = SAMPLES / "landing"
     for folder in sorted(src.iterdir()):
         if sources is None or folder.name in sources:
             shutil.copytree(folder, root / "landing" / folder.name)

@@ -1,4 +1,4 @@
-"""Backfills (issues 4 and 9) run by Prefect over a copy of the loaded samples."""
+"""Backfills (issues 4 and 9) run by Prefect over a copy of the loaded landing area."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 import pytest
+from corpora import Corpus
 from flow_helpers import artifacts_of
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
@@ -14,6 +15,8 @@ pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 MARCH = (date(2024, 3, 1), date(2024, 3, 31))
 REG_V1 = "registration/经营主体登记业务明细_20240301-20240331.csv"
 REG_V2 = "registration/经营主体登记业务明细_20240301-20240331_v2.csv"
+JUNE = (date(2024, 6, 1), date(2024, 6, 30))
+REG_JUNE = "registration/经营主体登记业务明细_20240601-20240630.csv"  # has rejected rows
 
 
 def _ledger(workdir: Any) -> dict[str, dict[str, Any]]:
@@ -31,7 +34,7 @@ def _mart_2024(workdir: Any) -> dict[str, Any]:
     return read_mart(warehouse(settings_for({"warehouse_url": workdir.warehouse_url})), 2024)
 
 
-def _current_march_registrations(workdir: Any) -> int:
+def _current_registrations(workdir: Any, period: tuple[date, date] = MARCH) -> int:
     from sqlalchemy import func, select
 
     from tasks.context import settings_for, warehouse
@@ -39,7 +42,7 @@ def _current_march_registrations(workdir: Any) -> int:
 
     t = source_table("registration")
     query = select(func.count()).where(
-        t.c.superseded_at.is_(None), t.c.partition_date.between(*MARCH)
+        t.c.superseded_at.is_(None), t.c.partition_date.between(*period)
     )
     with warehouse(settings_for({"warehouse_url": workdir.warehouse_url})).connect() as conn:
         return int(conn.execute(query).scalar_one())
@@ -105,7 +108,7 @@ def test_dry_run_lists_exactly_what_the_run_then_does(loaded_copy: Any) -> None:
     from flows.backfill import backfill
 
     _add_v2(loaded_copy)
-    v1_rows = _current_march_registrations(loaded_copy)
+    v1_rows = _current_registrations(loaded_copy)
 
     # Without force: the correction is the only new content; everything else is unchanged.
     plan = dry_run_plan(*MARCH, None, False)
@@ -124,7 +127,7 @@ def test_dry_run_lists_exactly_what_the_run_then_does(loaded_copy: Any) -> None:
     v2 = ledger[REG_V2]
     assert v2["delivery_order"] > max(b["delivery_order"] for b in ledger_before.values())
     assert ledger[REG_V1]["status"] == "superseded" and v2["status"] == "published"
-    assert _current_march_registrations(loaded_copy) == v2["rows_accepted"] < v1_rows
+    assert _current_registrations(loaded_copy) == v2["rows_accepted"] < v1_rows
 
     # With force: every file of the range re-validated, in delivery order, v2 last.
     plan = dry_run_plan(*MARCH, None, True)
@@ -137,7 +140,7 @@ def test_dry_run_lists_exactly_what_the_run_then_does(loaded_copy: Any) -> None:
     # the older file was re-processed but never overrides the newer correction (rule 2)
     ledger = _ledger(loaded_copy)
     assert ledger[REG_V1]["status"] == "superseded" and ledger[REG_V2]["status"] == "published"
-    assert _current_march_registrations(loaded_copy) == v2["rows_accepted"]
+    assert _current_registrations(loaded_copy) == v2["rows_accepted"]
 
 
 def test_second_backfill_is_refused_with_the_holders_id_and_wait_queues(
@@ -224,26 +227,28 @@ def test_progress_bar_on_a_terminal_and_artifact_to_100(
 
 
 def test_forced_revalidation_that_now_quarantines_withdraws_the_rows(
-    loaded_copy: Any, monkeypatch: pytest.MonkeyPatch
+    loaded_copy: Any, flow_corpus: Corpus, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """After a rules change a published file can fail: its rows leave the current truth, and
     re-validating it under the old rules brings them back (rule 1: nothing half-visible)."""
     from flows.backfill import backfill
 
-    assert _current_march_registrations(loaded_copy) == 260
-    # A stricter reject threshold: March registration (3 of 263 rows rejected) now fails.
+    planned = flow_corpus.accounting[REG_JUNE]
+    assert 0 < planned["rows_rejected"] < 0.05 * planned["rows_read"]
+    assert _current_registrations(loaded_copy, JUNE) == planned["rows_accepted"]
+    # A stricter reject threshold: June registration (a few rejected rows) now fails.
     monkeypatch.setenv("BUREAU_STATS_REJECT_THRESHOLD", "0.001")
     state = backfill(
-        start=MARCH[0], end=MARCH[1], sources=["registration"], force=True, return_state=True
+        start=JUNE[0], end=JUNE[1], sources=["registration"], force=True, return_state=True
     )
     assert not state.is_completed()
-    assert _ledger(loaded_copy)[REG_V1]["status"] == "quarantined"
-    assert _ledger(loaded_copy)[REG_V1]["reason"] == "reject_share"
-    assert _current_march_registrations(loaded_copy) == 0
+    assert _ledger(loaded_copy)[REG_JUNE]["status"] == "quarantined"
+    assert _ledger(loaded_copy)[REG_JUNE]["reason"] == "reject_share"
+    assert _current_registrations(loaded_copy, JUNE) == 0
     monkeypatch.setenv("BUREAU_STATS_REJECT_THRESHOLD", "0.05")
     state = backfill(
-        start=MARCH[0], end=MARCH[1], sources=["registration"], force=True, return_state=True
+        start=JUNE[0], end=JUNE[1], sources=["registration"], force=True, return_state=True
     )
     assert state.is_completed(), state.message
-    assert _ledger(loaded_copy)[REG_V1]["status"] == "published"
-    assert _current_march_registrations(loaded_copy) == 260
+    assert _ledger(loaded_copy)[REG_JUNE]["status"] == "published"
+    assert _current_registrations(loaded_copy, JUNE) == planned["rows_accepted"]

@@ -4,6 +4,7 @@ choice, project log lines in the run's log, warnings and overdue deliveries in t
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -84,14 +85,16 @@ def _future_concluded_on(path: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def medical_nightly(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> Any:
+def medical_nightly(
+    prefect_harness: None, flow_landing: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Any:
     """A nightly over medical_device 2024 without March, April with one date in 2099."""
     from flow_helpers import new_workdir
 
     from flows.nightly import nightly
     from tasks.context import dispose_engines
 
-    w = new_workdir(tmp_path_factory.mktemp("medical"), ("medical_device",))
+    w = new_workdir(flow_landing, tmp_path_factory.mktemp("medical"), ("medical_device",))
     (w.landing / MED_MARCH).unlink()
     _future_concluded_on(w.landing / MED_APRIL)
     with pytest.MonkeyPatch.context() as mp:

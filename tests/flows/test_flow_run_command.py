@@ -18,12 +18,12 @@ def _run(args: list[str]) -> Any:
 
 
 def test_run_with_flow_is_a_nightly_flow_run(
-    prefect_harness: None, tmp_path: Path, use_workdir: Any
+    flow_landing: Path, prefect_harness: None, tmp_path: Path, use_workdir: Any
 ) -> None:
     from prefect import get_client
     from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 
-    w = use_workdir(new_workdir(tmp_path / "w", sources=("ip_cases",)))
+    w = use_workdir(new_workdir(flow_landing, tmp_path / "w", sources=("ip_cases",)))
     result = _run(["--landing", str(w.root / "landing"), "--flow"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
@@ -45,14 +45,16 @@ def test_run_with_flow_is_a_nightly_flow_run(
     assert asyncio.run(nightly_runs()) == before + 1
 
 
-def test_run_in_process_starts_no_flow(tmp_path: Path, use_workdir: Any, monkeypatch: Any) -> None:
+def test_run_in_process_starts_no_flow(
+    flow_landing: Path, tmp_path: Path, use_workdir: Any, monkeypatch: Any
+) -> None:
     import flows.nightly
 
     def refuse(**_: Any) -> None:
         raise AssertionError("the flow must not run with --in-process")
 
     monkeypatch.setattr(flows.nightly, "run_nightly", refuse)
-    w = use_workdir(new_workdir(tmp_path / "w", sources=("ip_cases",)))
+    w = use_workdir(new_workdir(flow_landing, tmp_path / "w", sources=("ip_cases",)))
     result = _run(["--landing", str(w.root / "landing"), "--in-process"])
     assert result.exit_code == 0, result.output
     assert [o["status"] for o in json.loads(result.stdout)["files"]] == ["published"] * 4

@@ -5,7 +5,6 @@ every file the run wrote, for both values."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -14,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from corpora import Corpus
 from flow_helpers import TEST_PII_KEY, artifacts_of, new_workdir
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
@@ -140,10 +140,11 @@ def test_an_unusable_block_is_a_clear_error_naming_it(
 
 @pytest.mark.postgres
 def test_nightly_reads_its_secrets_from_blocks_and_never_shows_them(
+    flow_landing: Path,
     prefect_harness: None,
     no_env_secrets: None,
     pg_url: str,
-    samples_dir: Path,
+    flow_corpus: Corpus,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -169,7 +170,7 @@ def test_nightly_reads_its_secrets_from_blocks_and_never_shows_them(
     Secret(value=pii_key).save(key_block)
     Secret(value=url).save(url_block)
 
-    w = new_workdir(tmp_path / "w", ("cases",))
+    w = new_workdir(flow_landing, tmp_path / "w", ("cases",))
     for f in sorted((w.landing / "cases").iterdir())[2:]:
         f.unlink()  # January and February are enough
     for k, v in w.env().items():
@@ -218,15 +219,14 @@ def test_nightly_reads_its_secrets_from_blocks_and_never_shows_them(
     for secret in (pii_key, password):
         for form in _forms(secret):
             assert form not in blob, f"{secret[:6]}… found"
-    ids = json.loads((samples_dir / "expected.json").read_text(encoding="utf-8"))[
-        "natural_person_ids_that_must_not_appear_in_clear"
-    ]
+    ids = flow_corpus.person_ids
     assert stored & {hash_identifier(i, pii_key.encode()) for i in ids}
     assert not stored & {hash_identifier(i, TEST_PII_KEY.encode()) for i in ids}
 
 
 @pytest.fixture()
 def keyless(
+    flow_landing: Path,
     prefect_harness: None,
     no_env_secrets: None,
     tmp_path: Path,
@@ -234,7 +234,7 @@ def keyless(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Any:
     """A small work folder, and no BUREAU_STATS_PII_KEY in the environment."""
-    w = use_workdir(new_workdir(tmp_path / "w", ("ip_pledge",)))
+    w = use_workdir(new_workdir(flow_landing, tmp_path / "w", ("ip_pledge",)))
     monkeypatch.delenv("BUREAU_STATS_PII_KEY")
     return w
 
@@ -270,12 +270,16 @@ def test_a_run_without_any_pii_key_refuses_to_start(keyless: Any) -> None:
 
 
 def test_the_environment_wins_and_the_run_says_so(
-    prefect_harness: None, tmp_path: Path, use_workdir: Any, monkeypatch: pytest.MonkeyPatch
+    flow_landing: Path,
+    prefect_harness: None,
+    tmp_path: Path,
+    use_workdir: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The block named does not exist: the run completes because it is not read."""
     from flows.backfill import backfill
 
-    use_workdir(new_workdir(tmp_path / "w", ("ip_pledge",)))
+    use_workdir(new_workdir(flow_landing, tmp_path / "w", ("ip_pledge",)))
     block = _name("unused")
     monkeypatch.setenv("BUREAU_STATS_PII_KEY_BLOCK", block)
     state = backfill(

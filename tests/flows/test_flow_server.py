@@ -54,9 +54,9 @@ def _serving(env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[b
 
 
 def test_serve_then_trigger_a_backfill_by_api(
-    prefect_server: PrefectServer, tmp_path: Path
+    flow_landing: Path, prefect_server: PrefectServer, tmp_path: Path
 ) -> None:
-    w = new_workdir(tmp_path / "w", ("cases",))
+    w = new_workdir(flow_landing, tmp_path / "w", ("cases",))
     env = prefect_server.env(**w.env())
     with _serving(env, tmp_path):
         api = prefect_server.api_url
@@ -80,7 +80,7 @@ def test_serve_then_trigger_a_backfill_by_api(
 
 
 def test_served_nightly_names_a_missing_month_and_the_event_reaches_the_feed(
-    prefect_server: PrefectServer, tmp_path: Path
+    flow_landing: Path, prefect_server: PrefectServer, tmp_path: Path
 ) -> None:
     """Issue 21: a served nightly over a landing lacking March of medical_device; its name, the
     summary's overdue section, the event in the API's event feed, the project's log lines in the
@@ -88,7 +88,7 @@ def test_served_nightly_names_a_missing_month_and_the_event_reaches_the_feed(
     from connectors.cadence import bureau_today
     from connectors.sources import SOURCES
 
-    w = new_workdir(tmp_path / "w", ("medical_device",))
+    w = new_workdir(flow_landing, tmp_path / "w", ("medical_device",))
     (w.landing / "medical_device" / "医疗器械经营许可_20240301-20240331.csv").unlink()
     env = prefect_server.env(**w.env())
     api = prefect_server.api_url
@@ -144,10 +144,10 @@ def test_served_nightly_names_a_missing_month_and_the_event_reaches_the_feed(
 
 
 def test_compose_commands_deploy_and_a_worker_runs_the_nightly(
-    prefect_server: PrefectServer, tmp_path: Path
+    flow_landing: Path, prefect_server: PrefectServer, tmp_path: Path
 ) -> None:
     compose = yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))
-    w = new_workdir(tmp_path / "w", ("ip_cases",))
+    w = new_workdir(flow_landing, tmp_path / "w", ("ip_cases",))
     env = prefect_server.env(**w.env())
     api = prefect_server.api_url
 
@@ -184,8 +184,10 @@ def test_compose_commands_deploy_and_a_worker_runs_the_nightly(
     assert len(ledger) == 4 and {b["status"] for b in ledger.values()} == {"published"}
 
 
-def test_backfill_cli_dry_run_run_and_busy(prefect_server: PrefectServer, tmp_path: Path) -> None:
-    w = new_workdir(tmp_path / "w", ("medical_device",))
+def test_backfill_cli_dry_run_run_and_busy(
+    flow_landing: Path, prefect_server: PrefectServer, tmp_path: Path
+) -> None:
+    w = new_workdir(flow_landing, tmp_path / "w", ("medical_device",))
     env = prefect_server.env(**w.env())
     args = ["bureau-stats", "backfill", "--start", "2024-01-15", "--end", "2024-02-10"]
 
@@ -226,7 +228,7 @@ def test_backfill_cli_dry_run_run_and_busy(prefect_server: PrefectServer, tmp_pa
 
 @pytest.mark.postgres
 def test_dask_runner_on_two_workers_gives_the_same_results(
-    prefect_server: PrefectServer, tmp_path: Path, pg_url: str
+    flow_landing: Path, prefect_server: PrefectServer, tmp_path: Path, pg_url: str
 ) -> None:
     """Production-like: Dask worker processes publishing into PostgreSQL, compared with threads."""
     import uuid
@@ -242,7 +244,7 @@ def test_dask_runner_on_two_workers_gives_the_same_results(
         for runner, schema in schemas.items():
             with admin.connect() as conn:
                 conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            w = new_workdir(tmp_path / runner, sources)
+            w = new_workdir(flow_landing, tmp_path / runner, sources)
             env = prefect_server.env(
                 **{
                     **w.env(),

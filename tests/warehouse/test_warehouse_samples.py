@@ -1,4 +1,5 @@
-"""The real connectors and audit over the shared samples, end to end into both backends."""
+"""The real connectors and audit over real exports, end to end into both backends: the demo
+generator's year (always) and the customer's samples (where present)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from corpora import Corpus
 from sqlalchemy import Engine, String, Text, create_engine, inspect, select, text
 
 from bureau_stats.outcome import RunResult as RunSummary
@@ -84,16 +86,16 @@ BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def loaded(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, landing_samples: Path
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, corpus: Corpus
 ) -> Iterator[Loaded]:
-    """All of shared/samples/landing loaded twice (second run: same content)."""
-    tmp = tmp_path_factory.mktemp(f"samples_{request.param}")
+    """All of the corpus's landing area loaded twice (second run: same content)."""
+    tmp = tmp_path_factory.mktemp(f"{corpus.name}_{request.param}")
     mp = pytest.MonkeyPatch()
     mp.setenv("BUREAU_STATS_PII_KEY", "test-pii-key")
     try:
         with backend_url(request.param, request, tmp) as url:
             settings = load_settings(
-                warehouse_url=url, var_dir=tmp / "var", landing=str(landing_samples)
+                warehouse_url=url, var_dir=tmp / "var", landing=str(corpus.landing)
             )
             engine = open_warehouse(url)
             first = ingest(settings, engine=engine)
@@ -114,8 +116,11 @@ def loaded(
         mp.undo()
 
 
-def test_status_matches_accounting_for_every_sample_file(loaded: Loaded, samples_dir: Path) -> None:
-    expected = json.loads((samples_dir / "accounting.json").read_text())["files"]
+def test_status_matches_accounting_for_every_file(loaded: Loaded, corpus: Corpus) -> None:
+    expected = {
+        name: {**want, "verdict": corpus.ledger_status(name)}
+        for name, want in corpus.accounting.items()
+    }
     doc = {"batches": list_batches(loaded.engine)}
     jsonschema.validate(doc, SCHEMA)
     got = {
@@ -130,7 +135,9 @@ def test_status_matches_accounting_for_every_sample_file(loaded: Loaded, samples
     }
     assert got == expected
     assert loaded.first.exit_code == 0
-    assert {o.status for o in loaded.first.outcomes} == {"published"}
+    assert {o.file: o.status for o in loaded.first.outcomes} == {
+        name: corpus.ledger_status(name) for name in corpus.accounting
+    }
 
 
 def test_second_run_publishes_nothing_and_content_is_identical(loaded: Loaded) -> None:
@@ -169,10 +176,8 @@ def _all_text(engine: Engine) -> Iterator[str]:
                 yield from (v for v in row if isinstance(v, str))
 
 
-def test_no_natural_person_id_in_clear_anywhere_written(loaded: Loaded, samples_dir: Path) -> None:
-    ids = json.loads((samples_dir / "expected.json").read_text())[
-        "natural_person_ids_that_must_not_appear_in_clear"
-    ]
+def test_no_natural_person_id_in_clear_anywhere_written(loaded: Loaded, corpus: Corpus) -> None:
+    ids = corpus.person_ids
     assert ids
     blob = "\n".join(_all_text(loaded.engine))
     assert len(blob) > 100_000
@@ -215,10 +220,10 @@ def runner(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runner]:
         engine.dispose()
 
 
-def _copy(landing_samples: Path, landing: Path, relative: str, as_name: str | None = None) -> Path:
+def _copy(demo: Corpus, landing: Path, relative: str, as_name: str | None = None) -> Path:
     target = landing / relative.split("/")[0] / (as_name or relative.split("/")[1])
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(landing_samples / relative, target)
+    shutil.copyfile(demo.landing / relative, target)
     return target
 
 
@@ -235,47 +240,61 @@ def _current_count(engine: Engine, source: str) -> int:
         return len(conn.execute(select(t.c.line).where(t.c.superseded_at.is_(None))).all())
 
 
-def test_real_v2_delivered_later_wins(runner: Runner, landing_samples: Path) -> None:
+def test_real_v2_delivered_later_wins(runner: Runner, demo_corpus: Corpus) -> None:
     landing, run = runner.landing, runner.run
-    v1 = _copy(landing_samples, landing, REG)
+    v1 = _copy(demo_corpus, landing, REG)
     assert run().exit_code == 0
-    assert _current_count(runner.engine, "registration") == 260
+    assert (
+        _current_count(runner.engine, "registration")
+        == (demo_corpus.accounting[REG]["rows_accepted"])
+    )
     _v2_without_last_rows(v1, 10)
     summary = run()
     assert [(o.file.endswith("_v2.csv"), o.status) for o in summary.outcomes] == [
         (False, "skipped"),
         (True, "published"),
     ]
-    assert _current_count(runner.engine, "registration") == 250
+    v2 = summary.outcomes[1]
+    assert v2.rows_accepted < demo_corpus.accounting[REG]["rows_accepted"]
+    assert _current_count(runner.engine, "registration") == v2.rows_accepted  # v2's rows only
     assert [b["status"] for b in list_batches(runner.engine)] == ["superseded", "published"]
 
 
-def test_real_v1_and_v2_in_one_run(runner: Runner, landing_samples: Path) -> None:
+def test_real_v1_and_v2_in_one_run(runner: Runner, demo_corpus: Corpus) -> None:
     landing, run = runner.landing, runner.run
-    _v2_without_last_rows(_copy(landing_samples, landing, REG), 10)
+    _v2_without_last_rows(_copy(demo_corpus, landing, REG), 10)
     summary = run()
     assert summary.exit_code == 0
     assert sorted(o.status for o in summary.outcomes) == ["published", "superseded"]
-    assert _current_count(runner.engine, "registration") == 250
+    v2 = next(o for o in summary.outcomes if o.file.endswith("_v2.csv"))
+    assert v2.rows_accepted < demo_corpus.accounting[REG]["rows_accepted"]
+    assert _current_count(runner.engine, "registration") == v2.rows_accepted
     batches = list_batches(runner.engine)
     assert [(b["version"], b["status"]) for b in batches] == [(1, "superseded"), (2, "published")]
 
 
+def _invention_above_total(path: Path, region: str) -> None:
+    """One statistics row whose invention grants exceed all grants (a rule violation)."""
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        cells = line.split(",")
+        if cells[1] == region:
+            cells[3] = str(int(cells[2]) + 80)
+            lines[i] = ",".join(cells)
+    path.write_text("".join(lines), encoding="utf-8")
+
+
 def test_truncated_json_and_reject_share_are_quarantined(
-    runner: Runner, landing_samples: Path
+    runner: Runner, demo_corpus: Corpus
 ) -> None:
     landing, run = runner.landing, runner.run
-    seq = _copy(
-        landing_samples, landing, "special_equipment/特种设备使用登记_20240101-20240131.json"
-    )
+    seq = _copy(demo_corpus, landing, "special_equipment/特种设备使用登记_20240101-20240131.json")
     doc = json.loads(seq.read_text(encoding="utf-8"))
     doc["total"] = len(doc["records"]) + 5  # the API export was cut off
     seq.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
-    ip = _copy(landing_samples, landing, "ip_stats/知识产权统计月报_202401.csv")
-    ip.write_text(
-        ip.read_text(encoding="utf-8").replace(",83,16,", ",83,96,"), encoding="utf-8"
-    )  # invention > total
-    _copy(landing_samples, landing, "ip_stats/知识产权统计月报_202402.csv")
+    jan, feb = (f"ip_stats/知识产权统计月报_2024{m}.csv" for m in ("01", "02"))
+    _invention_above_total(_copy(demo_corpus, landing, jan), "蓬江区")
+    _copy(demo_corpus, landing, feb)
     (landing / "registration").mkdir()
     (landing / "registration" / "readme.txt").write_text("not a delivery")
     summary = run()
@@ -291,22 +310,29 @@ def test_truncated_json_and_reject_share_are_quarantined(
         "quarantined",
         "reject_share",
     )
-    assert (by_file["ip_stats"].rows_read, by_file["ip_stats"].rows_rejected) == (4, 1)
+    planned = demo_corpus.accounting[jan]
+    assert (by_file["ip_stats"].rows_read, by_file["ip_stats"].rows_rejected) == (
+        planned["rows_read"],
+        planned["rows_rejected"] + 1,
+    )
     assert by_file["ip_stats/02"].status == "published"
     assert [i.file for i in summary.ignored] == ["registration/readme.txt"]
     assert _current_count(runner.engine, "special_equipment") == 0
-    assert _current_count(runner.engine, "ip_stats") == 4  # February only
+    # February only
+    assert _current_count(runner.engine, "ip_stats") == demo_corpus.accounting[feb]["rows_accepted"]
     with runner.engine.connect() as conn:
-        assert len(conn.execute(select(reject.c.id)).all()) == 1  # the bad ip_stats row is kept
+        kept = len(conn.execute(select(reject.c.id)).all())
+    # The bad statistics row is kept, with February's own rejects.
+    assert kept == planned["rows_rejected"] + 1 + demo_corpus.accounting[feb]["rows_rejected"]
     # Quarantined content is not retried by the next run.
     assert {o.status for o in run().outcomes} == {"skipped"}
 
 
 def test_a_leased_source_is_left_pending_for_the_next_run(
-    runner: Runner, landing_samples: Path
+    runner: Runner, demo_corpus: Corpus
 ) -> None:
-    _copy(landing_samples, runner.landing, REG)
-    _copy(landing_samples, runner.landing, "ip_stats/知识产权统计月报_202401.csv")
+    _copy(demo_corpus, runner.landing, REG)
+    _copy(demo_corpus, runner.landing, "ip_stats/知识产权统计月报_202401.csv")
     with acquire_source_locks(runner.engine, ["registration"], "backfill@elsewhere:1", wait=False):
         summary = runner.run(lock_timeout=0)
     assert summary.exit_code == 1
