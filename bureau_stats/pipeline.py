@@ -1,7 +1,7 @@
 """The pipeline's steps as plain functions: discover -> fingerprint -> register -> extract ->
 audit -> publish, and `convey`, the loop that feeds a run's files from the reader process to
 an executor. The run model (`flows.run`) composes them; its two executors
-(`flows.executors`) both drive `convey`. `ingest` is the in-process nightly run.
+(`flows.executors`) both drive `convey`. The in-process nightly run is `flows.run.ingest`.
 
 One bad file never stops the others: every per-file failure becomes that file's outcome.
 """

@@ -12,7 +12,7 @@ import pyarrow as pa
 from connectors.canonical import to_frame
 from connectors.spool import SpooledRows, in_memory
 
-# Closed sets of reason codes (README lists them). Rows are rejected with one of ROW_REASONS,
+# Closed sets of reason codes (docs/ledger.md lists them). Rows are rejected with one of ROW_REASONS,
 # files quarantined with one of FILE_REASONS.
 ROW_REASONS = (
     "bad_date",

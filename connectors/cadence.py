@@ -45,7 +45,7 @@ class Delivery:
 
     @classmethod
     def from_entry(cls, entry: Mapping[str, Any]) -> Delivery:
-        """From a `warehouse.ledger.list_batches` entry (period as ISO dates)."""
+        """From a `warehouse.status.list_batches` entry (period as ISO dates)."""
         start, end = entry["period"]
         return cls(
             entry["source"], date.fromisoformat(start), date.fromisoformat(end), entry["status"]

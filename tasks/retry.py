@@ -76,8 +76,8 @@ class _SoftTimeoutNotice(logging.Filter):
     """Drop Prefect's per-task notice that timeouts in worker threads are soft.
 
     Every per-file task runs in a worker thread (thread pool or Dask), so Prefect would log the
-    same warning once per file. The behaviour it describes is accepted and documented in the
-    README: the timeout interrupts the task at its next Python instruction.
+    same warning once per file. The behaviour it describes is accepted and documented in
+    docs/operating.md: the timeout interrupts the task at its next Python instruction.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
