@@ -186,7 +186,7 @@ class SecretBlockError(MissingSettingError):
 
     def __init__(self, variable: str, block: str, problem: str, *, missing: bool = False) -> None:
         self.variable, self.block = variable, block
-        fix = "create it (README, Security) or fix the name, or" if missing else "or"
+        fix = "create it (docs/security.md) or fix the name, or" if missing else "or"
         super().__init__(
             f"{variable} names the Prefect Secret block {block!r}, which {problem}; "
             f"{fix} set {variable.removesuffix('_BLOCK')} instead."

@@ -214,7 +214,10 @@ def test_hostile_delivery(
             assert outcome.rows_accepted == case.extra["rows_accepted"]
     assert "pending" not in ledger_status(warehouse).values()
     assert figures(warehouse) == valid_year["figures"]
-    identities = valid_year["identities"] | set(map(str, case.extra.get("identities", [])))
+    # `identities`: resident IDs a case wrote; `clear`: anything else it wrote that must never
+    # be written in clear (a person's name, an ID's near miss).
+    must_not_leak = [*case.extra.get("identities", []), *case.extra.get("clear", [])]
+    identities = valid_year["identities"] | set(map(str, must_not_leak))
     assert_nothing_in_clear(identities, written_text(warehouse, var, caplog.text))
 
     again = run_pipeline(landing, warehouse, var, **dict(overrides))
