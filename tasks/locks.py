@@ -28,6 +28,7 @@ class SourcesBusy(RuntimeError):
         self.source = source
         self.holder = holder
         self.since = since
+        self.waited = waited
         self.flow_run_id = holder.split("@", 1)[0]
         when = f" since {since.isoformat(timespec='seconds')}" if since else ""
         advice = (

@@ -52,10 +52,16 @@ def refusal_line(exc: Any) -> str:
 
     since = getattr(exc, "since", None)
     when = f" since {local_time(since)}" if since else ""
+    waited = getattr(exc, "waited", None)
+    advice = (
+        f"gave up after waiting {waited:g} s (BUREAU_STATS_LOCK_WAIT_SECONDS); if that run is "
+        "gone its lease expires by itself, or `bureau-stats unlock SOURCE` releases it"
+        if waited is not None
+        else "wait for that run to finish, or run again with --wait to queue behind it"
+    )
     return (
         f"backfill refused: source {getattr(exc, 'source', '?')!r} is held by "
-        f"{getattr(exc, 'holder', '?')}{when}; wait for that run to finish, or run again "
-        "with --wait to queue behind it"
+        f"{getattr(exc, 'holder', '?')}{when}; {advice}"
     )
 
 

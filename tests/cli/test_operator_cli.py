@@ -79,6 +79,16 @@ def test_refusal_is_one_line_with_holder_time_and_wait() -> None:
     assert "since 2026-12-07T06:00:00+08:00" in line and "--wait" in line
 
 
+def test_a_backfill_that_waited_in_vain_is_not_told_to_wait() -> None:
+    from bureau_stats.cli.operate import refusal_line
+    from tasks.locks import SourcesBusy
+
+    exc = SourcesBusy("cases", "abc@host:1", datetime(2026, 12, 6, 22, 0, tzinfo=UTC), 1800.0)
+    line = refusal_line(exc)
+    assert "\n" not in line and "gave up after waiting 1800 s" in line
+    assert "--wait" not in line and "bureau-stats unlock" in line
+
+
 def _ledger_without(tmp_path: object, missing_month: int) -> str:
     """A SQLite warehouse whose ledger holds registration 2024 except one month."""
     from pathlib import Path
