@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from connectors.csv_reader import decode_csv
 from connectors.extract import extract_file
 from connectors.landing import IgnoredFile, landing_file
-from connectors.readers import decode_csv
 
 SAMPLE = Path(__file__).resolve().parents[1].parent / "shared/samples/landing/registration"
 

@@ -2,7 +2,9 @@
 
 Order of the contract: value rules and synonyms -> exact duplicates (on parsed values) ->
 conflicting keys -> per-column rules -> period. Every step is a vectorized mask; a row's
-reject reason is the first rule it breaks.
+reject reason is the first rule it breaks. The rules a block of rows can decide alone are
+`connectors.rules` (personal data: `connectors.protection`); this module reads the file
+block by block, decides the file-wide ones (duplicates, conflicting keys) and its verdict.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -20,299 +21,17 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from connectors import identifiers, personal_data, row_hash, values
+from connectors import row_hash
 from connectors.batch import REJECT_COLUMNS, ExtractedBatch, LandingFile, no_rejects
 from connectors.canonical import canonical_schema, canonical_table, empty_table
 from connectors.landing import open_file
-from connectors.readers import Export, FileRejected, RawTable, StreamFailed, read_export
-from connectors.sources import BOOL_VALUES, SOURCES, Column, Source
+from connectors.protection import protect
+from connectors.raw_table import Export, FileRejected, RawTable, StreamFailed
+from connectors.readers import read_export
+from connectors.rules import Parsed, Rejections, doubted, parse_table, reindexed, validate
+from connectors.sources import SOURCES, Source
 from connectors.spool import SpooledRows, SpoolWriter
 from connectors.verdict import DEFAULT_REJECT_THRESHOLD, reject_share_detail
-
-
-@dataclass
-class Parsed:
-    """Each column parsed, with the mask of cells that failed to parse."""
-
-    text: pd.DataFrame  # normalized text after synonym mapping
-    value: dict[str, pd.Series]
-    ok: dict[str, pd.Series]
-    reason: dict[str, str]
-
-
-def _parse_column(col: Column, text: pd.Series) -> tuple[pd.Series, pd.Series, str]:
-    if col.type in ("date",):
-        v, ok = values.parse_dates(text)
-        return v, ok, "bad_date"
-    if col.type == "epoch_ms_date":
-        v, ok = values.parse_epoch_ms_dates(text)
-        return v, ok, "bad_date"
-    if col.type == "month":
-        v, ok = values.parse_months(text)
-        return v, ok, "bad_date"
-    if col.type == "int":
-        v, ok = values.parse_ints(text)
-        return v, ok, "bad_number"
-    if col.type == "decimal":
-        v, ok = values.parse_decimals(text)
-        return v, ok, "bad_number"
-    if col.type == "bool":
-        mapped = text.map(BOOL_VALUES, na_action="ignore")
-        ok = text.isna() | mapped.notna()
-        return mapped.astype("boolean"), ok, "bad_enum"
-    if col.type == "enum":
-        ok = text.isna() | values.contains_any(text, set(col.values))
-        return text.where(ok), ok, "bad_enum"
-    return text, pd.Series(True, index=text.index), "rule_violation"
-
-
-def parse_table(source: Source, normalized: pd.DataFrame) -> Parsed:
-    text = normalized.copy()
-    parsed: dict[str, pd.Series] = {}
-    ok: dict[str, pd.Series] = {}
-    reason: dict[str, str] = {}
-    for col in source.columns:
-        t = text[col.field]
-        if col.synonyms:
-            t = values.replace_synonyms(t, col.synonyms)
-        if col.type == "decimal" and col.minimum == 0 and not col.is_required:
-            t = t.fillna("0")  # a blank amount is 0 (罚没金额)
-        if col.check == "resident_id" or col.check_by:
-            # A final `x` reads as `X` in a resident ID only (a USCC has no lower case).
-            lower_x = t.str.fullmatch(r"\d{17}x", na=False)
-            if col.check_by and col.check != "resident_id":
-                by, checks = col.check_by
-                persons = {value for value, check in checks.items() if check == "resident_id"}
-                lower_x &= values.contains_any(text[by], persons)
-            t = t.where(~lower_x, t.str.upper())
-        text[col.field] = t
-        parsed[col.field], ok[col.field], reason[col.field] = _parse_column(col, t)
-    return Parsed(text=text, value=parsed, ok=ok, reason=reason)
-
-
-def _condition(p: Parsed, when_field: str, allowed: frozenset[str]) -> pd.Series:
-    return values.contains_any(p.text[when_field].where(p.ok[when_field]), allowed)
-
-
-class _Rejections:
-    """First failing rule per row, in the order rules are applied."""
-
-    def __init__(self, n: int) -> None:
-        self.reason = np.full(n, None, dtype=object)
-        self.column = np.full(n, None, dtype=object)
-
-    def add(self, mask: pd.Series | np.ndarray, reason: str, column: str | None) -> None:
-        m = np.asarray(mask, dtype=bool) & (self.reason == None)  # noqa: E711
-        self.reason[m] = reason
-        self.column[m] = column
-
-    @property
-    def rejected(self) -> np.ndarray:
-        return self.reason != None  # noqa: E711
-
-
-def _validate(source: Source, p: Parsed, rej: _Rejections, file: LandingFile) -> pd.Series:
-    """Apply every declared rule; returns the partition date per row."""
-    present = {c.field: p.text[c.field].notna() for c in source.columns}
-    for col in source.columns:
-        f = col.field
-        blank = ~present[f]
-        if col.is_required:
-            rej.add(blank, "missing_required", col.header)
-        if col.required_when is not None:
-            cond = _condition(p, col.required_when.field, col.required_when.values)
-            rej.add(blank & cond, "missing_required", col.header)
-            if col.blank_otherwise:
-                rej.add(~blank & ~cond, "rule_violation", col.header)
-        rej.add(~p.ok[f], p.reason[f], col.header)
-        t = p.text[f]
-        if col.check == "uscc":
-            rej.add(present[f] & ~identifiers.valid_uscc(t), "bad_check_digit", col.header)
-        elif col.check == "uscc_alphabet":
-            rej.add(present[f] & ~identifiers.valid_uscc_alphabet(t), "bad_check_digit", col.header)
-        if col.check_by is not None:
-            by, checks = col.check_by
-            for by_value, check in checks.items():
-                cond = _condition(p, by, frozenset({by_value}))
-                valid = (
-                    identifiers.valid_uscc(t)
-                    if check == "uscc"
-                    else identifiers.valid_resident_id(t)
-                )
-                rej.add(cond & present[f] & ~valid, "bad_check_digit", col.header)
-        if col.pattern:
-            rej.add(
-                present[f] & ~t.str.fullmatch(col.pattern).fillna(False).astype(bool),
-                "rule_violation",
-                col.header,
-            )
-        v = p.value[f]
-        if col.minimum is not None or col.maximum is not None:
-            numeric = v.where(p.ok[f])
-            if col.type == "decimal":
-                numeric = pd.Series(
-                    [float("nan") if x is None else x for x in numeric.tolist()],
-                    index=v.index,
-                    dtype=object,
-                )
-            low = _compare(numeric, col.minimum, "le" if col.exclusive_minimum else "lt")
-            high = _compare(numeric, col.maximum, "gt")
-            rej.add(low | high, "rule_violation", col.header)
-        if col.not_before:
-            other = p.value[col.not_before]
-            rej.add((v < other).fillna(False).astype(bool), "rule_violation", col.header)
-        if col.not_above:
-            other = p.value[col.not_above]
-            rej.add((v > other).fillna(False).astype(bool), "rule_violation", col.header)
-    own = p.value[source.partition_field]
-    partition = own
-    if source.partition_fallback:
-        partition = own.fillna(p.value[source.partition_fallback])
-    start = pd.Timestamp(file.period_start)
-    end = pd.Timestamp(file.period_end)
-    outside = partition.notna() & ((partition < start) | (partition > end))
-    header = source.column(source.partition_field).header
-    if source.partition_fallback:  # name the column whose date was out of the period
-        by_fallback = outside & own.isna()
-        rej.add(by_fallback, "out_of_period", source.column(source.partition_fallback).header)
-    rej.add(outside, "out_of_period", header)
-    return partition
-
-
-def _doubted(table: RawTable, rej: _Rejections) -> None:
-    """Rows the reader could not read for certain are rejected first, with its reason."""
-    if table.doubts is None or table.doubt_columns is None:
-        return
-    marked = table.doubts != None  # noqa: E711
-    for reason, column in set(zip(table.doubts[marked], table.doubt_columns[marked], strict=True)):
-        rej.add((table.doubts == reason) & (table.doubt_columns == column), reason, column)
-
-
-def _compare(numeric: pd.Series, bound: int | None, op: str) -> np.ndarray:
-    if bound is None:
-        return np.zeros(len(numeric), dtype=bool)
-    if numeric.dtype == object:
-        b = Decimal(bound)
-        cmp = {"lt": lambda x: x < b, "le": lambda x: x <= b, "gt": lambda x: x > b}[op]
-        return np.array(
-            [x == x and x is not None and bool(cmp(x)) for x in numeric.tolist()], dtype=bool
-        )
-    result = {"lt": numeric < bound, "le": numeric <= bound, "gt": numeric > bound}[op]
-    return result.fillna(False).to_numpy(dtype=bool)
-
-
-def _protect(
-    source: Source, p: Parsed | None, frame: pd.DataFrame, key: bytes, strict: bool
-) -> pd.DataFrame:
-    """Hash identifiers and mask names of natural persons (rule 7), then hash anything shaped
-    like a resident ID in every text cell left (`_scan_ids`).
-
-    `strict` (rejected rows): protect unless the row is clearly not a natural person, i.e.
-    the condition field holds a valid value outside the condition. A valid resident ID in a
-    party's identity column makes the row a natural person whatever its declared type.
-    """
-    out = frame.copy()
-    hashed: dict[str, pd.Series] = {}
-    text_fields = [c.field for c in source.columns if c.type == "text"]
-    person = _natural_person(source, p, frame.index) if p is not None else None
-    for col in source.columns:
-        when = col.mask_when or col.hash_when
-        if when is None or p is None:
-            continue
-        cond_text = p.text[when.field].reindex(frame.index)
-        cond_ok = p.ok[when.field].reindex(frame.index)
-        applies = values.contains_any(cond_text, when.values)
-        if strict:
-            applies = applies | ~cond_ok | cond_text.isna()
-        if person is not None:
-            applies = applies | person
-        rows = applies & out[col.field].notna()
-        if not rows.any():
-            continue
-        if col.mask_when is not None:
-            names = out.loc[rows, col.field].astype(str)
-            # Raw cells (rejected rows) may pad the name (` 许昶`, `许昶\u3000`) or write it
-            # full-width: look for it as typed, stripped, and as the value rules read it.
-            spellings = [names]
-            if strict:
-                clean = values.normalize_text(names).fillna("").astype(object)
-                spellings += [names.str.strip(values.STRIP_CHARS), clean]
-                names = clean.where(clean != "", names)
-            for other in text_fields:
-                if other == col.field:
-                    continue
-                for spelling in spellings:
-                    out.loc[rows, other] = personal_data.mask_within(out.loc[rows, other], spelling)
-                if strict:  # the name typed another way in the other cell (`赵Ａ华` for `赵A华`)
-                    out.loc[rows, other] = _mask_in_normalized(out.loc[rows, other], names)
-            out.loc[rows, col.field] = personal_data.mask_names(names)
-        if col.hash_when is not None:
-            out.loc[rows, col.field] = personal_data.hash_identifiers(
-                out.loc[rows, col.field].astype(str), key
-            )
-            hashed[col.field] = rows
-    return _scan_ids(source, out, key, strict, hashed)
-
-
-def _natural_person(source: Source, p: Parsed, index: pd.Index) -> pd.Series | None:
-    """Rows whose party identity column holds a valid resident ID (a person typed as 单位)."""
-    fields = source.person_id_fields
-    if not fields:
-        return None
-    found = pd.Series(False, index=index)
-    for f in fields:
-        found |= identifiers.valid_resident_id(p.text[f].reindex(index)).to_numpy(dtype=bool)
-    return found
-
-
-def _scan_ids(
-    source: Source, out: pd.DataFrame, key: bytes, strict: bool, hashed: dict[str, pd.Series]
-) -> pd.DataFrame:
-    """Identity numbers wherever they are (rule 7): every text cell (every raw cell of a
-    rejected row), except cells already hashed whole and values of a code the contract
-    defines (a column checked as USCC or by pattern holds one once its row is accepted). A
-    party's name cell that held one names a person: the name is masked, here and in the
-    row's other text cells."""
-    by_field = {c.field: c for c in source.columns}
-    found_party: list[tuple[str, pd.Series]] = []
-    for field in out.columns:
-        col = by_field.get(field)
-        if col is None:
-            continue
-        if not strict and (col.type != "text" or col.check is not None or col.pattern):
-            continue
-        cells = out[field]
-        scrubbed, found = personal_data.scrub_resident_ids_in(cells, key, skip=hashed.get(field))
-        if scrubbed is not cells:
-            out[field] = scrubbed
-        if col.party and found.any():
-            found_party.append((field, found))
-    for field, found in found_party:
-        for at in found.index[found.to_numpy(dtype=bool)]:
-            cell, names = personal_data.mask_party(str(out.at[at, field]))
-            out.at[at, field] = cell
-            for other in out.columns:
-                text = out.at[at, other]
-                if other == field or not isinstance(text, str):
-                    continue
-                for name in sorted(names, key=len, reverse=True):
-                    text = text.replace(name, personal_data.mask_name(name))
-                out.at[at, other] = text
-    return out
-
-
-def _mask_in_normalized(cells: pd.Series, names: pd.Series) -> pd.Series:
-    """Cells whose normalized text holds the row's (clean) name: shown normalized, the name
-    masked. Others unchanged (raw cells stay as typed wherever no name hides in them)."""
-    out = cells.astype(object).copy()
-    present = cells.notna() & names.notna()
-    if not present.any():
-        return out
-    normal = values.normalize_text(cells[present].astype(str))
-    for at, cell, name in zip(normal.index, normal.tolist(), names[present].tolist(), strict=True):
-        if isinstance(cell, str) and name and name in cell:
-            out[at] = cell.replace(name, personal_data.mask_name(name))
-    return out
 
 
 def _canonical(source: Source, p: Parsed, keep: np.ndarray, partition: pd.Series) -> pd.DataFrame:
@@ -358,15 +77,15 @@ def _extract_block(
     p = parse_table(source, table.normalized)
     cells = row_hash.cell_hashes(source, p)
     keys = list(source.key_fields)
-    rej = _Rejections(table.rows)
-    _doubted(table, rej)
-    partition = _validate(source, p, rej, file)
+    rej = Rejections(table.rows)
+    doubted(table, rej)
+    partition = validate(source, p, rej, file)
     passing = ~rej.rejected
     frame = _canonical(source, p, passing, partition)
     conditions = source.protection_conditions
-    frame = _protect(
+    frame = protect(
         source,
-        _reindexed(p, passing, conditions) if conditions else None,
+        reindexed(p, passing, conditions) if conditions else None,
         frame,
         pii_key,
         strict=False,
@@ -410,8 +129,8 @@ def _rejects(
         else:
             rows = np.zeros(table.rows, dtype=bool)
             rows[at] = True
-            p = _reindexed(parsed, rows, conditions)
-    raw = _protect(source, p, raw, pii_key, strict=True)
+            p = reindexed(parsed, rows, conditions)
+    raw = protect(source, p, raw, pii_key, strict=True)
     return pd.DataFrame(
         {
             "line": pd.Series(table.lines[at], dtype="int64"),
@@ -541,21 +260,6 @@ def _rejects_frame(parts: list[tuple[np.ndarray, pd.DataFrame]]) -> pd.DataFrame
         return no_rejects()
     order = np.argsort(np.concatenate([at for at, r in parts if len(r)]), kind="stable")
     return pd.concat(frames, ignore_index=True).iloc[order].reset_index(drop=True)
-
-
-def _reindexed(p: Parsed, keep: np.ndarray, fields: Sequence[str]) -> Parsed:
-    """The parsed view of `fields` restricted to `keep`, re-indexed 0..k-1 like the
-    canonical frame (only the fields a rule reads: the others would be copied for nothing)."""
-
-    def sub(s: pd.Series) -> pd.Series:
-        return s[keep].reset_index(drop=True)
-
-    return Parsed(
-        text=p.text[list(fields)][keep].reset_index(drop=True),
-        value={k: sub(p.value[k]) for k in fields},
-        ok={k: sub(p.ok[k]) for k in fields},
-        reason={k: p.reason[k] for k in fields},
-    )
 
 
 def _sha256(fp: IO[bytes]) -> str:

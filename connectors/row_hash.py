@@ -44,7 +44,7 @@ from connectors.sources import Source
 from connectors.values import string_array
 
 if TYPE_CHECKING:
-    from connectors.extract import Parsed
+    from connectors.rules import Parsed
 
 __all__ = ["cell_hashes", "row_keys"]
 

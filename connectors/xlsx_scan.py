@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from xml.etree import ElementTree
 
-from connectors.readers import FileRejected
+from connectors.raw_table import FileRejected
 
 # Limits: far above any export the contract describes, far below what breaks the reader.
 MAX_MEMBERS = 10_000

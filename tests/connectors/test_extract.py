@@ -64,14 +64,15 @@ def test_the_encodings_the_contract_names_are_read(
 
 
 def test_the_whole_file_reader_checks_the_declared_encoding_too() -> None:
-    from connectors.readers import FileRejected, _csv_grid
+    from connectors.csv_reader import csv_grid
+    from connectors.raw_table import FileRejected
     from connectors.sources import SOURCES
 
     data = csv_bytes(_header("ip_cases"), ["a,b"], "utf-8")
     with pytest.raises(FileRejected) as err:
-        _csv_grid(data, SOURCES["ip_cases"])
+        csv_grid(data, SOURCES["ip_cases"])
     assert err.value.reason == "encoding"
-    assert not _csv_grid(csv_bytes(_header("ip_cases"), ["a,b"]), SOURCES["ip_cases"]).empty
+    assert not csv_grid(csv_bytes(_header("ip_cases"), ["a,b"]), SOURCES["ip_cases"]).empty
 
 
 def test_undecodable_bytes_quarantine_with_encoding(extract) -> None:

@@ -20,8 +20,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors import row_hash, values
-from connectors.extract import Parsed, _duplicated, parse_table
-from connectors.readers import StreamFailed, read_export
+from connectors.extract import _duplicated
+from connectors.raw_table import StreamFailed
+from connectors.readers import read_export
+from connectors.rules import Parsed, parse_table
 from connectors.sources import SOURCES, Column, Source, boolean, enum
 
 # --- the implementation row_hash replaces (connectors/extract.py before the swap) ---------

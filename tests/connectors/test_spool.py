@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from connectors import readers, spool
+from connectors import csv_reader, spool
 from connectors.extract import extract_bytes, extract_file
 from connectors.landing import discover
 from connectors.spool import SpooledRows, SpoolWriter
@@ -133,8 +133,8 @@ def _rows() -> list[str]:
 def test_spooled_extraction_equals_the_in_memory_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_bytes: int
 ) -> None:
-    monkeypatch.setattr(readers, "CSV_BLOCK_BYTES", block_bytes)
-    monkeypatch.setattr(readers, "CSV_HEAD_BYTES", min(block_bytes, 1 << 20))
+    monkeypatch.setattr(csv_reader, "CSV_BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(csv_reader, "CSV_HEAD_BYTES", min(block_bytes, 1 << 20))
     data = csv_bytes(REG_HEADER, _rows())
 
     def run(spool_dir: Path | None):

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors import readers
+from connectors import csv_reader
 from connectors.batch import ExtractedBatch
 from connectors.extract import _duplicated
 from tests.connectors.conftest import REG_HEADER, csv_bytes, reg_row
@@ -32,8 +32,8 @@ def _rows() -> list[str]:
 
 
 def _extract(extract, data: bytes, monkeypatch, block_bytes: int) -> ExtractedBatch:
-    monkeypatch.setattr(readers, "CSV_BLOCK_BYTES", block_bytes)
-    monkeypatch.setattr(readers, "CSV_HEAD_BYTES", min(block_bytes, 1 << 20))
+    monkeypatch.setattr(csv_reader, "CSV_BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(csv_reader, "CSV_HEAD_BYTES", min(block_bytes, 1 << 20))
     return extract("registration", data)
 
 

@@ -13,10 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.readers import FileRejected, _xlsx_grid
+from connectors.raw_table import FileRejected
 from connectors.sources import SOURCES
 from connectors.values import excel_cell_text
 from connectors.xlsx_cells import text_column, text_grid
+from connectors.xlsx_reader import xlsx_grid
 
 CASES = SOURCES["cases"]
 
@@ -92,7 +93,7 @@ def test_edge_cells_match_the_per_cell_texts() -> None:
 
     rows = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
     cells = rows.get_sheet_by_name("案件列表").to_python(skip_empty_area=False)
-    grid = _xlsx_grid(data, CASES, [])
+    grid = xlsx_grid(data, CASES, [])
     assert_same_grid(grid, reference_grid(cells))
     assert grid.shape == (9, 4)
     assert grid.iloc[1].tolist() == ["", "", "", ""]
@@ -114,7 +115,7 @@ def test_leading_blank_area_merged_cells_and_trailing_empty_columns() -> None:
         {"C3": "案件编号", "D3": "x", "C5": date(2024, 5, 6), "F5": "", "H4": 7.0},
         merge="C3:D3",
     )
-    grid = _xlsx_grid(data, CASES, [])
+    grid = xlsx_grid(data, CASES, [])
     assert grid.iloc[2, 2] == "案件编号"
     assert grid.iloc[4, 2] == "2024-05-06"
     assert grid.iloc[3, 7] == "7"
@@ -125,7 +126,7 @@ def test_leading_blank_area_merged_cells_and_trailing_empty_columns() -> None:
 
 def test_missing_sheet_reads_the_only_one_with_a_warning() -> None:
     warnings: list[str] = []
-    grid = _xlsx_grid(workbook({"A1": 1.0}, sheet="other"), CASES, warnings)
+    grid = xlsx_grid(workbook({"A1": 1.0}, sheet="other"), CASES, warnings)
     assert grid.iloc[0, 0] == "1"
     assert warnings and "not found" in warnings[0]
 
@@ -133,26 +134,26 @@ def test_missing_sheet_reads_the_only_one_with_a_warning() -> None:
 def test_declared_sheet_is_found_among_several_and_blanks_around_its_name_are_ignored() -> None:
     data = workbook({"A1": "first"}, sheet="汇总", extra={" 案件列表\u3000": {"A1": "cases"}})
     warnings: list[str] = []
-    assert _xlsx_grid(data, CASES, warnings).iloc[0, 0] == "cases"
+    assert xlsx_grid(data, CASES, warnings).iloc[0, 0] == "cases"
     assert warnings == []
 
 
 def test_missing_sheet_among_several_refuses_the_file() -> None:
     data = workbook({"A1": "first"}, sheet="汇总", extra={"Sheet2": {"A1": "other"}})
     with pytest.raises(FileRejected) as err:
-        _xlsx_grid(data, CASES, [])
+        xlsx_grid(data, CASES, [])
     assert err.value.reason == "unreadable"
     assert "案件列表" in str(err.value) and "2 sheets" in str(err.value)
 
 
 def test_an_empty_sheet_gives_an_empty_grid() -> None:
-    grid = _xlsx_grid(workbook({}), CASES, [])
+    grid = xlsx_grid(workbook({}), CASES, [])
     assert grid.empty
 
 
 def test_unreadable_bytes_are_rejected() -> None:
     with pytest.raises(FileRejected) as err:
-        _xlsx_grid(b"PK\x03\x04 not really a zip", CASES, [])
+        xlsx_grid(b"PK\x03\x04 not really a zip", CASES, [])
     assert err.value.reason == "unreadable"
 
 
