@@ -19,7 +19,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from concurrent.futures.process import BrokenProcessPool
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from bureau_stats.heap import release_freed_memory
 from bureau_stats.outcome import FileOutcome
@@ -27,6 +27,7 @@ from bureau_stats.reader_limits import (
     ReaderLimits,
     died_reading,
     limit_this_process,
+    pool_workers,
     time_limit,
     worker_exit_code,
 )
@@ -106,6 +107,7 @@ class ReadAhead:
         self._spool_dir = spool_dir
         self._limits = limits if mode == "process" else None  # a timer would end the run
         self._executor: Executor | None = None
+        self._workers: list[Any] = []  # the reader process, kept to read its exit code
         self.seconds = 0.0  # spent reading (in the reader, overlapping everything else)
 
     def _pool(self) -> Executor:
@@ -141,6 +143,8 @@ class ReadAhead:
             return
         self._next += 1
         self._pending.append((delivery, record, future))
+        # A broken pool forgets its processes; keep them to tell how the reader died.
+        self._workers = pool_workers(self._executor) or self._workers
 
     def take(self) -> tuple[Delivery, BatchRecord, Read]:
         if not self._pending:
@@ -150,7 +154,7 @@ class ReadAhead:
         try:
             result, seconds = future.result()
         except BrokenProcessPool:  # the reader process died on THIS file: quarantine it
-            exitcode = worker_exit_code(self._executor)
+            exitcode = worker_exit_code(self._workers)
             self._restart()
             died = died_reading(delivery.file, record.sha256, exitcode, self._limits)
             log.error("%s: %s", delivery.file.relative, died.detail)
@@ -182,6 +186,7 @@ class ReadAhead:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+            self._workers = []
 
     def __enter__(self) -> ReadAhead:
         return self

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import resource
 import signal
+import time
 from collections.abc import Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -70,15 +71,30 @@ def time_limit(limits: ReaderLimits | None) -> Iterator[None]:
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
-def worker_exit_code(executor: Executor | None) -> int | None:
-    """The exit code of a broken ProcessPoolExecutor's (one) dead worker, if known."""
+def pool_workers(executor: Executor | None) -> list[Any]:
+    """The worker processes of a ProcessPoolExecutor (its private `_processes`; none when a
+    Python version lacks it: the death is then quarantined `unreadable` without its signal)."""
     processes: dict[Any, Any] = getattr(executor, "_processes", None) or {}
-    for process in list(processes.values()):
-        with contextlib.suppress(Exception):
-            process.join(timeout=5)
-            if process.exitcode is not None:
-                return int(process.exitcode)
-    return None
+    return list(processes.values())
+
+
+def worker_exit_code(workers: list[Any], wait: float = 5.0) -> int | None:
+    """The exit code of a dead reader process among `workers` (`pool_workers`), if known.
+
+    The pool's own thread reaps the dead process too: when it wins that race our join sees
+    no child, and the code appears on the shared process object a moment later."""
+    deadline = time.monotonic() + wait
+    while True:
+        for process in workers:
+            code = None
+            with contextlib.suppress(Exception):  # a closed process object raises ValueError
+                process.join(timeout=0.2)
+                code = process.exitcode
+            if code is not None:
+                return int(code)
+        if not workers or time.monotonic() >= deadline:
+            return None
+        time.sleep(0.05)
 
 
 def death_verdict(exitcode: int | None, limits: ReaderLimits | None) -> tuple[str, str]:

@@ -68,7 +68,7 @@ def test_a_reader_process_that_dies_quarantines_that_file_and_the_next_is_read(
         first = reader.take()[2]
         second = reader.take()[2]
     assert isinstance(first, ExtractedBatch)
-    assert (first.verdict, first.reason) == ("quarantine", "too_large")
+    assert (first.verdict, first.reason) == ("quarantine", "too_large"), first.detail
     assert "reader process died (signal 6, SIGABRT)" in (first.detail or "")
     assert isinstance(second, ExtractedBatch)  # read by a new reader process
     assert second.reason == "empty", second.detail

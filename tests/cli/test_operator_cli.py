@@ -154,4 +154,4 @@ def test_the_due_day_is_a_setting(tmp_path: object, monkeypatch: object) -> None
     assert doc["due_day"] == 15 and doc["overdue"][0]["due"] == "2024-04-15"
     monkeypatch.setenv("BUREAU_STATS_DELIVERY_DUE_DAY", "0")  # type: ignore[attr-defined]
     bad: object = _cli("status", "--late", "--warehouse", url)
-    assert bad.exit_code == 2 and "delivery_due_day" in bad.stderr  # type: ignore[attr-defined]
+    assert bad.exit_code == 2 and "DELIVERY_DUE_DAY" in bad.stderr.upper()  # type: ignore[attr-defined]
