@@ -28,8 +28,7 @@ from sqlalchemy import Engine, select
 from bureau_stats.heap import release_freed_memory
 from bureau_stats.outcome import FileOutcome, Ignored
 from bureau_stats.read_ahead import Read, ReadAhead
-from connectors.batch import ExtractedBatch, LandingFile, no_rejects
-from connectors.canonical import empty_table
+from connectors.batch import ExtractedBatch, LandingFile
 from connectors.sources import SOURCES
 from connectors.verdict import needs_audit
 from warehouse.checks import ytd_decreases
@@ -153,17 +152,7 @@ def publish_step(
 
 def _refused(record: BatchRecord, file: LandingFile, reason: str, detail: str) -> ExtractedBatch:
     """An empty batch standing for content that could not be processed at all."""
-    return ExtractedBatch(
-        file=file,
-        sha256=record.sha256,
-        accepted=empty_table(SOURCES[file.source]),
-        rejects=no_rejects(),
-        rows_read=0,
-        rows_duplicate=0,
-        verdict="quarantine",
-        reason=reason,
-        detail=detail,
-    )
+    return ExtractedBatch.refused(file, record.sha256, reason, detail)
 
 
 def machine_error(exc: BaseException) -> str | None:

@@ -121,19 +121,7 @@ def died_reading(
     file: LandingFile, sha256: str, exitcode: int | None, limits: ReaderLimits | None
 ) -> ExtractedBatch:
     """The quarantine of a file its reader process died on (nothing of it was read)."""
-    from connectors.batch import ExtractedBatch, no_rejects
-    from connectors.canonical import empty_table
-    from connectors.sources import SOURCES
+    from connectors.batch import ExtractedBatch
 
     reason, detail = death_verdict(exitcode, limits)
-    return ExtractedBatch(
-        file=file,
-        sha256=sha256,
-        accepted=empty_table(SOURCES[file.source]),
-        rejects=no_rejects(),
-        rows_read=0,
-        rows_duplicate=0,
-        verdict="quarantine",
-        reason=reason,
-        detail=detail,
-    )
+    return ExtractedBatch.refused(file, sha256, reason, detail)

@@ -91,6 +91,24 @@ class ExtractedBatch:
     detail: str | None = None  # human-readable explanation (never personal data)
     warnings: list[str] = field(default_factory=list)
 
+    @classmethod
+    def refused(cls, file: LandingFile, sha256: str, reason: str, detail: str) -> ExtractedBatch:
+        """An empty, quarantined batch: content that could not be processed at all."""
+        from connectors.canonical import empty_table
+        from connectors.sources import SOURCES
+
+        return cls(
+            file=file,
+            sha256=sha256,
+            accepted=empty_table(SOURCES[file.source]),
+            rejects=no_rejects(),
+            rows_read=0,
+            rows_duplicate=0,
+            verdict="quarantine",
+            reason=reason,
+            detail=detail,
+        )
+
     @property
     def source(self) -> str:
         return self.file.source
