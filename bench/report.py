@@ -377,8 +377,8 @@ def _served_section(served: dict[str, Any] | None) -> list[str]:
     L = [
         "## The served deployment beside the in-process run",
         "",
-        f"`{served['command']}` (load average {served['load_before']} before; the machine was "
-        "shared with other sessions, so both columns are noisy and pessimistic). Same generated "
+        f"`{served['command']}` (1/5/15-minute load average {served['load_before']} before; one "
+        "run of each path per scale, back to back on one machine). Same generated "
         "year, each path into its own empty PostgreSQL database: *in process* is "
         "`bureau-stats run --in-process --no-docs` (load, refresh the metrics mart, render the "
         "report), wall time of the command including imports; *served* is the `nightly` "
