@@ -6,14 +6,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bureau_stats.outcome import RunFailed, RunResult
 from connectors.bureau_time import BUREAU_TZ
 from flows.executors import PrefectExecutor
 from flows.run import RunRequest, RunSetup, run_landing
-from tasks.context import clean_overrides, run_context, settings_for
+from tasks.context import clean_overrides, run_context, settings_for, warehouse
 from tasks.run_logs import forward_project_logs
+
+if TYPE_CHECKING:
+    from bureau_stats.settings import Settings
 
 
 def current_year() -> int:
@@ -34,7 +37,7 @@ def run_holder() -> str:
     return default_holder(run_id())
 
 
-def load_secrets(overrides: dict[str, str], *, needs_pii_key: bool = False) -> None:
+def load_secrets(settings: Settings, *, needs_pii_key: bool = False) -> None:
     """Load the run's secrets now: the Prefect Secret blocks the settings name (fresh, so a
     rotated secret counts from the next run on), and check the PII key when the run hashes.
 
@@ -44,20 +47,16 @@ def load_secrets(overrides: dict[str, str], *, needs_pii_key: bool = False) -> N
     """
     from prefect import get_run_logger
 
-    settings = settings_for(overrides)
     logger = get_run_logger()
     for level, message in settings.resolve_secrets():
         logger.log(level, "%s", message)
     if needs_pii_key:
-        from warehouse.engine import open_warehouse
         from warehouse.pii_key import check_pii_key
 
         key = settings.pii_key_bytes()  # no key: refused before the warehouse is opened
-        engine = open_warehouse(settings.resolved_warehouse_url())
-        try:  # one key per warehouse: another key fails the run before it touches anything
-            check_pii_key(engine, key)
-        finally:
-            engine.dispose()
+        # One key per warehouse: another key fails the run before it touches anything. The
+        # process's engine, which the run context then uses too (opened, migrated once).
+        check_pii_key(warehouse(settings), key)
 
 
 @contextmanager
@@ -72,8 +71,8 @@ def flow_run(
     lease holder: the Prefect executor of the run model, its run context set for the block."""
     forward_project_logs()  # the project's own log lines reach this run's log in the UI
     overrides = clean_overrides(landing=landing, max_parallel_sources=max_parallel_sources)
-    load_secrets(overrides, needs_pii_key=needs_pii_key)
     settings = settings_for(overrides)
+    load_secrets(settings, needs_pii_key=needs_pii_key)
     with run_context(settings):
         yield PrefectExecutor(RunSetup(flow, overrides, run_holder(), run_id()), settings)
 
