@@ -22,18 +22,27 @@ from tasks.plan import BackfillPlan, PlannedFile
 from tasks.progress import RunProgress
 
 
-def skipped_outcome(f: PlannedFile) -> FileOutcome:
-    """A file the plan leaves alone (unchanged content, or content gone from the landing)."""
+def planned_outcome(
+    f: PlannedFile, status: str, reason: str | None = None, detail: str | None = None
+) -> FileOutcome:
+    """The outcome of a planned file that no file task reported on (skipped, refused, failed)."""
     return FileOutcome(
         file=f.file,
         source=f.source,
-        status="skipped",
+        status=status,
         sha256=f.sha256,
         delivery_order=f.delivery_order,
-        reason=None if f.action == "skip" else "missing",
-        detail=None if f.action == "skip" else "content no longer in the landing area",
+        reason=reason,
+        detail=detail,
         action=f.action,
     )
+
+
+def skipped_outcome(f: PlannedFile) -> FileOutcome:
+    """A file the plan leaves alone (unchanged content, or content gone from the landing)."""
+    if f.action == "skip":
+        return planned_outcome(f, "skipped")
+    return planned_outcome(f, "skipped", "missing", "content no longer in the landing area")
 
 
 def _safe_error(exc: BaseException | None, message: str | None) -> str:
@@ -59,16 +68,8 @@ def failed_outcome(f: PlannedFile, future: PrefectFuture[Any]) -> FileOutcome:
             exc = value
     except BaseException as e:  # a crashed task's result cannot be read
         exc = e
-    return FileOutcome(
-        file=f.file,
-        source=f.source,
-        status="failed",
-        sha256=f.sha256,
-        delivery_order=f.delivery_order,
-        reason=type(exc).__name__ if exc else (state.name or "failed"),
-        detail=_safe_error(exc, state.message),
-        action=f.action,
-    )
+    reason = type(exc).__name__ if exc else (state.name or "failed")
+    return planned_outcome(f, "failed", reason, _safe_error(exc, state.message))
 
 
 def run_plan(

@@ -16,6 +16,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bureau_stats.outcome import PUBLISHED_STATUSES, FileOutcome, RunResult
+from flows.execute import planned_outcome
 from tasks.files import final_statuses, plan_backfill, plan_nightly, register_plan, survey_landing
 from tasks.lateness import late_deliveries
 from tasks.locks import Leases, lock_sources, unlock_sources
@@ -163,15 +164,7 @@ def execute_plan(executor: Executor, plan: BackfillPlan, request: RunRequest) ->
 
 def refused_outcome(f: PlannedFile, why: str) -> FileOutcome:
     """A file of a source the run could not lease: it stays for the next run."""
-    return FileOutcome(
-        file=f.file,
-        source=f.source,
-        status="failed",
-        sha256=f.sha256,
-        delivery_order=f.delivery_order,
-        detail=why,
-        action=f.action,
-    )
+    return planned_outcome(f, "failed", detail=why)
 
 
 def refresh_years(
