@@ -14,7 +14,7 @@ recomputed over the whole key column(s). That, and every other use of GX interna
 Personal data never reaches a result: GX runs with a result format that keeps counts but no
 unexpected values, and every stored result is scrubbed of exception messages (a message can quote
 a cell) before it is written under `<data_docs_dir>/results/`. Data Docs are rendered from those
-scrubbed results only.
+scrubbed results only, and open with no network (`expectations.offline_docs`).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from expectations.build import (
     load_suite,
 )
 from expectations.gx_compat.chunks import file_wide_counts, merge_results, raised_infos
+from expectations.offline_docs import localize_site
 
 if TYPE_CHECKING:
     from great_expectations.core import (
@@ -457,6 +458,7 @@ def audit_batch(
         result_path = ctx.root / RESULTS_SUBDIR / Path(*key.to_tuple()).with_suffix(".json")
         if build_docs:
             ctx.context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=[key])
+            localize_site(ctx.root)
     statistics = dict(result.statistics)
     statistics["rows"] = len(rows)
     failures = failure_lines(result)
@@ -482,6 +484,7 @@ def build_data_docs(data_docs_dir: Path, *, threshold: Decimal | None = None) ->
             if code not in ctx.validations or threshold is not None:
                 _get_validation(ctx, source, wanted)
         ctx.context.build_data_docs(site_names=[SITE_NAME])
+        localize_site(ctx.root)  # the pages load their styles and scripts from the site
     return ctx.root / "index.html"
 
 
