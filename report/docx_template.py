@@ -17,6 +17,7 @@ from typing import Any
 
 from docx import Document
 from docx.oxml.ns import qn
+from docx.shared import Pt
 from docxtpl import DocxTemplate
 from jinja2 import Environment, TemplateError
 from sqlalchemy import Engine
@@ -90,10 +91,15 @@ def _environment(context: FigureContext) -> Environment:
 
 
 def _append_notes(doc: Any, lines: list[str]) -> None:
+    """注 and one line per incomplete figure, in the document's body style, after the last
+    paragraph (staff move it where they like)."""
     heading = doc.add_paragraph()
-    heading.add_run(NOTES_TITLE).bold = True
+    heading.paragraph_format.space_before = Pt(12)
+    run = heading.add_run(NOTES_TITLE)
+    run.bold = True
+    run.font.size = Pt(10.5)
     for line in lines:
-        doc.add_paragraph(line)
+        doc.add_paragraph().add_run(line).font.size = Pt(10.5)
 
 
 def render_template(template: bytes, context: FigureContext) -> bytes:

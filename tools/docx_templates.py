@@ -102,7 +102,14 @@ def statistics_template(catalog: Catalog) -> Any:
         for text in passages(area, catalog):
             prose(doc, text)
         rows = [[m.label, f"{{{{ {m.code} }}}}", m.unit] for m in catalog.in_area(area)]
-        _table(doc, ["指标", "{{ year }}年", "单位"], rows, numeric=[1], widths=(8.0, 4.0, 3.8))
+        _table(
+            doc,
+            ["指标", "{{ year }}年", "单位"],
+            rows,
+            numeric=[1],
+            widths=(8.0, 4.0, 3.8),
+            size=10.5,
+        )
     return doc
 
 
@@ -259,7 +266,9 @@ def rule_of_law_template() -> Any:
         ["出具法律意见", "{{ legal.opinions }}", "份"],
         ["办理行政应诉案件(截至11月13日)", '{{ at("11-13").litigation.cases }}', "宗"],
     ]
-    _table(doc, ["指标", "{{ year }}年", "单位"], rows, numeric=[1], widths=(8.0, 4.0, 3.8))
+    _table(
+        doc, ["指标", "{{ year }}年", "单位"], rows, numeric=[1], widths=(8.0, 4.0, 3.8), size=10.5
+    )
     return doc
 
 
