@@ -20,6 +20,7 @@ from docx.oxml.ns import qn
 from docx.shared import Pt
 from docxtpl import DocxTemplate
 from jinja2 import Environment, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import Engine
 
 from metrics.catalog import Catalog, load_catalog
@@ -85,7 +86,8 @@ def _quote(text: str | None, limit: int = 120) -> str:
 
 
 def _environment(context: FigureContext) -> Environment:
-    env = Environment(undefined=MissingName, autoescape=True)
+    """Sandboxed: a document arrives from an office, its Jinja reaches no Python internals."""
+    env = SandboxedEnvironment(undefined=MissingName, autoescape=True)
     env.filters.update(context.filters())
     return env
 

@@ -201,6 +201,13 @@ def test_broken_jinja_fails_in_one_line() -> None:
     assert "\n" not in str(raised.value)
 
 
+def test_a_template_reaches_no_python_internals() -> None:
+    for probe in ("{{ at.__globals__ }}", "{{ reg.establish.__class__.__mro__ }}"):
+        with pytest.raises(TemplateFigureError) as raised:
+            render_template(make_docx([probe]), context())
+        assert "\n" not in str(raised.value)
+
+
 def test_template_names_clashing_with_codes_are_refused() -> None:
     with pytest.raises(ValueError, match=r"\['reg'\]"):
         FigureContext(2024, CutOff(YEAR_END, VALUES), plain={"reg": 1})
