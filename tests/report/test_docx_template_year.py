@@ -27,7 +27,7 @@ from bureau_stats.cli import load_commands
 from bureau_stats.cli.app import app
 from bureau_stats.settings import load_settings
 from metrics.catalog import AREAS, load_catalog
-from metrics.engine import compute_metrics
+from metrics.engine import compute_metrics, parse_timestamp
 from metrics.mart import mart_figures
 from report.docx_template import render_template, shipped_template
 from report.figures import CutOff, FigureContext
@@ -192,3 +192,32 @@ def test_unknown_code_exits_2_with_one_line(loaded: tuple[str, Engine], tmp_path
         "report", "--template", "nosuch", "--year", str(YEAR), "--out", str(tmp_path)
     )
     assert code == 2 and err.startswith("error: 'nosuch' is neither a .docx file")
+
+
+def test_as_known_at_renders_what_the_warehouse_held_then(
+    loaded: tuple[str, Engine], tmp_path: Path
+) -> None:
+    """Before the first delivery arrived the warehouse knew no row: every count reads 0."""
+    url, engine = loaded
+    moment = "2000-01-01T08:00:00+08:00"
+    code, out, err = invoke(
+        "report",
+        "--template",
+        "statistics",
+        "--year",
+        str(YEAR),
+        "--as-known-at",
+        moment,
+        "--out",
+        str(tmp_path),
+        "--warehouse",
+        url,
+    )
+    assert code == 0, err
+    then = compute_metrics(engine, YEAR, as_known_at=parse_timestamp(moment))
+    now = compute_metrics(engine, YEAR)
+    assert then["reg.establish"] == 0 != now["reg.establish"]
+    table = Document(out.strip()).tables[0]
+    assert [row.cells[1].text for row in table.rows[1:]] == [
+        shown(then[m.code]) for m in load_catalog().in_area("licensing")
+    ]
