@@ -29,6 +29,12 @@ WAREHOUSE = typer.Option(
 )
 OUT = typer.Option(..., "--out", help="Folder the report files are written to.")
 FORMAT = typer.Option("md,docx,html", "--format", help="Comma list of md, docx, html.")
+TEMPLATE = typer.Option(
+    None,
+    "--template",
+    help="Render this Word template (a .docx path, or a shipped one: statistics, rule_of_law) "
+    "instead of the built-in formats.",
+)
 
 
 def _date(text: str | None, option: str) -> date | None:
@@ -220,8 +226,9 @@ def report_command(
     formats: str = FORMAT,
     as_known_at: str | None = AS_KNOWN_AT,
     warehouse: str | None = WAREHOUSE,
+    template: str | None = TEMPLATE,
 ) -> None:
-    """Render the annual report's statistical passages, tables and charts."""
+    """Render the annual report's statistical passages, tables and charts (or a Word template)."""
     from bureau_stats.settings import load_settings
     from report.render import parse_formats, render_report
 
@@ -232,6 +239,9 @@ def report_command(
     cut_off = _cut_off(as_of, year)
     known_at = _timestamp(as_known_at)
     settings = load_settings()
+    if template is not None:
+        _report_from_template(template, year, cut_off, out, known_at, warehouse, settings)
+        return
     engine = _open(warehouse)
     try:
         written = render_report(
@@ -249,3 +259,42 @@ def report_command(
         engine.dispose()
     for path in written:
         typer.echo(str(path))
+
+
+def _report_from_template(
+    template: str,
+    year: int,
+    cut_off: date | None,
+    out: Path,
+    known_at: datetime | None,
+    warehouse: str | None,
+    settings: Any,
+) -> None:
+    """`report --template`: one DOCX; an unknown code or a broken template exits 2, one line."""
+    import sys
+
+    from report.docx_template import TemplateFigureError, resolve_template, write_template_report
+
+    try:
+        path = resolve_template(template)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    engine = _open(warehouse)
+    try:
+        written = write_template_report(
+            engine,
+            path,
+            year,
+            cut_off,
+            out,
+            region=settings.region,
+            bureau=settings.bureau,
+            as_known_at=known_at,
+        )
+    except TemplateFigureError as exc:
+        print(f"error: {path.name}: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    typer.echo(str(written))
