@@ -79,6 +79,17 @@ def _open(url: str | None) -> Any:
     return open_warehouse(url or load_settings().resolved_warehouse_url())
 
 
+def _coverage(engine: Any, year: int, as_of: date, known_at: datetime | None) -> dict[str, Any]:
+    """Every figure's coverage (metrics/coverage.py), with the configured region and due day."""
+    from bureau_stats.settings import load_settings
+    from metrics.coverage import figure_coverage
+
+    settings = load_settings()
+    return figure_coverage(
+        engine, year, as_of, known_at, region=settings.region, due_day=settings.delivery_due_day
+    )
+
+
 def _region() -> str:
     from bureau_stats.settings import load_settings
 
@@ -103,6 +114,7 @@ def metrics_command(
     engine = _open(warehouse)
     try:
         values = compute_metrics(engine, year, window.as_of, known_at, _region())
+        coverage = _coverage(engine, year, window.as_of, known_at)
     finally:
         engine.dispose()
     if as_json:
@@ -110,6 +122,7 @@ def metrics_command(
             "year": year,
             "as_of": window.as_of.isoformat(),
             "metrics": {code: json_value(v) for code, v in values.items()},
+            "coverage": {code: c.as_json() for code, c in coverage.items()},
         }
         typer.echo(json.dumps(doc, ensure_ascii=False, indent=1))
         return
@@ -122,10 +135,16 @@ def metrics_command(
     table.add_column("label")
     table.add_column("value", justify="right")
     table.add_column("unit")
+    table.add_column("missing (incomplete figure)", overflow="fold")
     for code, value in values.items():
         metric = catalog[code]
-        table.add_row(code, metric.label, render_value(value), metric.unit)
+        gap = coverage[code]
+        shown = render_value(value) if gap.complete else f"[bold red]{render_value(value)} *[/]"
+        table.add_row(code, metric.label, shown, metric.unit, gap.summary())
     Console().print(table)
+    incomplete = sum(not c.complete for c in coverage.values())
+    if incomplete:
+        Console().print(f"* {incomplete} figure(s) lack a period: not delivered or quarantined")
 
 
 @app.command("explain")
@@ -155,6 +174,7 @@ def explain_command(
             metric
         ]
         parts = contributions(engine, metric, year, window.as_of, known_at, region)
+        coverage = _coverage(engine, year, window.as_of, known_at)[metric]
     finally:
         engine.dispose()
     m = catalog[metric]
@@ -169,6 +189,7 @@ def explain_command(
             "window": [window.start.isoformat(), window.end.isoformat()],
             "value": json_value(value),
             "definition": definition,
+            "coverage": coverage.as_json(),
             "batches": [
                 {
                     "metric": c.metric,
@@ -191,6 +212,12 @@ def explain_command(
     console.print(f"value:      [bold]{shown(value)}[/bold] {m.unit}")
     console.print(f"window:     {window.start} .. {window.end}")
     console.print(f"definition: {definition}", soft_wrap=True)
+    console.print(
+        "coverage:   complete"
+        if coverage.complete
+        else f"coverage:   [bold red]incomplete[/]: {coverage.summary()}",
+        soft_wrap=True,
+    )
     table = Table(title="contributing batches (times in UTC)")
     table.add_column("metric", no_wrap=True)
     table.add_column("batch", justify="right")
@@ -220,10 +247,19 @@ def report_command(
     formats: str = FORMAT,
     as_known_at: str | None = AS_KNOWN_AT,
     warehouse: str | None = WAREHOUSE,
+    final: bool = typer.Option(
+        False,
+        "--final",
+        help="The report to file: refuse (exit 3, one line per figure) when a figure lacks a "
+        "period (not delivered or quarantined).",
+    ),
+    allow_incomplete: bool = typer.Option(
+        False, "--allow-incomplete", help="With --final: render anyway, incomplete figures marked."
+    ),
 ) -> None:
     """Render the annual report's statistical passages, tables and charts."""
     from bureau_stats.settings import load_settings
-    from report.render import parse_formats, render_report
+    from report.render import IncompleteReport, parse_formats, render_report
 
     try:
         chosen = parse_formats(formats)
@@ -244,7 +280,18 @@ def report_command(
             bureau=settings.bureau,
             as_known_at=known_at,
             refresh=True,
+            due_day=settings.delivery_due_day,
+            final=final and not allow_incomplete,
         )
+    except IncompleteReport as refused:
+        for line in refused.lines():
+            typer.echo(line, err=True)
+        typer.echo(
+            f"error: {len(refused.rows)} figure(s) incomplete: no final report written "
+            "(--allow-incomplete renders it with the figures marked)",
+            err=True,
+        )
+        raise typer.Exit(3) from None
     finally:
         engine.dispose()
     for path in written:
