@@ -4,6 +4,7 @@ source's cadence, against the batch ledger (hand-made, on SQLite and PostgreSQL)
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Engine
@@ -34,7 +35,7 @@ def month_name(source: str, year: int, month: int) -> str:
 
 
 def deliver_months(
-    engine: Engine, source: str, months: range, year: int = 2024, **kwargs: object
+    engine: Engine, source: str, months: Iterable[int], year: int = 2024, **kwargs: object
 ) -> None:
     for month in months:
         last = calendar.monthrange(year, month)[1]
@@ -47,17 +48,16 @@ def deliver_months(
         )
 
 
+def quarantine_september(engine: Engine, name: str) -> None:
+    september = (date(2024, 9, 1), date(2024, 9, 30))
+    add_batch(engine, "special_equipment", name, period=september, status="quarantined")
+
+
 def test_quarantined_and_missing_months_name_period_reason_and_file(tiny: Engine) -> None:
     deliver_months(tiny, "special_equipment", range(1, 13))
     sep_v2 = month_name("special_equipment", 2024, 9).replace(".json", "_v2.json")
-    add_batch(
-        tiny,
-        "special_equipment",
-        sep_v2,
-        period=(date(2024, 9, 1), date(2024, 9, 30)),
-        status="quarantined",
-    )  # a quarantined correction does not undo the published September
-    deliver_months(tiny, "inspections", [*range(1, 10), 11, 12])  # type: ignore[arg-type]
+    quarantine_september(tiny, sep_v2)  # a quarantined correction: September stays published
+    deliver_months(tiny, "inspections", [*range(1, 10), 11, 12])
     cov = figure_coverage(tiny, 2024, today=LATER)
     assert cov["seq.approved_units"] == Coverage(True)
     assert cov["insp.drug_retail"] == Coverage(
@@ -68,16 +68,9 @@ def test_quarantined_and_missing_months_name_period_reason_and_file(tiny: Engine
 
 
 def test_a_month_only_quarantined_is_named_with_its_file(tiny: Engine) -> None:
-    deliver_months(tiny, "special_equipment", [*range(1, 9), 10, 11, 12])  # type: ignore[arg-type]
+    deliver_months(tiny, "special_equipment", [*range(1, 9), 10, 11, 12])
     truncated = month_name("special_equipment", 2024, 9)
-    add_batch(
-        tiny,
-        "special_equipment",
-        truncated,
-        period=(date(2024, 9, 1), date(2024, 9, 30)),
-        status="quarantined",
-        reason="unreadable",
-    )
+    quarantine_september(tiny, truncated)
     cov = figure_coverage(tiny, 2024, today=LATER)["seq.approved_units"]
     assert not cov.complete
     assert cov.missing == (Missing("2024-09", QUARANTINED, truncated, "special_equipment"),)
