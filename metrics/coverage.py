@@ -281,7 +281,7 @@ def figure_coverage(
     periods = sorted(set().union(*needs.values())) if needs else []
     state = _ledger_state(engine, periods, as_known_at)
     if today is None:
-        today = as_known_at.astimezone(BUREAU_TZ).date() if as_known_at else bureau_today()
+        today = to_utc(as_known_at).astimezone(BUREAU_TZ).date() if as_known_at else bureau_today()
     lacking: dict[Period, Missing] = {}
     for p in periods:
         covered, file = state[p]
