@@ -21,9 +21,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connectors.sources import SOURCES, Cadence, Source
+from connectors.sources import PERIOD_MONTHS, SOURCES, Cadence, Source
 
-MONTHS_PER_PERIOD: dict[Cadence, int] = {"month": 1, "quarter": 3, "half_year": 6}
+MONTHS_PER_PERIOD: dict[Cadence, int] = PERIOD_MONTHS  # one declaration (sources.py)
 DELIVERED = ("published", "superseded")  # ledger statuses whose period counts as delivered
 DEFAULT_DUE_DAY = 10
 BUREAU_TZ = ZoneInfo("Asia/Shanghai")

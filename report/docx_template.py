@@ -23,7 +23,9 @@ from jinja2 import Environment, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import Engine
 
+from connectors.cadence import DEFAULT_DUE_DAY
 from metrics.catalog import Catalog, load_catalog
+from metrics.coverage import figure_coverage
 from metrics.engine import scope_for
 from metrics.mart import mart_figures
 from report.figures import CutOff, FigureContext, MissingName, UnknownCode, note_lines
@@ -36,6 +38,14 @@ _PLACEHOLDER = re.compile(r"\{[{%]")
 
 class TemplateFigureError(ValueError):
     """The template cannot be rendered: an unknown code, a bad cut-off or broken Jinja."""
+
+
+class IncompleteTemplate(Exception):
+    """A final document was asked for while figures it states lack periods."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__(f"{len(lines)} figure(s) incomplete")
+        self.lines = lines
 
 
 def shipped_template(name: str) -> Path:
@@ -135,6 +145,7 @@ def template_context(
     bureau: str | None = None,
     as_known_at: datetime | None = None,
     catalog: Catalog | None = None,
+    due_day: int = DEFAULT_DUE_DAY,
 ) -> FigureContext:
     """The names a template sees for the year: the mart's figures at the cut-off (refreshed
     first, as `report` does) and at any other cut-off a placeholder asks for."""
@@ -152,7 +163,8 @@ def template_context(
             catalog=catalog,
             refresh=True,
         )
-        return CutOff(min(day, window.end), values)
+        coverage = figure_coverage(engine, year, day, as_known_at, catalog, region, due_day=due_day)
+        return CutOff(min(day, window.end), values, coverage)
 
     return FigureContext(
         year,
@@ -175,11 +187,17 @@ def write_template_report(
     year: int,
     as_of: date | None,
     out_dir: Path,
+    final: bool = False,
     **names: Any,
 ) -> Path:
-    """Render `template` for the year into `out_dir` as `<template>_<year>[_<yyyymmdd>].docx`."""
+    """Render `template` for the year into `out_dir` as `<template>_<year>[_<yyyymmdd>].docx`;
+    `final` refuses (`IncompleteTemplate`, nothing written) when a figure it states is marked."""
     context = template_context(engine, year, as_of, **names)
     rendered = render_template(template.read_bytes(), context)
+    if final and len(context.notes):
+        raise IncompleteTemplate(
+            [f"{n.code} {n.label} (as of {n.cut_off}): {n.text}" for n in context.notes]
+        )
     end = context.main.day
     stem = f"{template.stem}_{year}" + ("" if end == date(year, 12, 31) else f"_{end:%Y%m%d}")
     out_dir.mkdir(parents=True, exist_ok=True)

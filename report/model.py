@@ -19,8 +19,10 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, S
 from sqlalchemy import Engine, and_, case, exists, func, select
 
 from connectors.bureau_time import BUREAU_TZ
+from connectors.cadence import DEFAULT_DUE_DAY
 from connectors.sources import SOURCES
 from metrics.catalog import AREA_LABELS, AREAS, Catalog, load_catalog
+from metrics.coverage import COMPLETE, Coverage, figure_coverage
 from metrics.engine import (
     Contribution,
     Value,
@@ -58,6 +60,24 @@ class FigureRow:
     files: tuple[Contribution, ...] = ()
 
     derived: bool = False
+    # Which periods the figure lacks; an incomplete figure carries note number `note_no`.
+    coverage: Coverage = COMPLETE
+    note_no: int = 0
+
+    @property
+    def mark(self) -> str:
+        """`[注3]` beside an incomplete figure, wherever it stands; "" when complete."""
+        return "" if self.coverage.complete else f"[注{self.note_no}]"
+
+    @property
+    def marked(self) -> str:
+        """The value as printed, with its mark."""
+        return f"{self.text}{self.mark}"
+
+    @property
+    def footnote(self) -> str:
+        """`[注3] 未含2024年9月数据(…)`: figures lacking the same periods share one note."""
+        return f"{self.mark} {self.coverage.note()}" if not self.coverage.complete else ""
 
     @property
     def files_text(self) -> str:
@@ -98,6 +118,7 @@ class AreaSection:
     has_previous: bool
     chart_png: bytes | None
     chart_file: str
+    notes: tuple[str, ...] = ()  # footnotes of the area's incomplete figures
 
 
 @dataclass(frozen=True)
@@ -144,6 +165,18 @@ class ReportData:
     @property
     def figures(self) -> list[FigureRow]:
         return [row for area in self.areas for row in area.rows]
+
+    @property
+    def incomplete(self) -> list[FigureRow]:
+        """Figures lacking a period (not delivered or quarantined), in the report's order."""
+        return [row for row in self.figures if not row.coverage.complete]
+
+    @property
+    def incomplete_note(self) -> str:
+        """Said under the title when a figure is incomplete; "" otherwise."""
+        if not self.incomplete:
+            return ""
+        return f"本报告有{len(self.incomplete)}项数据不完整,已在数值旁标注[注],说明见所在部分。"
 
     @property
     def quality_note(self) -> str:
@@ -243,10 +276,10 @@ def render_passages(
         return rows[code]
 
     helpers: dict[str, Callable[[str], str]] = {
-        "v": lambda code: row(code).text,
-        "vu": lambda code: value_with_unit(row(code).value, row(code).unit),
+        "v": lambda code: row(code).marked,
+        "vu": lambda code: value_with_unit(row(code).value, row(code).unit) + row(code).mark,
         "chg": lambda code: change_clause(row(code)),
-        "growth": lambda code: growth_text(row(code).value),
+        "growth": lambda code: growth_text(row(code).value) + row(code).mark,
     }
     text = env.get_template(f"passages_{area}.j2").render(**context, **helpers)
     paragraphs = re.split(r"\n\s*\n", text.strip())
@@ -348,6 +381,17 @@ def _sources_of(code: str, catalog: Catalog) -> set[str]:
     return set().union(*(_sources_of(ref, catalog) for ref in metric.components))
 
 
+def _note_numbers(catalog: Catalog, coverage: Mapping[str, Coverage]) -> dict[str, int]:
+    """Footnote numbers 1, 2, … of the incomplete figures, in the order the report shows them;
+    figures lacking the same periods for the same reasons share a number."""
+    ordered = [m.code for area in AREAS for m in catalog.in_area(area)]
+    notes: dict[str, int] = {}
+    for code in ordered:
+        if not coverage[code].complete:
+            notes.setdefault(coverage[code].note(), len(notes) + 1)
+    return {code: notes[coverage[code].note()] for code in ordered if not coverage[code].complete}
+
+
 def build_report(
     engine: Engine,
     year: int,
@@ -360,12 +404,17 @@ def build_report(
     charts: bool = True,
     catalog: Catalog | None = None,
     refresh: bool = False,
+    due_day: int = DEFAULT_DUE_DAY,
 ) -> ReportData:
     """Gather everything the report prints: the figures of this year and last year from the
-    mart (`refresh`: refresh those cut-offs first), trends, lineage, quality."""
+    mart (`refresh`: refresh those cut-offs first), their coverage, trends, lineage, quality."""
     catalog = catalog or load_catalog()
     scope = scope_for(year, as_of, as_known_at, region)
     window, region = scope.window, scope.region
+    coverage = figure_coverage(
+        engine, year, window.as_of, as_known_at, catalog, region, due_day=due_day
+    )
+    note_numbers = _note_numbers(catalog, coverage)
     values = mart_figures(
         engine,
         year,
@@ -414,6 +463,8 @@ def build_report(
             has_previous=has_previous,
             files=tuple(files),
             derived=not metric.is_row_metric,
+            coverage=coverage[metric.code],
+            note_no=note_numbers.get(metric.code, 0),
         )
 
     ip_month = next((m for m in months.values() if m is not None), None)
@@ -451,6 +502,7 @@ def build_report(
                 has_previous=any(r.has_previous for r in area_rows),
                 chart_png=chart,
                 chart_file=f"{file_stem}_{area}.png",
+                notes=tuple(dict.fromkeys(r.footnote for r in area_rows if r.footnote)),
             )
         )
     quality, quarantines = quality_rows(engine, year, as_known_at)

@@ -21,7 +21,9 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
 from sqlalchemy import Engine
 
-from report.model import ReportData, build_report, template_environment
+from connectors.cadence import DEFAULT_DUE_DAY
+from metrics.coverage import incomplete_line
+from report.model import FigureRow, ReportData, build_report, template_environment
 
 FORMATS = ("md", "html", "docx")
 BODY_FONT = ("SimSun", "宋体")
@@ -37,6 +39,18 @@ class ReportNames(Protocol):
 
     @property
     def bureau(self) -> str | None: ...
+
+
+class IncompleteReport(Exception):
+    """A final report was asked for while figures lack periods (`rows`: those figures)."""
+
+    def __init__(self, rows: tuple[FigureRow, ...]) -> None:
+        super().__init__(f"{len(rows)} figure(s) incomplete")
+        self.rows = rows
+
+    def lines(self) -> list[str]:
+        """One line per incomplete figure: code, label, missing periods and reasons."""
+        return [incomplete_line(r.code, r.label, r.coverage) for r in self.rows]
 
 
 def parse_formats(text: str | Iterable[str]) -> list[str]:
@@ -152,6 +166,10 @@ def render_docx(report: ReportData) -> bytes:
     meta.alignment = WD_ALIGN_PARAGRAPH.CENTER
     known = f";数据口径:仓库截至 {report.as_known_at} 所知" if report.as_known_at else ""
     _run(meta, f"统计期间:{report.period}(截至 {report.window_end}){known}", size=10.5)
+    if report.incomplete_note:
+        warning = doc.add_paragraph()
+        warning.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        _run(warning, report.incomplete_note, size=10.5, bold=True)
 
     for area in report.areas:
         heading = doc.add_paragraph(style="Heading 1")
@@ -168,12 +186,14 @@ def render_docx(report: ReportData) -> bytes:
             numeric += [3, 4, 5]
         rows = []
         for f in area.rows:
-            row = [f.label, f.text, f.unit]
+            row = [f.label, f.marked, f.unit]
             if area.has_previous:
                 row += [f.previous_text, f.change_text, f.change_pct_text]
             rows.append(row)
         widths = (5.0, 2.2, 1.6, 2.4, 2.4, 2.2) if area.has_previous else (8.0, 4.0, 3.8)
         _table(doc, header, rows, numeric=numeric, widths=widths)
+        for note in area.notes:
+            _run(doc.add_paragraph(), note, size=9)
         if area.chart_png:
             doc.add_picture(io.BytesIO(area.chart_png), width=Cm(15.5))
             doc.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
@@ -186,7 +206,7 @@ def render_docx(report: ReportData) -> bytes:
     _table(
         doc,
         ["指标", "数值", "来源文件(计入行数)"],
-        ([f"{f.label}({f.code})", f.text, f.files_text] for f in report.figures),
+        ([f"{f.label}({f.code})", f.marked, f.files_text] for f in report.figures),
         numeric=[1],
         widths=(4.2, 2.0, 9.6),
         size=8,
@@ -276,15 +296,20 @@ def render_report(
     as_known_at: datetime | None = None,
     templates_dir: Path | None = None,
     refresh: bool = False,
+    due_day: int | None = None,
+    final: bool = False,
 ) -> list[Path]:
     """Write the year's report from the mart's figures (`refresh`: refresh that cut-off in the
-    mart first); returns the files written.
+    mart first); returns the files written. `final`: write nothing and raise `IncompleteReport`
+    when a figure lacks a period (a report filed as final must have every period).
 
-    The bureau and region are plain values (`settings`, for callers that have one, is anything
-    with `.region` and `.bureau`): the report does not read the settings itself.
+    The bureau, region and due day are plain values (`settings`, for callers that have one, is
+    anything with `.region`, `.bureau` and `.delivery_due_day`): the report does not read the
+    settings itself.
     """
     region = region or getattr(settings, "region", None)
     bureau = bureau or getattr(settings, "bureau", None)
+    due_day = due_day or getattr(settings, "delivery_due_day", None) or DEFAULT_DUE_DAY
     fmts = parse_formats(formats)
     report = build_report(
         engine,
@@ -295,5 +320,8 @@ def render_report(
         as_known_at=as_known_at,
         templates_dir=templates_dir,
         refresh=refresh,
+        due_day=due_day,
     )
+    if final and report.incomplete:
+        raise IncompleteReport(tuple(report.incomplete))
     return write_report(report, Path(out_dir), fmts, templates_dir)

@@ -54,6 +54,7 @@ def render_annual_report(
         formats or FORMATS,
         region=settings.region,
         bureau=settings.bureau,
+        due_day=settings.delivery_due_day,
     )
     return [str(p) for p in paths]
 

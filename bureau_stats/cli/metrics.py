@@ -85,6 +85,17 @@ def _open(url: str | None) -> Any:
     return open_warehouse(url or load_settings().resolved_warehouse_url())
 
 
+def _coverage(engine: Any, year: int, as_of: date, known_at: datetime | None) -> dict[str, Any]:
+    """Every figure's coverage (metrics/coverage.py), with the configured region and due day."""
+    from bureau_stats.settings import load_settings
+    from metrics.coverage import figure_coverage
+
+    settings = load_settings()
+    return figure_coverage(
+        engine, year, as_of, known_at, region=settings.region, due_day=settings.delivery_due_day
+    )
+
+
 def _region() -> str:
     from bureau_stats.settings import load_settings
 
@@ -109,6 +120,7 @@ def metrics_command(
     engine = _open(warehouse)
     try:
         values = compute_metrics(engine, year, window.as_of, known_at, _region())
+        coverage = _coverage(engine, year, window.as_of, known_at)
     finally:
         engine.dispose()
     if as_json:
@@ -116,6 +128,7 @@ def metrics_command(
             "year": year,
             "as_of": window.as_of.isoformat(),
             "metrics": {code: json_value(v) for code, v in values.items()},
+            "coverage": {code: c.as_json() for code, c in coverage.items()},
         }
         typer.echo(json.dumps(doc, ensure_ascii=False, indent=1))
         return
@@ -128,10 +141,16 @@ def metrics_command(
     table.add_column("label")
     table.add_column("value", justify="right")
     table.add_column("unit")
+    table.add_column("missing (incomplete figure)", overflow="fold")
     for code, value in values.items():
         metric = catalog[code]
-        table.add_row(code, metric.label, render_value(value), metric.unit)
+        gap = coverage[code]
+        shown = render_value(value) if gap.complete else f"[bold red]{render_value(value)} *[/]"
+        table.add_row(code, metric.label, shown, metric.unit, gap.summary())
     Console().print(table)
+    incomplete = sum(not c.complete for c in coverage.values())
+    if incomplete:
+        Console().print(f"* {incomplete} figure(s) lack a period: not delivered or quarantined")
 
 
 @app.command("explain")
@@ -161,6 +180,7 @@ def explain_command(
             metric
         ]
         parts = contributions(engine, metric, year, window.as_of, known_at, region)
+        coverage = _coverage(engine, year, window.as_of, known_at)[metric]
     finally:
         engine.dispose()
     m = catalog[metric]
@@ -175,6 +195,7 @@ def explain_command(
             "window": [window.start.isoformat(), window.end.isoformat()],
             "value": json_value(value),
             "definition": definition,
+            "coverage": coverage.as_json(),
             "batches": [
                 {
                     "metric": c.metric,
@@ -197,6 +218,12 @@ def explain_command(
     console.print(f"value:      [bold]{shown(value)}[/bold] {m.unit}")
     console.print(f"window:     {window.start} .. {window.end}")
     console.print(f"definition: {definition}", soft_wrap=True)
+    console.print(
+        "coverage:   complete"
+        if coverage.complete
+        else f"coverage:   [bold red]incomplete[/]: {coverage.summary()}",
+        soft_wrap=True,
+    )
     table = Table(title="contributing batches (times in UTC)")
     table.add_column("metric", no_wrap=True)
     table.add_column("batch", justify="right")
@@ -227,10 +254,19 @@ def report_command(
     as_known_at: str | None = AS_KNOWN_AT,
     warehouse: str | None = WAREHOUSE,
     template: str | None = TEMPLATE,
+    final: bool = typer.Option(
+        False,
+        "--final",
+        help="The report to file: refuse (exit 3, one line per figure) when a figure lacks a "
+        "period (not delivered or quarantined).",
+    ),
+    allow_incomplete: bool = typer.Option(
+        False, "--allow-incomplete", help="With --final: render anyway, incomplete figures marked."
+    ),
 ) -> None:
     """Render the annual report's statistical passages, tables and charts (or a Word template)."""
     from bureau_stats.settings import load_settings
-    from report.render import parse_formats, render_report
+    from report.render import IncompleteReport, parse_formats, render_report
 
     try:
         chosen = parse_formats(formats)
@@ -240,7 +276,16 @@ def report_command(
     known_at = _timestamp(as_known_at)
     settings = load_settings()
     if template is not None:
-        _report_from_template(template, year, cut_off, out, known_at, warehouse, settings)
+        _report_from_template(
+            template,
+            year,
+            cut_off,
+            out,
+            known_at,
+            warehouse,
+            settings,
+            final=final and not allow_incomplete,
+        )
         return
     engine = _open(warehouse)
     try:
@@ -254,7 +299,18 @@ def report_command(
             bureau=settings.bureau,
             as_known_at=known_at,
             refresh=True,
+            due_day=settings.delivery_due_day,
+            final=final and not allow_incomplete,
         )
+    except IncompleteReport as refused:
+        for line in refused.lines():
+            typer.echo(line, err=True)
+        typer.echo(
+            f"error: {len(refused.rows)} figure(s) incomplete: no final report written "
+            "(--allow-incomplete renders it with the figures marked)",
+            err=True,
+        )
+        raise typer.Exit(3) from None
     finally:
         engine.dispose()
     for path in written:
@@ -269,11 +325,18 @@ def _report_from_template(
     known_at: datetime | None,
     warehouse: str | None,
     settings: Any,
+    final: bool = False,
 ) -> None:
-    """`report --template`: one DOCX; an unknown code or a broken template exits 2, one line."""
+    """`report --template`: one DOCX; an unknown code or a broken template exits 2, one line;
+    `--final` with an incomplete figure in the document exits 3, one line per figure."""
     import sys
 
-    from report.docx_template import TemplateFigureError, resolve_template, write_template_report
+    from report.docx_template import (
+        IncompleteTemplate,
+        TemplateFigureError,
+        resolve_template,
+        write_template_report,
+    )
 
     try:
         path = resolve_template(template)
@@ -288,13 +351,24 @@ def _report_from_template(
             year,
             cut_off,
             out,
+            final=final,
             region=settings.region,
             bureau=settings.bureau,
             as_known_at=known_at,
+            due_day=settings.delivery_due_day,
         )
     except TemplateFigureError as exc:
         print(f"error: {path.name}: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
+    except IncompleteTemplate as refused:
+        for line in refused.lines:
+            print(line, file=sys.stderr)
+        print(
+            f"error: {len(refused.lines)} figure(s) incomplete: no final document written "
+            "(--allow-incomplete renders it with the figures marked)",
+            file=sys.stderr,
+        )
+        raise typer.Exit(3) from None
     finally:
         engine.dispose()
     typer.echo(str(written))

@@ -56,11 +56,11 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_metrics_json_is_exactly_year_as_of_metrics(warehouse: str) -> None:
+def test_metrics_json_is_year_as_of_metrics_and_coverage(warehouse: str) -> None:
     code, out = run("metrics", "--year", "2024", "--json", "--warehouse", warehouse)
     assert code == 0, out
     doc = json.loads(out)
-    assert set(doc) == {"year", "as_of", "metrics"}
+    assert set(doc) == {"year", "as_of", "metrics", "coverage"}  # coverage: test_report_coverage
     assert doc["year"] == 2024 and doc["as_of"] == "2024-12-31"
     assert list(doc["metrics"]) == load_catalog().codes
     m = doc["metrics"]
@@ -69,6 +69,11 @@ def test_metrics_json_is_exactly_year_as_of_metrics(warehouse: str) -> None:
     assert m["pledge.amount_yi"] == 0.13  # 0.125 half-up
     assert m["ip.valid_invention.yoy"] is None and m["ip.patents_granted"] is None
     assert '"ip.valid_invention.yoy": null' in out
+    # its ledger rows declare the whole year; nothing of food licences was ever delivered
+    assert doc["coverage"]["reg.establish"] == {"complete": True, "missing": []}
+    missing = doc["coverage"]["food.issued"]["missing"]
+    assert [g["period"] for g in missing] == [f"2024-{month:02d}" for month in range(1, 13)]
+    assert {(g["reason"], g["file"]) for g in missing} == {("not delivered", None)}
 
 
 def test_metrics_as_of_and_as_known_at(warehouse: str) -> None:

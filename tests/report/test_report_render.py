@@ -69,15 +69,23 @@ def engine(sqlite_url: str) -> Iterator[Engine]:
                 "patents_granted_ytd": 400,
                 "valid_invention_patents": 1100,
                 "valid_trademarks": 30000,
-            },
+            }
+        ],
+    )
+    last_year = add_batch(engine, "ip_stats", period=(date(2023, 1, 1), date(2023, 12, 31)))
+    add_rows(  # in a delivery of last year: the year-on-year figure is complete
+        engine,
+        "ip_stats",
+        [
             {
                 "month": date(2023, 5, 1),
                 "region": "蓬江区",
                 "patents_granted_ytd": 300,
                 "valid_invention_patents": 1000,
                 "valid_trademarks": 29000,
-            },
+            }
         ],
+        batch_id=last_year,
     )
     add_rows(
         engine, "ip_pledge", [{"registered_on": date(2024, 6, 1), "amount_wan": Decimal("1250")}]
