@@ -207,3 +207,24 @@ def test_the_whole_year_delivered_is_complete_and_final(
         {"period": "2024-09", "reason": "quarantined", "file": SEP_NAME}
     ]
     assert cov["insp.drug_retail"]["missing"][0]["reason"] == "not delivered"
+
+
+def test_a_word_template_marks_the_figure_and_final_refuses(gapped: str, tmp_path: Path) -> None:
+    values = json.loads(cli("metrics", "--year", "2024", "--json", "--warehouse", gapped)[1])[
+        "metrics"
+    ]
+    args = ["report", "--year", "2024", "--template", "statistics", "--warehouse", gapped]
+    code, out, err = cli(*args, "--out", str(tmp_path / "t"))
+    assert code == 0, err
+    text = docx_text(Path(out.strip()))
+    assert f"核准特种设备使用登记{values['seq.approved_units']}※台(套)" in text
+    assert f"设立登记业务{values['reg.establish']}笔" in text  # complete: no mark
+    assert "注:标注※的数据不完整" in text and "特种设备使用登记文件已隔离" in text
+    final_dir = tmp_path / "final"
+    code, out, err = cli(*args, "--out", str(final_dir), "--final")
+    assert code == 3 and out == "" and not final_dir.exists()
+    lines = err.strip().splitlines()
+    assert any(line.startswith("seq.approved_units 核准特种设备使用登记") for line in lines)
+    assert lines[-1].startswith("error: ") and "Traceback" not in err
+    code, out, err = cli(*args, "--out", str(final_dir), "--final", "--allow-incomplete")
+    assert code == 0, err
