@@ -36,7 +36,7 @@ Value = int | Decimal | None
 # Units a report writes beside figures that are no catalog unit: a number with one of these
 # (2024年, 3月) is not the figure of the label before it.
 _OTHER_UNITS = ["年", "月", "日", "个百分点", "倍", "岁", "小时", "天", "个工作日", "次", "人"]
-_SENTENCE_END = re.compile(r"[。!?;\n]")
+_SENTENCE_END = re.compile(r"[。!?\n]")  # ; joins clauses of one sentence
 # A comma inside 20,071 separates thousands, not clauses.
 _CLAUSE_BREAK = re.compile(r"[、;。!?]|(?<!\d),|,(?!\d{3}(?!\d))")
 _CJK = re.compile(r"[\u3400-\u9fff]")

@@ -325,3 +325,48 @@ def test_a_unit_of_another_thing_is_no_figure() -> None:
     matcher = build_matcher(load_catalog())
     m = matcher.numbers.search("2024年")
     assert m is not None and read_number(m, "笔") is None
+
+
+LITIGATION = """
+metrics:
+  - {code: litigation.cases, label: 办理行政应诉案件, unit: 宗, area: enforcement,
+     source: cases, date: filed_on, aggregate: count}
+  - {code: litigation.cases.first_instance, label: 一审案件, unit: 宗, like: litigation.cases,
+     aggregate: count}
+  - {code: litigation.cases.second_instance, label: 二审案件, unit: 宗, like: litigation.cases,
+     aggregate: count}
+  - {code: litigation.concluded, label: 已审结, unit: 宗, like: litigation.cases,
+     aggregate: count}
+  - {code: litigation.concluded.judgment_upheld, label: "判决驳回上诉,维持原判", unit: 宗,
+     like: litigation.concluded, aggregate: count}
+  - {code: litigation.concluded.suit_dismissed, label: 裁定驳回原告起诉, unit: 宗,
+     like: litigation.concluded, aggregate: count}
+  - {code: litigation.lost, label: 败诉案件, unit: 宗, like: litigation.cases, aggregate: count}
+  - {code: legal.opinions, label: 出具法律意见, unit: 份, area: enforcement, source: cases,
+     date: filed_on, aggregate: count}
+  - {code: training.seminars, label: 执法工作专题研讨会, unit: 期, area: enforcement,
+     source: cases, date: filed_on, aggregate: count}
+"""
+
+
+def test_figures_of_a_report_the_matcher_never_saw() -> None:
+    """The wording of the 2024 report's rule-of-law chapter, on a catalog holding its labels."""
+    text = (
+        "截至11月13日,我局共办理行政应诉案件14宗,其中一审案件10宗、二审案件4宗;"
+        "已审结5宗,其中判决驳回上诉,维持原判2宗、裁定驳回原告起诉2宗,败诉案件零宗。"
+        "全年法律顾问出具法律意见一百四十二份,举办执法工作专题研讨会五期。"
+    )
+    statements, unresolved = find_statements([text], parse_catalog(LITIGATION), YEAR)
+    assert unresolved == []
+    assert [(s.code, int(s.written.number), s.as_of.month) for s in statements] == [
+        ("litigation.cases", 14, 11),
+        ("litigation.cases.first_instance", 10, 11),
+        ("litigation.cases.second_instance", 4, 11),
+        ("litigation.concluded", 5, 11),
+        ("litigation.concluded.judgment_upheld", 2, 11),
+        ("litigation.concluded.suit_dismissed", 2, 11),
+        ("litigation.lost", 0, 11),
+        ("legal.opinions", 142, 12),
+        ("training.seminars", 5, 12),
+    ]
+    assert statements[0].as_of == date(YEAR, 11, 13)
