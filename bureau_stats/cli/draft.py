@@ -72,4 +72,6 @@ def check_draft_command(
     for u in unresolved:
         console.print(f"unresolved: {u.phrase} ({', '.join(u.codes)}) in {u.text}", soft_wrap=True)
     console.print(f"not stated ({len(missing)}): {', '.join(missing) or '-'}", soft_wrap=True)
+    counts = {s: sum(c.status == s for c in checked) for s in ("match", "approximate", "mismatch")}
+    console.print(", ".join(f"{n} {status}" for status, n in counts.items()))
     raise typer.Exit(EXIT_MISMATCH if failed else 0)

@@ -113,6 +113,7 @@ def test_three_figures_altered_in_docx_are_exactly_three_mismatches(
     result = CliRunner().invoke(app, args, env={"COLUMNS": "300"})
     assert result.exit_code == 1
     assert all(code in result.stdout for code in altered)
+    assert "3 mismatch" in result.stdout
 
 
 def chinese(n: int) -> str:
