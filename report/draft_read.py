@@ -30,12 +30,20 @@ def text_blocks(text: str) -> list[tuple[int, str]]:
     return [(offset, block) for offset, block in blocks if block.strip()]
 
 
+CELL_SEPARATOR = " | "
+
+
+def row_cells(row: Any) -> list[Any]:
+    """A table row's cells, a merged cell once (python-docx lists it per grid column)."""
+    cells: list[Any] = []
+    for cell in row.cells:
+        if not cells or cell.text != cells[-1].text:
+            cells.append(cell)
+    return cells
+
+
 def _row_text(row: Any) -> str:
-    cells: list[str] = []
-    for cell in row.cells:  # a merged cell is listed once per grid column it spans
-        if not cells or cell.text != cells[-1]:
-            cells.append(cell.text)
-    return " | ".join(cells)
+    return CELL_SEPARATOR.join(cell.text for cell in row_cells(row))
 
 
 def item_text(item: Any) -> str:

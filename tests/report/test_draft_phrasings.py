@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from docx import Document
+from draft_edits import alter_docx, alter_text
 
 from metrics.catalog import CatalogError, load_catalog, parse_catalog
 from report.draft_check import (
@@ -19,6 +22,7 @@ from report.draft_check import (
     not_stated,
 )
 from report.draft_numbers import chinese_number, normalise, read_number, verdict
+from report.draft_read import read_blocks, text_blocks
 
 YEAR = 2024
 END = date(YEAR, 12, 31)
@@ -370,3 +374,33 @@ def test_figures_of_a_report_the_matcher_never_saw() -> None:
         ("training.seminars", 5, 12),
     ]
     assert statements[0].as_of == date(YEAR, 11, 13)
+
+
+def test_the_edit_helpers_alter_exactly_the_codes_they_return(tmp_path: Path) -> None:
+    """draft_edits (reused by other draft tests): prose, two figures of one paragraph, tables."""
+    text = (
+        "办理设立登记业务20071笔,其中网上业务20025笔;办理变更业务14107笔。\n\n"
+        "核准特种设备使用登记593台(套)。"
+    )
+    altered_text, codes = alter_text(text, 3)
+    before = dict(pairs(*[b for _, b in text_blocks(text)]))
+    after = dict(pairs(*[b for _, b in text_blocks(altered_text)]))
+    assert {c for c in before if before[c] != after[c]} == set(codes) and len(codes) == 3
+
+    document = Document()
+    document.add_paragraph("办理设立登记业务20071笔,其中网上业务20025笔。")
+    table = document.add_table(rows=2, cols=3)
+    for row, cells in zip(
+        table.rows, [("变更登记业务", "14107", "笔"), ("其中网上业务", "5248", "笔")], strict=True
+    ):
+        for cell, value in zip(row.cells, cells, strict=True):
+            cell.text = value
+    source, target = tmp_path / "a.docx", tmp_path / "b.docx"
+    document.save(str(source))
+    codes = alter_docx(source, target, 4)
+    assert sorted(codes) == sorted(
+        ["reg.establish", "reg.establish.online", "reg.change", "reg.change.online"]
+    )
+    before = dict(pairs(*read_blocks(source)))
+    after = dict(pairs(*read_blocks(target)))
+    assert all(before[c] != after[c] for c in codes) and after.keys() == before.keys()
