@@ -161,7 +161,7 @@ _CUT_OFF = re.compile(
 )
 _ISO = re.compile(r"截[至止]到?\s*(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})")
 _SPAN = re.compile(
-    r"(?:(?P<year>\d{4})\s*年)?\s*(?:1|一)\s*[-—–~至到]\s*"
+    r"(?:(?P<year>\d{4})\s*年)?\s*(?<![\d一二三四五六七八九十])(?:1|一)\s*[-—–~至到]\s*"
     + _MONTH.replace("(", "(?P<month>", 1)
     + r"\s*月"
 )

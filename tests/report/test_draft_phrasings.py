@@ -178,6 +178,7 @@ def test_year_on_year_growth_and_decline() -> None:
         ("1-10月,设立登记业务16000笔。", date(YEAR, 10, 31)),
         ("2024年1至2月,设立登记业务16000笔。", date(YEAR, 2, 29)),
         ("上半年设立登记业务16000笔。", date(YEAR, 6, 30)),
+        ("2024年11-12月,设立登记业务16000笔。", END),  # not from January: no cut-off
         ("前三季度设立登记业务16000笔。", date(YEAR, 9, 30)),
         ("设立登记业务16000笔。", END),
         ("截至2023年10月,设立登记业务16000笔。", END),  # another year: not this report's cut-off
