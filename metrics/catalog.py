@@ -90,6 +90,10 @@ class Metric:
     scale_text: str | None = None
     rounding: int = 2
     trend: bool = False
+    # Other ways a report writes this figure's label (check-draft finds them in prose).
+    variants: tuple[str, ...] = ()
+    # The metric this one is declared `like` (a sub-figure of it, for check-draft's context).
+    like: str | None = None
 
     @property
     def is_row_metric(self) -> bool:
@@ -168,6 +172,14 @@ def _parse_scale(code: str, text: Any) -> Decimal | None:
     return factor if match.group(1) == "*" else Decimal(1) / factor
 
 
+def _parse_variants(code: str, value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise CatalogError(f"{code}: variants must be a list of non-empty strings")
+    return tuple(value)
+
+
 def _parse_value(code: str, source: str, field_name: str, value: Any) -> Any:
     column_type = SOURCES[source].column(field_name).type
     if column_type == "bool":
@@ -203,7 +215,7 @@ def _resolve(code: str, raw: dict[str, dict[str, Any]], seen: tuple[str, ...]) -
     parent = _resolve(parent_code, raw, (*seen, code))
     merged: dict[str, Any] = {k: parent[k] for k in ("area", "source", "date") if k in parent}
     merged["filter"] = {**(parent.get("filter") or {}), **(entry.get("filter") or {})}
-    merged.update({k: v for k, v in entry.items() if k not in ("filter", "like")})
+    merged.update({k: v for k, v in entry.items() if k != "filter"})
     return merged
 
 
@@ -242,6 +254,8 @@ def _build(code: str, spec: dict[str, Any], rounding: int) -> Metric:
         scale_text=spec.get("scale"),
         rounding=int(spec.get("rounding", rounding)),
         trend=bool(spec.get("trend", False)),
+        variants=_parse_variants(code, spec.get("variants")),
+        like=spec.get("like"),
     )
 
 
