@@ -42,6 +42,16 @@ _CELL = re.compile(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)
 _REF = re.compile(rb'\sr="([A-Z]{1,4})(\d{1,9})"')
 _CACHED = re.compile(rb"<v\b[^>]*>[^<]")
 _TEXT = re.compile(rb"<([tv])\b[^>]*>([^<]*)</\1>")
+_LONG_TEXT = re.compile(rb"<([tv])\b[^>]*>[^<]{%d}" % (MAX_CELL_BYTES + 1))
+# Texts spelled as fastexcel spells a datetime or boolean cell (`connectors.xlsx_columns`):
+# where no text cell has them, such a spelling is a cell of that type.
+_LOOKS = {  # name: (bytes one of which the text holds, the spelling as a whole text)
+    "datetime": (
+        (b":",),
+        re.compile(rb"<([tv])\b[^>]*>\s*[+-]?\d{4,}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?\s*</\1>"),
+    ),
+    "bool": ((b"true", b"false"), re.compile(rb"<([tv])\b[^>]*>\s*(?:true|false)\s*</\1>")),
+}
 
 
 @dataclass
@@ -50,6 +60,8 @@ class WorkbookScan:
 
     sheet: str
     formulas: dict[int, set[int]] = field(default_factory=dict)  # 1-based row -> 0-based cols
+    iso_dates: bool = False  # cells typed t="d" (ISO text dates): read cell by cell
+    look_alike: set[str] = field(default_factory=set)  # `_LOOKS` some text cell may match
     warnings: list[str] = field(default_factory=list)
 
 
@@ -137,6 +149,8 @@ def _check_extent(rows: int, columns: int, what: str) -> None:
 
 
 def _check_texts(block: bytes, what: str) -> None:
+    if _LONG_TEXT.search(block) is None:  # the usual case, without a Python object per text
+        return
     for _, text in _TEXT.findall(block):
         if len(text) > MAX_CELL_BYTES:
             raise _too_large(f"a cell of {what} holds {len(text) >> 10:,} KiB of text")
@@ -172,12 +186,17 @@ def _scan_sheet(book: zipfile.ZipFile, member: str, scan: WorkbookScan) -> None:
             )
         refs = _CELL_REF.findall(block)
         if refs:
-            rows = max(rows, max(int(r) for _, r in refs))
-            columns = max(columns, max(map(column_number, {c for c, _ in refs})))
+            letters, numbers = zip(*refs, strict=True)  # only distinct ones go through Python
+            rows = max(rows, max(map(int, set(numbers))))
+            columns = max(columns, max(map(column_number, set(letters))))
             _check_extent(rows, columns, "the sheet's cells")
         _check_texts(block, "the sheet")
         if b"<f" in block:
             _formulas(block, scan)
+        if b't="d"' in block or b"t='d'" in block:
+            scan.iso_dates = True
+        if b"inlineStr" in block or b'"str"' in block or b"'str'" in block:
+            _look_alike(block, scan)
 
 
 def _formulas(block: bytes, scan: WorkbookScan) -> None:
@@ -191,12 +210,26 @@ def _formulas(block: bytes, scan: WorkbookScan) -> None:
         scan.formulas.setdefault(int(ref.group(2)), set()).add(column_number(ref.group(1)) - 1)
 
 
-def _scan_shared_strings(book: zipfile.ZipFile) -> None:
+def _look_alike(block: bytes, scan: WorkbookScan) -> None:
+    """Which `_LOOKS` spellings the texts of `block` have (rich text runs and character
+    references are not looked into: they may have any)."""
+    if b"<r>" in block or b"<r " in block or b"&#" in block:
+        scan.look_alike.update(_LOOKS)
+        return
+    for name, (hints, pattern) in _LOOKS.items():
+        if name in scan.look_alike or not any(hint in block for hint in hints):
+            continue
+        if pattern.search(block):
+            scan.look_alike.add(name)
+
+
+def _scan_shared_strings(book: zipfile.ZipFile, scan: WorkbookScan) -> None:
     name = "xl/sharedStrings.xml"
     if name not in book.NameToInfo:
         return
     for block in _complete(_chunks(book, name, MAX_XML_MEMBER), b"</si>", "the shared strings"):
         _check_texts(block, "the shared strings")
+        _look_alike(block, scan)
 
 
 def scan_workbook(data: bytes, declared: str | None) -> WorkbookScan:
@@ -221,7 +254,7 @@ def scan_workbook(data: bytes, declared: str | None) -> WorkbookScan:
             if member not in book.NameToInfo:
                 raise FileRejected("unreadable", f"sheet {name!r} has no part in the workbook")
             _scan_sheet(book, member, scan)
-            _scan_shared_strings(book)
+            _scan_shared_strings(book, scan)
             for other in ("xl/styles.xml", "[Content_Types].xml"):
                 if other in book.NameToInfo:
                     for _ in _chunks(book, other, MAX_OTHER_MEMBER):

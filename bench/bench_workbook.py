@@ -1,0 +1,95 @@
+"""The workbook read path, cell by cell (python-calamine) against Arrow columns (fastexcel).
+
+    .venv/bin/python -m bench.bench_workbook [DIR ...]            # default: the sample exports
+    .venv/bin/python -m bench.bench_workbook --memory cells|columns FILE.xlsx
+
+Reads every XLSX under each DIR (the declared sheet of its source, or the first one) both ways,
+checks the two grids are identical, and reports rows per second of each read (the bounds scan,
+common to both, is timed apart). `--memory` reads one workbook one way in this process and
+prints its peak RSS (run each way in a fresh process to compare).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from connectors.sources import SOURCES
+from connectors.xlsx_columns import column_grid
+from connectors.xlsx_reader import cell_grid
+from connectors.xlsx_scan import scan_workbook
+
+SAMPLES = Path(__file__).resolve().parents[1].parent / "shared/samples/landing"
+
+
+def declared_sheet(path: Path) -> str | None:
+    source = SOURCES.get(path.parent.name)
+    return source.sheet if source is not None else None
+
+
+def compare(paths: list[Path]) -> int:
+    """Both reads of every workbook; returns the number of workbooks whose grids differ."""
+    totals = {"scan": 0.0, "cells": 0.0, "columns": 0.0}
+    rows = differ = 0
+    for path in paths:
+        data = path.read_bytes()
+        t0 = time.perf_counter()
+        scan = scan_workbook(data, declared_sheet(path))
+        t1 = time.perf_counter()
+        old = cell_grid(data, scan.sheet)
+        t2 = time.perf_counter()
+        new = column_grid(data, scan.sheet, frozenset(scan.look_alike))
+        t3 = time.perf_counter()
+        totals["scan"] += t1 - t0
+        totals["cells"] += t2 - t1
+        totals["columns"] += t3 - t2
+        rows += len(old)
+        if new is None:
+            new = cell_grid(data, scan.sheet)
+        try:
+            pd.testing.assert_frame_equal(new, old, check_exact=True)
+        except AssertionError as exc:
+            differ += 1
+            print(f"DIFFERENT {path}: {str(exc)[:300]}")
+    print(f"{len(paths)} workbooks, {rows:,} sheet rows, {differ} with a different grid")
+    for name, seconds in totals.items():
+        print(f"  {name:8} {seconds:7.2f} s  {rows / seconds if seconds else 0:>12,.0f} rows/s")
+    if totals["columns"]:
+        print(f"  columns / cells: {totals['cells'] / totals['columns']:.2f}x faster")
+    return differ
+
+
+def memory(way: str, path: Path) -> None:
+    data = path.read_bytes()
+    sheet = scan_workbook(data, declared_sheet(path)).sheet
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    grid = cell_grid(data, sheet) if way == "cells" else column_grid(data, sheet)
+    seconds = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rows = 0 if grid is None else len(grid)
+    print(
+        f"{way}: {rows:,} rows in {seconds:.2f} s, peak RSS {peak >> 10:,} MiB "
+        f"(+{(peak - before) >> 10:,} MiB while reading)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dirs", nargs="*", type=Path)
+    parser.add_argument("--memory", choices=["cells", "columns"])
+    args = parser.parse_args()
+    if args.memory:
+        memory(args.memory, args.dirs[0])
+        return
+    paths = sorted(p for d in args.dirs or [SAMPLES] for p in d.rglob("*.xlsx"))
+    sys.exit(1 if compare(paths) else 0)
+
+
+if __name__ == "__main__":
+    main()
