@@ -35,7 +35,14 @@ ANY = frozenset({"datetime", "bool"})
 # gives a `time` below serial 1, in either date system); beyond year 9999 a plain number.
 _FIRST_DAY = pa.scalar(np.datetime64("1904-01-02", "ms"))
 _LAST_DAY = pa.scalar(np.datetime64("9999-12-31T23:59:59.999", "ms"))
+_DAYS_AS_DATES = 9e7  # any number below converts to a datetime (chrono goes to year 262143)
 _EXACT = float(2**24)  # from here on a double's 9-decimal spelling reads back as itself
+
+
+def _failed(exc: BaseException) -> bool:
+    """What fastexcel may raise: its errors, and a Rust panic (pyo3's PanicException derives
+    from BaseException), e.g. on a duration out of chrono's range; not an interrupt."""
+    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
 
 
 class MixedColumn(Exception):
@@ -54,7 +61,9 @@ def column_grid(data: bytes, sheet: str, look_alike: frozenset[str] = ANY) -> pd
         loaded = reader.load_sheet(sheet, header_row=None, skip_rows=0, dtypes="string")
         indices = [c.absolute_index for c in loaded.selected_columns]
         batch, errors = loaded.to_arrow_with_errors()
-    except Exception:  # any failure: the per-cell path gives the verdict it always gave
+    except BaseException as exc:  # a failure: the per-cell path gives its verdict, as always
+        if not _failed(exc):
+            raise
         return None
     del loaded
     if batch.num_rows == 0 or not indices:
@@ -130,7 +139,9 @@ def _typed(reader: object, sheet: str, spelled: dict[int, pa.Array]) -> dict[int
         )
         indices = [c.absolute_index for c in typed.selected_columns]
         batch, _ = typed.to_arrow_with_errors()
-    except Exception:
+    except BaseException as exc:
+        if not _failed(exc):
+            raise
         return {}
     return {index: batch.column(i) for i, index in enumerate(indices)}
 
@@ -184,7 +195,10 @@ def _by_spelling(texts: pa.Array, look_alike: frozenset[str]) -> Replacement | N
     if flags.any():
         if "bool" in look_alike:
             return None
-        yes = np.asarray(pc.equal(texts.filter(pa.array(flags)), "true").to_numpy(), dtype=bool)
+        yes = np.asarray(
+            pc.equal(texts.filter(pa.array(flags)), "true").to_numpy(zero_copy_only=False),
+            dtype=bool,
+        )
         out.append((flags, pa.array(np.where(yes, "是", "否"), type=TEXT)))
     numbers = _mask(texts, _NUMERIC)
     if numbers.any():
@@ -213,10 +227,16 @@ def _valid(values: pa.Array) -> np.ndarray:
 
 def _date_cells(texts: pa.Array, typed: pa.Array) -> Replacement:
     """Date column: a cell spelled as a datetime that converts is a date cell (its ISO date);
-    one spelled as a number that converts is a number cell (its exact value is not read)."""
+    one spelled as a number that converts is a number cell (its exact value is not read), and
+    so may be one that does not when it is beyond the dates calamine makes of a number."""
     converts = _valid(typed)
-    if (_mask(texts, _NUMERIC) & converts).any() or _any(texts, _BOOL):
+    numbers = _mask(texts, _NUMERIC)
+    if (numbers & converts).any() or _any(texts, _BOOL):
         raise MixedColumn  # a number or boolean cell among dates: told apart cell by cell
+    if numbers.any():
+        values = texts.filter(pa.array(numbers)).cast(pa.float64()).to_numpy(zero_copy_only=False)
+        if not (np.abs(values) < _DAYS_AS_DATES).all():
+            raise MixedColumn
     where = _mask(texts, _DATETIME) & converts
     if not where.any():
         return []
