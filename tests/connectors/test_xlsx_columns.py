@@ -191,7 +191,7 @@ def test_usual_columns_are_read_without_the_per_cell_path(monkeypatch: pytest.Mo
         return real(data, sheet, wanted, height)
 
     monkeypatch.setattr(xlsx_columns, "_per_cell", spy)
-    usual = [
+    usual: list[list[object]] = [
         ["江门市某公司", "个体户", "", "0012"],
         [2900.0, "18,100.00", 0.30000000000000004, None],
         ["440781198501158936", 440703195903133056.0, "914407037MH4JW1586", None],
@@ -201,7 +201,7 @@ def test_usual_columns_are_read_without_the_per_cell_path(monkeypatch: pytest.Mo
         new, old = both_reads(write(usual, True))
         assert_same(new, old)
         assert per_cell == []
-    mixed = [*usual, [True, "true", date(2024, 1, 1), "2024-01-01 00:00:00"]]
+    mixed: list[list[object]] = [*usual, [True, "true", date(2024, 1, 1), "2024-01-01 00:00:00"]]
     new, old = both_reads(openpyxl_book(mixed, True))
     assert_same(new, old)
     assert per_cell == [{4}]
