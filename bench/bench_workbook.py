@@ -56,8 +56,7 @@ def compare(paths: list[Path], repeat: int) -> int:
         totals["scan"] += seconds
         seconds, old = best(repeat, partial(cell_grid, data, scan.sheet))
         totals["cells"] += seconds
-        looks = frozenset(scan.look_alike)
-        seconds, new = best(repeat, partial(column_grid, data, scan.sheet, looks))
+        seconds, new = best(repeat, partial(column_grid, data, scan))
         totals["columns"] += seconds
         rows += len(old)
         if new is None:
@@ -80,8 +79,7 @@ def memory(way: str, path: Path) -> None:
     scan = scan_workbook(data, declared_sheet(path))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
-    looks = frozenset(scan.look_alike)
-    grid = cell_grid(data, scan.sheet) if way == "cells" else column_grid(data, scan.sheet, looks)
+    grid = cell_grid(data, scan.sheet) if way == "cells" else column_grid(data, scan)
     seconds = time.process_time() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     rows = 0 if grid is None else len(grid)

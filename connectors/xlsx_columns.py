@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from connectors.raw_table import FileRejected
 from connectors.xlsx_cells import STR_DTYPE, TEXT, float_texts, sheet_cells, text_column
+from connectors.xlsx_scan import WorkbookScan
 
 # fastexcel's texts of cells that are not text cells (calamine's `Display` of each type).
 _NUMBER = r"-?\d+(\.\d+)?"
@@ -30,7 +31,6 @@ _DATETIME = r"[+-]?\d{4,}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?"
 _BOOL = "true|false"
 _NUMERIC = f"{_NUMBER}|-?inf|NaN"
 _SPELLED = f"^({_NUMERIC}|{_DATETIME}|{_BOOL})$"
-ANY = frozenset({"datetime", "bool"})
 # A date cell read as datetime: before 1904-01-02 it may be a time of day (the per-cell path
 # gives a `time` below serial 1, in either date system); beyond year 9999 a plain number.
 _FIRST_DAY = pa.scalar(np.datetime64("1904-01-02", "ms"))
@@ -49,11 +49,12 @@ class MixedColumn(Exception):
     """The two reads do not tell every cell's type: the column goes through the per-cell path."""
 
 
-def column_grid(data: bytes, sheet: str, look_alike: frozenset[str] = ANY) -> pd.DataFrame | None:
+def column_grid(data: bytes, scan: WorkbookScan) -> pd.DataFrame | None:
     """The sheet's grid of texts as `text_grid` makes it, or None when fastexcel cannot read
     the sheet (the caller then reads it cell by cell, with that path's own verdict).
-    `look_alike`: which of "datetime" and "bool" spellings some text cell of the workbook may
-    have (`connectors.xlsx_scan`); a spelling no text has is a cell of that type."""
+    The scan says which datetime and boolean spellings text cells may have, and where the
+    datetime ones are: any other such spelling is a cell of that type."""
+    sheet = scan.sheet
     import fastexcel
 
     try:
@@ -79,7 +80,7 @@ def column_grid(data: bytes, sheet: str, look_alike: frozenset[str] = ANY) -> pd
             columns[index] = texts.fill_null("")
             continue
         try:
-            replace = _by_spelling(texts, look_alike)
+            replace = _by_spelling(texts, scan, index)
         except MixedColumn:
             per_cell.add(index)
             continue
@@ -175,7 +176,7 @@ def _replaced(texts: pa.Array, replace: Replacement) -> pa.Array:
     return texts.fill_null("")
 
 
-def _by_spelling(texts: pa.Array, look_alike: frozenset[str]) -> Replacement | None:
+def _by_spelling(texts: pa.Array, scan: WorkbookScan, index: int) -> Replacement | None:
     """The texts of a column's non-text spellings when the spelling alone tells the cell's type
     (None: it does not, the column is read a second time by type). A datetime or boolean
     spelling no text cell of the workbook has is a date or boolean cell; a number spelling
@@ -184,8 +185,11 @@ def _by_spelling(texts: pa.Array, look_alike: frozenset[str]) -> Replacement | N
     out: Replacement = []
     when = _mask(texts, _DATETIME)
     if when.any():
-        if "datetime" in look_alike:
-            return None
+        if "datetime" in scan.look_alike:
+            if scan.datetime_texts is None:
+                return None
+            rows = sorted(r for r in scan.datetime_texts.get(index, ()) if r < len(when))
+            when[rows] = False  # text cells: their own text
         stamps = texts.filter(pa.array(when))
         dates = pc.utf8_slice_codeunits(stamps, 0, 10)
         if not _in_date_range(stamps, dates):
@@ -193,7 +197,7 @@ def _by_spelling(texts: pa.Array, look_alike: frozenset[str]) -> Replacement | N
         out.append((when, dates))
     flags = _mask(texts, _BOOL)
     if flags.any():
-        if "bool" in look_alike:
+        if "bool" in scan.look_alike:
             return None
         yes = np.asarray(
             pc.equal(texts.filter(pa.array(flags)), "true").to_numpy(zero_copy_only=False),

@@ -30,7 +30,7 @@ def xlsx_grid(
     if formulas is not None:
         formulas.update(scan.formulas)
     if not scan.iso_dates:
-        grid = column_grid(data, scan.sheet, frozenset(scan.look_alike))
+        grid = column_grid(data, scan)
         if grid is not None:
             return grid
     return cell_grid(data, scan.sheet)

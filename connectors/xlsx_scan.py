@@ -45,11 +45,9 @@ _TEXT = re.compile(rb"<([tv])\b[^>]*>([^<]*)</\1>")
 _LONG_TEXT = re.compile(rb"<([tv])\b[^>]*>[^<]{%d}" % (MAX_CELL_BYTES + 1))
 # Texts spelled as fastexcel spells a datetime or boolean cell (`connectors.xlsx_columns`):
 # where no text cell has them, such a spelling is a cell of that type.
+_DATETIME_TEXT = rb"\s*[+-]?\d{4,}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?\s*"
 _LOOKS = {  # name: (bytes one of which the text holds, the spelling as a whole text)
-    "datetime": (
-        (b":",),
-        re.compile(rb"<([tv])\b[^>]*>\s*[+-]?\d{4,}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?\s*</\1>"),
-    ),
+    "datetime": ((b":",), re.compile(rb"<([tv])\b[^>]*>" + _DATETIME_TEXT + rb"</\1>")),
     "bool": ((b"true", b"false"), re.compile(rb"<([tv])\b[^>]*>\s*(?:true|false)\s*</\1>")),
 }
 
@@ -62,6 +60,9 @@ class WorkbookScan:
     formulas: dict[int, set[int]] = field(default_factory=dict)  # 1-based row -> 0-based cols
     iso_dates: bool = False  # cells typed t="d" (ISO text dates): read cell by cell
     look_alike: set[str] = field(default_factory=set)  # `_LOOKS` some text cell may match
+    # Where the text cells spelled like a datetime are: column -> 0-based rows (None: some
+    # may be anywhere, as a shared string or in rich text).
+    datetime_texts: dict[int, set[int]] | None = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -186,9 +187,9 @@ def _scan_sheet(book: zipfile.ZipFile, member: str, scan: WorkbookScan) -> None:
             )
         refs = _CELL_REF.findall(block)
         if refs:
-            letters, numbers = zip(*refs, strict=True)  # only distinct ones go through Python
-            rows = max(rows, max(map(int, set(numbers))))
-            columns = max(columns, max(map(column_number, set(letters))))
+            # Only the distinct row numbers and column letters go through Python.
+            rows = max(rows, max(map(int, {r for _, r in refs})))
+            columns = max(columns, max(map(column_number, {c for c, _ in refs})))
             _check_extent(rows, columns, "the sheet's cells")
         _check_texts(block, "the sheet")
         if b"<f" in block:
@@ -196,7 +197,7 @@ def _scan_sheet(book: zipfile.ZipFile, member: str, scan: WorkbookScan) -> None:
         if b't="d"' in block or b"t='d'" in block:
             scan.iso_dates = True
         if b"inlineStr" in block or b'"str"' in block or b"'str'" in block:
-            _look_alike(block, scan)
+            _look_alike(block, scan, sheet=True)
 
 
 def _formulas(block: bytes, scan: WorkbookScan) -> None:
@@ -210,17 +211,37 @@ def _formulas(block: bytes, scan: WorkbookScan) -> None:
         scan.formulas.setdefault(int(ref.group(2)), set()).add(column_number(ref.group(1)) - 1)
 
 
-def _look_alike(block: bytes, scan: WorkbookScan) -> None:
+def _locate(block: bytes, at: int, where: dict[int, set[int]]) -> bool:
+    """Adds the cell holding the text at `at` (its start tag is the last before it) to `where`;
+    False when that tag has no reference."""
+    start = block.rfind(b"<c", 0, at)
+    ref = _REF.search(block, start, block.find(b">", start)) if start >= 0 else None
+    if ref is None:
+        return False
+    where.setdefault(column_number(ref.group(1)) - 1, set()).add(int(ref.group(2)) - 1)
+    return True
+
+
+def _look_alike(block: bytes, scan: WorkbookScan, sheet: bool = False) -> None:
     """Which `_LOOKS` spellings the texts of `block` have (rich text runs and character
-    references are not looked into: they may have any)."""
+    references are not looked into: they may have any); in the sheet, where the datetime
+    ones are, when every one is found in a cell with its reference."""
     if b"<r>" in block or b"<r " in block or b"&#" in block:
         scan.look_alike.update(_LOOKS)
+        scan.datetime_texts = None
         return
     for name, (hints, pattern) in _LOOKS.items():
-        if name in scan.look_alike or not any(hint in block for hint in hints):
+        if not any(hint in block for hint in hints):
             continue
-        if pattern.search(block):
+        if name != "datetime" or scan.datetime_texts is None:
+            if name not in scan.look_alike and pattern.search(block):
+                scan.look_alike.add(name)
+            continue
+        for match in pattern.finditer(block):
             scan.look_alike.add(name)
+            if not sheet or not _locate(block, match.start(), scan.datetime_texts):
+                scan.datetime_texts = None
+                break
 
 
 def _scan_shared_strings(book: zipfile.ZipFile, scan: WorkbookScan) -> None:

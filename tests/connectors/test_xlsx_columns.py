@@ -157,7 +157,7 @@ def xlsxwriter_book(columns: list[list[object]], header: bool) -> bytes:
 
 def both_reads(data: bytes) -> tuple[pd.DataFrame | None, pd.DataFrame]:
     scan = scan_workbook(data, SHEET)
-    return column_grid(data, scan.sheet, frozenset(scan.look_alike)), cell_grid(data, scan.sheet)
+    return column_grid(data, scan), cell_grid(data, scan.sheet)
 
 
 def assert_same(new: pd.DataFrame | None, old: pd.DataFrame) -> None:
@@ -227,6 +227,6 @@ def test_sample_workbooks_read_the_same_both_ways(path: Path) -> None:
     data = path.read_bytes()
     source = SOURCES[path.parent.name]
     scan = scan_workbook(data, source.sheet)
-    new = column_grid(data, scan.sheet, frozenset(scan.look_alike))
+    new = column_grid(data, scan)
     assert_same(new, cell_grid(data, scan.sheet))
     assert_same(xlsx_grid(data, source, []), cell_grid(data, scan.sheet))
