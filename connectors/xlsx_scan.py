@@ -46,10 +46,9 @@ _LONG_TEXT = re.compile(rb"<([tv])\b[^>]*>[^<]{%d}" % (MAX_CELL_BYTES + 1))
 # Texts spelled as fastexcel spells a datetime or boolean cell (`connectors.xlsx_columns`):
 # where no text cell has them, such a spelling is a cell of that type.
 _DATETIME_TEXT = rb"\s*[+-]?\d{4,}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?\s*"
-_LOOKS = {  # name: (bytes one of which the text holds, the spelling as a whole text)
-    "datetime": ((b":",), re.compile(rb"<([tv])\b[^>]*>" + _DATETIME_TEXT + rb"</\1>")),
-    "bool": ((b"true", b"false"), re.compile(rb"<([tv])\b[^>]*>\s*(?:true|false)\s*</\1>")),
-}
+_DATETIME_SPELLED = re.compile(rb"<([tv])\b[^>]*>" + _DATETIME_TEXT + rb"</\1>")
+_CLOCK = re.compile(rb":\d\d:\d\d(?:\.\d+)?\s*</[tv]>")  # its tail: a quick first search
+_BOOL_SPELLED = re.compile(rb"<([tv])\b[^>]*>\s*(?:true|false)\s*</\1>")
 
 
 @dataclass
@@ -59,7 +58,7 @@ class WorkbookScan:
     sheet: str
     formulas: dict[int, set[int]] = field(default_factory=dict)  # 1-based row -> 0-based cols
     iso_dates: bool = False  # cells typed t="d" (ISO text dates): read cell by cell
-    look_alike: set[str] = field(default_factory=set)  # `_LOOKS` some text cell may match
+    look_alike: set[str] = field(default_factory=set)  # spellings some text cell may have
     # Where the text cells spelled like a datetime are: column -> 0-based rows (None: some
     # may be anywhere, as a shared string or in rich text).
     datetime_texts: dict[int, set[int]] | None = field(default_factory=dict)
@@ -222,26 +221,34 @@ def _locate(block: bytes, at: int, where: dict[int, set[int]]) -> bool:
     return True
 
 
+def _datetime_texts(block: bytes) -> Iterator[int]:
+    """Where the texts spelled like a datetime start (their `<t>`/`<v>` tag)."""
+    for clock in _CLOCK.finditer(block):
+        tag = block.rfind(b"<", 0, clock.start())
+        spelled = _DATETIME_SPELLED.match(block, tag) if tag >= 0 else None
+        if spelled is not None and spelled.end() == clock.end():
+            yield tag
+
+
 def _look_alike(block: bytes, scan: WorkbookScan, sheet: bool = False) -> None:
-    """Which `_LOOKS` spellings the texts of `block` have (rich text runs and character
-    references are not looked into: they may have any); in the sheet, where the datetime
-    ones are, when every one is found in a cell with its reference."""
+    """Which spellings ("datetime", "bool") the texts of `block` have (rich text runs and
+    character references are not looked into: they may have any); in the sheet, where the
+    datetime ones are, as long as every one is found in a cell with its reference."""
     if b"<r>" in block or b"<r " in block or b"&#" in block:
-        scan.look_alike.update(_LOOKS)
+        scan.look_alike.update(("datetime", "bool"))
         scan.datetime_texts = None
         return
-    for name, (hints, pattern) in _LOOKS.items():
-        if not any(hint in block for hint in hints):
-            continue
-        if name != "datetime" or scan.datetime_texts is None:
-            if name not in scan.look_alike and pattern.search(block):
-                scan.look_alike.add(name)
-            continue
-        for match in pattern.finditer(block):
-            scan.look_alike.add(name)
-            if not sheet or not _locate(block, match.start(), scan.datetime_texts):
-                scan.datetime_texts = None
-                break
+    if (b"true" in block or b"false" in block) and _BOOL_SPELLED.search(block):
+        scan.look_alike.add("bool")
+    if b":" not in block:
+        return
+    for at in _datetime_texts(block):
+        scan.look_alike.add("datetime")
+        if scan.datetime_texts is None:
+            return
+        if not sheet or not _locate(block, at, scan.datetime_texts):
+            scan.datetime_texts = None
+            return
 
 
 def _scan_shared_strings(book: zipfile.ZipFile, scan: WorkbookScan) -> None:
