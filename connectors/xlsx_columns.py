@@ -184,12 +184,12 @@ def _by_spelling(texts: pa.Array, scan: WorkbookScan, index: int) -> Replacement
     on the spelling is the exact value of a number cell."""
     out: Replacement = []
     when = _mask(texts, _DATETIME)
+    if when.any() and "datetime" in scan.look_alike:
+        if scan.datetime_texts is None:
+            return None
+        rows = np.fromiter(scan.datetime_texts.get(index, ()), dtype=np.int64)
+        when[rows[rows < len(when)]] = False  # text cells: their own text
     if when.any():
-        if "datetime" in scan.look_alike:
-            if scan.datetime_texts is None:
-                return None
-            rows = sorted(r for r in scan.datetime_texts.get(index, ()) if r < len(when))
-            when[rows] = False  # text cells: their own text
         stamps = texts.filter(pa.array(when))
         dates = pc.utf8_slice_codeunits(stamps, 0, 10)
         if not _in_date_range(stamps, dates):

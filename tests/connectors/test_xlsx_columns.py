@@ -9,6 +9,7 @@ formulas with and without a value, blanks and empty strings.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -122,19 +123,24 @@ def openpyxl_book(columns: list[list[object]], header: bool) -> bytes:
     return buf.getvalue()
 
 
-def xlsxwriter_book(columns: list[list[object]], header: bool) -> bytes:
+def xlsxwriter_book(columns: list[list[object]], header: bool, inline: bool = False) -> bytes:
+    """`inline`: texts as inline strings (as the exports have them), not shared strings."""
     buf = io.BytesIO()
-    book = xlsxwriter.Workbook(buf, {"in_memory": True})
+    # constant_memory writes inline strings, through temporary files (in_memory would turn it off)
+    options = {"constant_memory": True} if inline else {"in_memory": True}
+    book = xlsxwriter.Workbook(buf, options)
     ws = book.add_worksheet(SHEET)
     day = book.add_format({"num_format": "yyyy-mm-dd"})
     stamp = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
     clock = book.add_format({"num_format": "hh:mm:ss"})
     top = 1 if header else 0
-    for j, cells in enumerate(columns):
-        if header:
+    if header:
+        for j in range(len(columns)):
             ws.write_string(0, j, f"列{j}")
-        for i, value in enumerate(cells):
-            row = top + i
+    for i in range(max(map(len, columns), default=0)):  # row by row (constant_memory)
+        row = top + i
+        for j, cells in enumerate(columns):
+            value = cells[i] if i < len(cells) else None
             if value is None:
                 continue
             if isinstance(value, bool):
@@ -155,6 +161,13 @@ def xlsxwriter_book(columns: list[list[object]], header: bool) -> bytes:
     return buf.getvalue()
 
 
+def inline_book(columns: list[list[object]], header: bool) -> bytes:
+    return xlsxwriter_book(columns, header, inline=True)
+
+
+WRITERS = [openpyxl_book, xlsxwriter_book, inline_book]
+
+
 def both_reads(data: bytes) -> tuple[pd.DataFrame | None, pd.DataFrame]:
     scan = scan_workbook(data, SHEET)
     return column_grid(data, scan), cell_grid(data, scan.sheet)
@@ -168,13 +181,12 @@ def assert_same(new: pd.DataFrame | None, old: pd.DataFrame) -> None:
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(column, min_size=1, max_size=5), st.booleans(), st.booleans())
+@given(st.lists(column, min_size=1, max_size=5), st.booleans(), st.sampled_from(WRITERS))
 def test_any_mix_of_cells_reads_the_same_both_ways(
-    columns: list[list[object]], header: bool, writer_is_openpyxl: bool
+    columns: list[list[object]], header: bool, write: Callable[[list[list[object]], bool], bytes]
 ) -> None:
     if not any(any(v is not None for v in c) for c in columns) and not header:
         columns = [["x"]]
-    write = openpyxl_book if writer_is_openpyxl else xlsxwriter_book
     new, old = both_reads(write(columns, header))
     # None: fastexcel could not read the sheet (an empty one, a panic): the per-cell path reads it.
     assert_same(old if new is None else new, old)
@@ -197,7 +209,7 @@ def test_usual_columns_are_read_without_the_per_cell_path(monkeypatch: pytest.Mo
         ["440781198501158936", 440703195903133056.0, "914407037MH4JW1586", None],
         [date(2024, 1, 3), "2024-01-02 00:00:00", "2024/01/05", datetime(2024, 2, 1, 9, 30)],
     ]
-    for write in (openpyxl_book, xlsxwriter_book):
+    for write in WRITERS:
         new, old = both_reads(write(usual, True))
         assert_same(new, old)
         assert per_cell == []
@@ -206,6 +218,26 @@ def test_usual_columns_are_read_without_the_per_cell_path(monkeypatch: pytest.Mo
     assert_same(new, old)
     assert per_cell == [{4}]
     assert old.iloc[1:, 4].tolist() == ["是", "true", "2024-01-01", "2024-01-01 00:00:00"]
+
+
+def test_a_date_column_of_datetime_texts_only_is_read_by_type(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Inline texts spelled like datetimes are found by the scan, with their cells: neither
+    column needs the per-cell path."""
+
+    def per_cell(*_: object) -> None:
+        raise AssertionError("read cell by cell")
+
+    monkeypatch.setattr(xlsx_columns, "_per_cell", per_cell)
+    dates: list[object] = ["2024-01-03 09:15:00", "2024-02-03 09:15:00", None, "2024-01-05"]
+    mixed: list[object] = [date(2024, 1, 3), "2024-01-04 00:00:00", date(2024, 1, 5)]
+    data = inline_book([dates, mixed], True)
+    scan = scan_workbook(data, SHEET)
+    assert scan.datetime_texts == {0: {1, 2}, 1: {2}}
+    new, old = both_reads(data)
+    assert_same(new, old)
+    assert old[1].tolist() == ["列1", "2024-01-03", "2024-01-04 00:00:00", "2024-01-05", ""]
 
 
 def test_iso_date_cells_are_read_cell_by_cell() -> None:
