@@ -15,6 +15,10 @@ from connectors.xlsx_cells import sheet_cells, text_grid
 from connectors.xlsx_columns import column_grid
 from connectors.xlsx_scan import scan_workbook
 
+# Below this many rows the per-cell read costs less than the Arrow one's fixed cost per column
+# (a sample export of 75 rows: 4 ms against 7 ms; 8,000 rows: 67 ms against 40 ms, CPU).
+COLUMNS_FROM_ROWS = 2_000
+
 
 def xlsx_grid(
     data: bytes,
@@ -29,7 +33,7 @@ def xlsx_grid(
     warnings.extend(scan.warnings)
     if formulas is not None:
         formulas.update(scan.formulas)
-    if not scan.iso_dates:
+    if scan.rows >= COLUMNS_FROM_ROWS and not scan.iso_dates:
         grid = column_grid(data, scan)
         if grid is not None:
             return grid

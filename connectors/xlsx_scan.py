@@ -57,6 +57,7 @@ class WorkbookScan:
 
     sheet: str
     formulas: dict[int, set[int]] = field(default_factory=dict)  # 1-based row -> 0-based cols
+    rows: int = 0  # the last row holding a cell
     iso_dates: bool = False  # cells typed t="d" (ISO text dates): read cell by cell
     look_alike: set[str] = field(default_factory=set)  # spellings some text cell may have
     # Where the text cells spelled like a datetime are: column -> 0-based rows (None: some
@@ -190,6 +191,7 @@ def _scan_sheet(book: zipfile.ZipFile, member: str, scan: WorkbookScan) -> None:
             rows = max(rows, max(map(int, {r for _, r in refs})))
             columns = max(columns, max(map(column_number, {c for c, _ in refs})))
             _check_extent(rows, columns, "the sheet's cells")
+            scan.rows = rows
         _check_texts(block, "the sheet")
         if b"<f" in block:
             _formulas(block, scan)

@@ -21,10 +21,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import connectors.xlsx_columns as xlsx_columns
+import connectors.xlsx_reader as xlsx_reader
 from connectors.sources import SOURCES
 from connectors.xlsx_columns import column_grid
 from connectors.xlsx_reader import cell_grid, xlsx_grid
-from connectors.xlsx_scan import scan_workbook
+from connectors.xlsx_scan import WorkbookScan, scan_workbook
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared/samples/landing"
 SHEET = "S"
@@ -238,6 +239,24 @@ def test_a_date_column_of_datetime_texts_only_is_read_by_type(
     new, old = both_reads(data)
     assert_same(new, old)
     assert old[1].tolist() == ["列1", "2024-01-03", "2024-01-04 00:00:00", "2024-01-05", ""]
+
+
+def test_sheets_from_2000_rows_are_read_as_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Below, the per-cell read costs less than the Arrow read's fixed cost."""
+    read: list[int] = []
+    real = xlsx_reader.column_grid
+
+    def spy(data: bytes, scan: WorkbookScan) -> pd.DataFrame | None:
+        read.append(scan.rows)
+        return real(data, scan)
+
+    monkeypatch.setattr(xlsx_reader, "column_grid", spy)
+    rows: list[object] = [f"第{i}行" for i in range(xlsx_reader.COLUMNS_FROM_ROWS)]
+    small = inline_book([rows[:-1], [float(i) for i in range(len(rows) - 1)]], False)
+    big = inline_book([rows, [float(i) for i in range(len(rows))]], False)
+    for data in (small, big):
+        assert_same(xlsx_grid(data, SOURCES["cases"], []), cell_grid(data, SHEET))
+    assert read == [xlsx_reader.COLUMNS_FROM_ROWS]
 
 
 def test_iso_date_cells_are_read_cell_by_cell() -> None:
