@@ -6,9 +6,11 @@ is its own text, but a number, date or boolean cell comes out in fastexcel's spe
 (`1.5` rounded to 9 decimals, `2024-01-02 03:04:05`, `true`), which is not the text a
 spreadsheet shows. So each column's texts are matched against those spellings (Arrow regex, in
 C): a column where none occurs holds text cells only and is taken as it is, which is the usual
-case of the text columns. The others are read a second time by type (amounts as float, date
-columns as datetime), and each cell's own type is told apart by whether it converts: a number
-cell then gets the text of `excel_cell_text`, a date cell its ISO date. What the two reads
+case of the text columns. Where the scan found no text cell with such a spelling, or located
+every one (inline strings), the spelling tells the cell's type. The others are read a second
+time by type, those columns only (amounts as float, date columns as datetime), and each cell's
+type is told apart by whether it converts: a number cell then gets the text of
+`excel_cell_text`, a date cell its ISO date. What the two reads
 cannot tell apart (a boolean cell beside the text "true" in a date column, a number shown one
 way and typed another, a time of day, an error other than a cell error) sends that column, and
 only that column, through the per-cell path (`connectors.xlsx_cells.text_column`).
@@ -54,9 +56,9 @@ def column_grid(data: bytes, scan: WorkbookScan) -> pd.DataFrame | None:
     the sheet (the caller then reads it cell by cell, with that path's own verdict).
     The scan says which datetime and boolean spellings text cells may have, and where the
     datetime ones are: any other such spelling is a cell of that type."""
-    sheet = scan.sheet
     import fastexcel
 
+    sheet = scan.sheet
     try:
         reader = fastexcel.read_excel(data)
         loaded = reader.load_sheet(sheet, header_row=None, skip_rows=0, dtypes="string")
