@@ -8,17 +8,19 @@ floats), so the per-cell work stays in C.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from datetime import date, datetime
 from itertools import chain, repeat
 from operator import attrgetter
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from connectors.raw_table import FileRejected
 from connectors.values import excel_cell_text
 
 TEXT = pa.large_string()
@@ -29,6 +31,25 @@ _OTHER = len(_KIND_CODES)
 
 
 _Row = TypeVar("_Row", bound=Sequence[object])
+
+
+def sheet_cells(data: bytes, sheet_name: str) -> list[Any]:
+    """The sheet's rows of Python cells (python-calamine), from A1 to its last cell."""
+    import python_calamine
+
+    try:
+        book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except Exception as exc:  # calamine raises several error types for broken zips/XML
+        raise FileRejected(
+            "unreadable", f"not a readable XLSX workbook ({type(exc).__name__})"
+        ) from None
+    try:
+        rows: list[Any] = book.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
+    except Exception as exc:
+        raise FileRejected(
+            "unreadable", f"sheet {sheet_name!r} cannot be read ({type(exc).__name__})"
+        ) from None
+    return rows
 
 
 def text_grid(rows: list[_Row]) -> pd.DataFrame:
@@ -89,13 +110,13 @@ def _texts(code: int, values: np.ndarray) -> pa.Array:
         stamps = pa.array(values, type=pa.timestamp("us"))
         return pc.cast(stamps, pa.date32(), safe=False).cast(TEXT)
     if code == _KIND_CODES[float]:
-        return _float_texts(values.astype(np.float64))
+        return float_texts(values.astype(np.float64))
     if code == _KIND_CODES[bool]:
         return pa.array(np.where(values.astype(bool), "是", "否"), type=TEXT)
     return pa.array(list(map(excel_cell_text, values)), type=TEXT)
 
 
-def _float_texts(v: np.ndarray) -> pa.Array:
+def float_texts(v: np.ndarray) -> pa.Array:
     """`str(int(v))` for integral values below 1e16 in magnitude, else `repr(v)`."""
     whole = (np.floor(v) == v) & (np.abs(v) < 1e16)
     out = np.empty(len(v), dtype=object)

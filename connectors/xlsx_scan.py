@@ -42,6 +42,13 @@ _CELL = re.compile(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)
 _REF = re.compile(rb'\sr="([A-Z]{1,4})(\d{1,9})"')
 _CACHED = re.compile(rb"<v\b[^>]*>[^<]")
 _TEXT = re.compile(rb"<([tv])\b[^>]*>([^<]*)</\1>")
+_LONG_TEXT = re.compile(rb"<([tv])\b[^>]*>[^<]{%d}" % (MAX_CELL_BYTES + 1))
+# Texts spelled as fastexcel spells a datetime or boolean cell (`connectors.xlsx_columns`):
+# where no text cell has them, such a spelling is a cell of that type.
+_DATETIME_TEXT = rb"\s*[+-]?\d{4,}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?\s*"
+_DATETIME_SPELLED = re.compile(rb"<([tv])\b[^>]*>" + _DATETIME_TEXT + rb"</\1>")
+_CLOCK = re.compile(rb":\d\d:\d\d(?:\.\d+)?\s*</[tv]>")  # its tail: a quick first search
+_BOOL_SPELLED = re.compile(rb"<([tv])\b[^>]*>\s*(?:true|false)\s*</\1>")
 
 
 @dataclass
@@ -50,6 +57,12 @@ class WorkbookScan:
 
     sheet: str
     formulas: dict[int, set[int]] = field(default_factory=dict)  # 1-based row -> 0-based cols
+    rows: int = 0  # the last row holding a cell
+    iso_dates: bool = False  # cells typed t="d" (ISO text dates): read cell by cell
+    look_alike: set[str] = field(default_factory=set)  # spellings some text cell may have
+    # Where the text cells spelled like a datetime are: column -> 0-based rows (None: some
+    # may be anywhere, as a shared string or in rich text).
+    datetime_texts: dict[int, set[int]] | None = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -137,6 +150,8 @@ def _check_extent(rows: int, columns: int, what: str) -> None:
 
 
 def _check_texts(block: bytes, what: str) -> None:
+    if _LONG_TEXT.search(block) is None:  # the usual case, without a Python object per text
+        return
     for _, text in _TEXT.findall(block):
         if len(text) > MAX_CELL_BYTES:
             raise _too_large(f"a cell of {what} holds {len(text) >> 10:,} KiB of text")
@@ -172,12 +187,18 @@ def _scan_sheet(book: zipfile.ZipFile, member: str, scan: WorkbookScan) -> None:
             )
         refs = _CELL_REF.findall(block)
         if refs:
-            rows = max(rows, max(int(r) for _, r in refs))
+            # Only the distinct row numbers and column letters go through Python.
+            rows = max(rows, max(map(int, {r for _, r in refs})))
             columns = max(columns, max(map(column_number, {c for c, _ in refs})))
             _check_extent(rows, columns, "the sheet's cells")
+            scan.rows = rows
         _check_texts(block, "the sheet")
         if b"<f" in block:
             _formulas(block, scan)
+        if b't="d"' in block or b"t='d'" in block:
+            scan.iso_dates = True
+        if b"inlineStr" in block or b'"str"' in block or b"'str'" in block:
+            _look_alike(block, scan, sheet=True)
 
 
 def _formulas(block: bytes, scan: WorkbookScan) -> None:
@@ -191,12 +212,54 @@ def _formulas(block: bytes, scan: WorkbookScan) -> None:
         scan.formulas.setdefault(int(ref.group(2)), set()).add(column_number(ref.group(1)) - 1)
 
 
-def _scan_shared_strings(book: zipfile.ZipFile) -> None:
+def _locate(block: bytes, at: int, where: dict[int, set[int]]) -> bool:
+    """Adds the cell holding the text at `at` (its start tag is the last before it) to `where`;
+    False when that tag has no reference."""
+    start = block.rfind(b"<c", 0, at)
+    ref = _REF.search(block, start, block.find(b">", start)) if start >= 0 else None
+    if ref is None:
+        return False
+    where.setdefault(column_number(ref.group(1)) - 1, set()).add(int(ref.group(2)) - 1)
+    return True
+
+
+def _datetime_texts(block: bytes) -> Iterator[int]:
+    """Where the texts spelled like a datetime start (their `<t>`/`<v>` tag)."""
+    for clock in _CLOCK.finditer(block):
+        tag = block.rfind(b"<", 0, clock.start())
+        spelled = _DATETIME_SPELLED.match(block, tag) if tag >= 0 else None
+        if spelled is not None and spelled.end() == clock.end():
+            yield tag
+
+
+def _look_alike(block: bytes, scan: WorkbookScan, sheet: bool = False) -> None:
+    """Which spellings ("datetime", "bool") the texts of `block` have (rich text runs and
+    character references are not looked into: they may have any); in the sheet, where the
+    datetime ones are, as long as every one is found in a cell with its reference."""
+    if b"<r>" in block or b"<r " in block or b"&#" in block:
+        scan.look_alike.update(("datetime", "bool"))
+        scan.datetime_texts = None
+        return
+    if (b"true" in block or b"false" in block) and _BOOL_SPELLED.search(block):
+        scan.look_alike.add("bool")
+    if b":" not in block:
+        return
+    for at in _datetime_texts(block):
+        scan.look_alike.add("datetime")
+        if scan.datetime_texts is None:
+            return
+        if not sheet or not _locate(block, at, scan.datetime_texts):
+            scan.datetime_texts = None
+            return
+
+
+def _scan_shared_strings(book: zipfile.ZipFile, scan: WorkbookScan) -> None:
     name = "xl/sharedStrings.xml"
     if name not in book.NameToInfo:
         return
     for block in _complete(_chunks(book, name, MAX_XML_MEMBER), b"</si>", "the shared strings"):
         _check_texts(block, "the shared strings")
+        _look_alike(block, scan)
 
 
 def scan_workbook(data: bytes, declared: str | None) -> WorkbookScan:
@@ -221,7 +284,7 @@ def scan_workbook(data: bytes, declared: str | None) -> WorkbookScan:
             if member not in book.NameToInfo:
                 raise FileRejected("unreadable", f"sheet {name!r} has no part in the workbook")
             _scan_sheet(book, member, scan)
-            _scan_shared_strings(book)
+            _scan_shared_strings(book, scan)
             for other in ("xl/styles.xml", "[Content_Types].xml"):
                 if other in book.NameToInfo:
                     for _ in _chunks(book, other, MAX_OTHER_MEMBER):
