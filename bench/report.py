@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.report_profiles import section as profiles_section
+
 STAGES = ("read", "validate", "publish", "metrics", "docs")
 OTHER = ("discover", "hash", "ledger")
 
@@ -159,6 +161,7 @@ def render(report: dict[str, Any]) -> str:
             )
         L.append("")
 
+    L += profiles_section(report.get("served_profiles"))
     L += _served_section(report.get("served"))
     L += [
         "## Full-year backfill into PostgreSQL",

@@ -146,15 +146,16 @@ class Database:
         self.admin.dispose()
 
 
-def landing_for(scale: float, data: Path) -> tuple[Path, dict[str, Any]]:
-    """The demo year at `scale`, generated once (a summary file marks it complete)."""
+def landing_for(scale: float, data: Path, profile: str = "demo") -> tuple[Path, dict[str, Any]]:
+    """The demo year at `scale` (in a volume `profile`: demo_data.profiles), generated once (a
+    summary file marks it complete)."""
     label = f"{scale:g}"
-    folder = data / f"scale-{label}"
+    folder = data / (f"scale-{label}" if profile == "demo" else f"{profile}-scale-{label}")
     landing = folder / "landing"
     done = folder / "generated.json"
     if done.exists():
         return landing, dict(json.loads(done.read_text()))
-    log(f"generating the 2024 demo year at --scale {label} into {landing}")
+    log(f"generating the 2024 {profile} year at --scale {label} into {landing}")
     if landing.exists():
         shutil.rmtree(landing)
     folder.mkdir(parents=True, exist_ok=True)
@@ -167,6 +168,7 @@ def landing_for(scale: float, data: Path) -> tuple[Path, dict[str, Any]]:
         str(landing),
         "--scale",
         label,
+        *(["--profile", profile] if profile != "demo" else []),
     ]
     t0 = time.perf_counter()
     subprocess.run(cmd, cwd=REPO, check=True, capture_output=True)

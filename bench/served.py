@@ -1,18 +1,24 @@
-"""The deployment path, served against a real Prefect server, beside the in-process path: the
-same generated year, the same benchmark run, each into its own fresh PostgreSQL database.
+"""The deployment path, served against a real Prefect server, beside the in-process path and a
+raw COPY of the same rows: the same generated year, the same benchmark run, each into its own
+fresh PostgreSQL database.
 
-    .venv/bin/python -m bench.served --scales 10,30 [--data var/bench] [--json bench/results.json]
+    .venv/bin/python -m bench.served --scales 10,30 [--profile workbook-heavy] [--data var/bench]
+        [--json bench/results.json] [--skip-copy]
 
-Per scale, in this order:
+Per scale of the year in that volume profile (demo_data.profiles), in this order:
 - `in_process`: `bureau-stats run --in-process --no-docs` (the run model's in-process
   executor: load, then refresh the metrics mart and render the report), wall time of the
-  command;
+  command; peak RSS of the command's process and the reader process it starts;
 - `served`: `prefect server start` on 127.0.0.1:<free port> with its own PREFECT_HOME,
   `bureau-stats serve` (the three deployments), the nightly deployment triggered through the
   API (`build_docs=false`), waited for: the flow run's duration as the server records it
-  (start to end), and the wall time from the trigger to the final state.
+  (start to end), and the wall time from the trigger to the final state; peak RSS of the
+  processes `serve` started for the flow run (the flow run and its reader) and of `serve`;
+- `copy`: `bench.baselines copy` (the accepted rows COPYed into bare tables; extraction not
+  timed), the physical limit the marginal throughput is compared with.
 Both ledgers are then compared (statuses and row accounting per file must be equal).
-The result is merged into the results JSON under `served` and bench/results.md re-rendered.
+The result is merged into the results JSON under `served_profiles.<profile>`; render
+bench/results.md with `python -m bench.report bench/results.json > bench/results.md`.
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.run import BIN, REPO, Database, landing_for, loadavg, log
+from bench.run import BIN, REPO, Database, baseline_runs, landing_for, loadavg, log
+from bench.stages import TreeRss
 
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 RETRIED = {429, 502, 503}
@@ -68,23 +75,31 @@ def in_process(landing: Path, work: Path) -> dict[str, Any]:
     db = Database("inproc")
     try:
         env = _env(landing, db.url, work / "var-inproc")
+        out, err = (open(work / name, "w+") for name in ("inproc.json", "inproc.log"))  # noqa: SIM115
         t0 = time.perf_counter()
-        done = subprocess.run(
-            [str(BIN / "bureau-stats"), "run", "--in-process", "--no-docs", "--json"],
-            env=env,
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-        )
-        wall = time.perf_counter() - t0
-        if done.returncode not in (0, 1):
-            raise RuntimeError(f"run --in-process failed:\n{done.stderr[-3000:]}")
-        doc = json.loads(done.stdout)
+        with out, err:
+            command = subprocess.Popen(
+                [str(BIN / "bureau-stats"), "run", "--in-process", "--no-docs", "--json"],
+                env=env,
+                cwd=REPO,
+                stdout=out,
+                stderr=err,
+                text=True,
+            )
+            with TreeRss(command.pid) as rss:
+                code = command.wait()
+            wall = time.perf_counter() - t0
+            if code not in (0, 1):
+                err.seek(0)
+                raise RuntimeError(f"run --in-process failed:\n{err.read()[-3000:]}")
+            out.seek(0)
+            doc = json.load(out)
         return {
             "wall_seconds": round(wall, 2),
             "files": len(doc["files"]),
             "rows_read": sum(f["rows_read"] for f in doc["files"]),
             "reports": len(doc["reports"]),
+            **rss.mib(),
             "ledger": _ledger(env),
             "load_after": loadavg(),
         }
@@ -170,22 +185,27 @@ def served(landing: Path, work: Path, timeout: float) -> dict[str, Any]:
             180,
         )
         t0 = time.perf_counter()
-        run = _http(
-            "POST",
-            f"{api}/deployments/{deployment['id']}/create_flow_run",
-            json={"parameters": {"build_docs": False}},
-        )
+        with TreeRss(serve.pid) as rss:
+            run = _http(
+                "POST",
+                f"{api}/deployments/{deployment['id']}/create_flow_run",
+                json={"parameters": {"build_docs": False}},
+            )
 
-        def final() -> Any:
-            got = _http("GET", f"{api}/flow_runs/{run['id']}")
-            return got if got["state"] and got["state"]["type"] in FINAL else None
+            def final() -> Any:
+                got = _http("GET", f"{api}/flow_runs/{run['id']}")
+                return got if got["state"] and got["state"]["type"] in FINAL else None
 
-        done = _wait("nightly flow run", final, timeout)
-        wall = time.perf_counter() - t0
+            done = _wait("nightly flow run", final, timeout)
+            wall = time.perf_counter() - t0
+        # serve's children are the flow run's process and its reader: the run's own memory.
+        peaks = rss.mib()
         return {
             "state": done["state"]["type"],
             "flow_run_seconds": round(_seconds(done), 2),
             "trigger_to_final_seconds": round(wall, 2),
+            "peak_rss_mib": peaks["peak_rss_children_mib"],
+            "peak_rss_serve_mib": peaks["peak_rss_root_mib"],
             "ledger": _ledger(env),
             "load_after": loadavg(),
         }
@@ -204,32 +224,46 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", default=str(REPO / "var" / "bench"), help="generated years")
     parser.add_argument("--json", default=str(REPO / "bench" / "results.json"))
     parser.add_argument("--timeout", type=float, default=3600)
+    parser.add_argument("--profile", default="demo", help="volume profile of the generated year")
+    parser.add_argument("--skip-copy", action="store_true", help="no COPY baseline")
     args = parser.parse_args(argv)
+    os.environ.setdefault("BUREAU_STATS_PII_KEY", "bench-pii-key")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    started = time.time()
     out: dict[str, Any] = {
         "command": "python -m bench.served " + " ".join(argv or sys.argv[1:]),
+        "profile": args.profile,
+        "started": datetime.now().astimezone().isoformat(timespec="seconds"),
         "load_before": loadavg(),
         "scales": {},
     }
     for label in args.scales.split(","):
         scale = float(label)
-        landing, info = landing_for(scale, Path(args.data))
-        work = Path(args.data) / f"served-{scale:g}"
+        landing, info = landing_for(scale, Path(args.data), args.profile)
+        work = Path(args.data) / f"served-{args.profile}-{scale:g}"
         work.mkdir(parents=True, exist_ok=True)
-        log(f"scale {scale:g}: in-process run")
+        log(f"{args.profile} scale {scale:g}: in-process run")
         local = in_process(landing, work)
-        log(f"scale {scale:g}: served nightly deployment")
+        log(f"{args.profile} scale {scale:g}: served nightly deployment")
         remote = served(landing, work, args.timeout)
         same = local.pop("ledger") == remote.pop("ledger")
-        out["scales"][f"{scale:g}"] = {
+        row: dict[str, Any] = {
             "landing": info,
             "in_process": local,
             "served": remote,
             "same_ledger": same,
         }
-        log(f"scale {scale:g}: {json.dumps(out['scales'][f'{scale:g}'])}")
+        if not args.skip_copy:
+            log(f"{args.profile} scale {scale:g}: raw COPY of the same rows")
+            (copy,) = baseline_runs(landing, 1, "copy")
+            row["copy"] = copy
+        out["scales"][f"{scale:g}"] = row
+        log(f"{args.profile} scale {scale:g}: {json.dumps(row)}")
+    out["load_after"] = loadavg()
+    out["minutes"] = round((time.time() - started) / 60, 1)
     path = Path(args.json)
     doc = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    doc["served"] = out
+    doc.setdefault("served_profiles", {})[args.profile] = out
     path.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
     print(json.dumps(out))
 

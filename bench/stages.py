@@ -32,6 +32,7 @@ STAGE_OF = {
 }
 STAGES = ("discover", "hash", "ledger", "read", "validate", "publish", "metrics")
 SAMPLE_SECONDS = 0.01
+MIB = 2**20
 
 
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
@@ -63,9 +64,9 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def descendants() -> list[int]:
-    """Every process this one started, and theirs."""
-    out, todo = [], [os.getpid()]
+def descendants(pid: int | None = None) -> list[int]:
+    """Every process this one (or `pid`) started, and theirs."""
+    out, todo = [], [pid or os.getpid()]
     while todo:
         found = _children(todo.pop())
         out += found
@@ -166,3 +167,38 @@ class StageClock:
         for module, attr, original in reversed(self._patched):
             setattr(module, attr, original)
         self._patched.clear()
+
+
+class TreeRss:
+    """Peak resident sets of another process and of what it started (sampled every 50 ms in a
+    thread of the bench process): `root` alone, its descendants together (a served flow run and
+    its reader, or the reader of `run --in-process`), and all of them together."""
+
+    def __init__(self, pid: int, every: float = 0.05) -> None:
+        self.pid, self.every = pid, every
+        self.root = self.children = self.total = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="tree-rss", daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.every):
+            root = _resident(self.pid)
+            children = sum(map(_resident, descendants(self.pid)))
+            self.root = max(self.root, root)
+            self.children = max(self.children, children)
+            self.total = max(self.total, root + children)
+
+    def __enter__(self) -> TreeRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def mib(self) -> dict[str, float]:
+        return {
+            "peak_rss_mib": round(self.total / MIB, 1),
+            "peak_rss_root_mib": round(self.root / MIB, 1),
+            "peak_rss_children_mib": round(self.children / MIB, 1),
+        }

@@ -20,6 +20,7 @@ import pandas as pd
 from connectors.sources import SOURCES
 from demo_data import quirks, writers
 from demo_data.plan import FileSpec, Plan, build_plan, expected_metrics
+from demo_data.profiles import DEFAULT_PROFILE
 from demo_data.rows import BUILDERS, Ctx
 
 DEFAULT_SEED = 2024
@@ -202,13 +203,15 @@ def generate(
     scale: float = 1.0,
     progress: Progress | None = None,
     sources: list[str] | None = None,
+    profile: str = DEFAULT_PROFILE,
 ) -> dict[str, Any]:
     """Write a year of exports for the nine sources into `out_dir`; return a summary.
 
-    Same (year, seed, scale) -> byte-identical files. At year 2024 and scale 1 the accepted,
-    current rows reproduce every figure of the 2024 annual report (`expected_metrics`).
+    Same (year, seed, scale, profile) -> byte-identical files. At year 2024 and scale 1 of the
+    demo profile the accepted, current rows reproduce every figure of the 2024 annual report
+    (`expected_metrics`); another profile (demo_data.profiles) only changes volumes.
     """
-    plan = build_plan(year, scale)
+    plan = build_plan(year, scale, profile)
     out = Path(out_dir)
     chosen = [c for c in SOURCES if sources is None or c in sources]
     unknown = set(sources or []) - set(SOURCES)
@@ -285,6 +288,7 @@ def summarize(plan: Plan, files: list[dict[str, Any]], out: Path, seed: int) -> 
         "year": plan.year,
         "seed": seed,
         "scale": plan.scale,
+        "profile": plan.profile,
         "out_dir": str(out),
         "calibrated": plan.calibrated,
         "files": files,

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from connectors.sources import SOURCES
+from demo_data.profiles import DEFAULT_PROFILE, multiplier
 
 REFERENCE_YEAR = 2024
 REGION = "蓬江区"
@@ -293,10 +294,11 @@ class Plan:
     scale: float
     volume: float  # scale x year growth; the plan is calibrated when year=2024 and scale=1
     sources: dict[str, SourcePlan]
+    profile: str = DEFAULT_PROFILE
 
     @property
     def calibrated(self) -> bool:
-        return self.year == REFERENCE_YEAR and self.scale == 1
+        return self.year == REFERENCE_YEAR and self.scale == 1 and self.profile == DEFAULT_PROFILE
 
     @property
     def files(self) -> list[FileSpec]:
@@ -1049,13 +1051,19 @@ PLANNERS = {
 }
 
 
-def build_plan(year: int = REFERENCE_YEAR, scale: float = 1.0) -> Plan:
-    """The allocation for one year at one scale (see the module docstring)."""
+def build_plan(
+    year: int = REFERENCE_YEAR, scale: float = 1.0, profile: str = DEFAULT_PROFILE
+) -> Plan:
+    """The allocation for one year at one scale (see the module docstring); a volume
+    `profile` (demo_data.profiles) plans each source as if at its own multiple of the scale."""
     if scale <= 0:
         raise ValueError("scale must be positive")
     volume = scale * growth(year)
-    sources = {code: _never_empty(PLANNERS[code](year, scale, volume)) for code in SOURCES}
-    return Plan(year=year, scale=scale, volume=volume, sources=sources)
+    sources = {}
+    for code in SOURCES:
+        k = multiplier(profile, code)
+        sources[code] = _never_empty(PLANNERS[code](year, scale * k, volume * k))
+    return Plan(year=year, scale=scale, volume=volume, sources=sources, profile=profile)
 
 
 SUM_COLUMNS = ("units", "officers", "amount_cents")

@@ -453,8 +453,7 @@ def audit_batch(
             run_id=run_id,
             batch_identifier=batch.sha256[:16] or "unknown",
         )
-        store = ctx.context.stores[RESULTS_STORE]
-        store.set(key, result)
+        gx_compat.store_result(ctx.context.stores[RESULTS_STORE], key, result)
         result_path = ctx.root / RESULTS_SUBDIR / Path(*key.to_tuple()).with_suffix(".json")
         if build_docs:
             ctx.context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=[key])

@@ -28,6 +28,10 @@ def generate_sample(
     source: Annotated[
         list[str] | None, typer.Option("--source", help="Only this source (repeatable)")
     ] = None,
+    profile: Annotated[
+        str,
+        typer.Option(help="Volume profile: demo (calibrated) or workbook-heavy (a benchmark)"),
+    ] = "demo",
     show_plan: Annotated[
         bool, typer.Option("--show-plan", help="Print the calibration plan and expected figures")
     ] = False,
@@ -41,13 +45,19 @@ def generate_sample(
     """
     from demo_data import DEFAULT_SEED, build_plan, expected_metrics, generate
     from demo_data.plan import plan_table
+    from demo_data.profiles import PROFILES
 
     if scale <= 0:
         print("error: --scale must be positive", file=sys.stderr)
         raise typer.Exit(EXIT_USAGE)
     console = Console(stderr=True)
+    if profile not in PROFILES:
+        print(
+            f"error: unknown --profile {profile!r}; known: {', '.join(PROFILES)}", file=sys.stderr
+        )
+        raise typer.Exit(EXIT_USAGE)
     if show_plan:
-        plan = build_plan(year, scale)
+        plan = build_plan(year, scale, profile)
         wide = Console()
         if not wide.is_terminal:
             wide = Console(width=200)
@@ -71,7 +81,9 @@ def generate_sample(
             bar.update(task, completed=done, total=total, description=path)
 
         try:
-            summary = generate(year, out, seed=seed, scale=scale, progress=tick, sources=source)
+            summary = generate(
+                year, out, seed=seed, scale=scale, progress=tick, sources=source, profile=profile
+            )
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             raise typer.Exit(EXIT_USAGE) from None
@@ -79,7 +91,8 @@ def generate_sample(
     if summary_json is not None:
         summary_json.parent.mkdir(parents=True, exist_ok=True)
         summary_json.write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
-    table = Table(title=f"{out} — {year}, seed {seed}, scale {scale:g}")
+    shape = "" if profile == "demo" else f", profile {profile}"
+    table = Table(title=f"{out} — {year}, seed {seed}, scale {scale:g}{shape}")
     for col in ("source", "files", "rows read", "accepted", "rejected", "duplicate", "current"):
         table.add_column(col, justify="left" if col == "source" else "right")
     for code, s in summary["sources"].items():

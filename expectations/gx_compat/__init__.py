@@ -1,13 +1,15 @@
 """Everything the audit takes from Great Expectations' internals, in one place, version-guarded.
 
 The audit is GX's public API (a context, suites, `ValidationDefinition`, a results store, Data
-Docs) plus, on the GX versions listed in `TESTED`, three shortcuts that reach into GX:
+Docs) plus, on the GX versions listed in `TESTED`, these shortcuts that reach into GX:
 
 - `fast_run`: the suite runs through GX's `Validator` with patched GX functions (remembered
   configurations and metric ids, no frame fingerprint), and GX's per-asset caches are dropped
   after each run; the result is `ValidationDefinition.run`'s, field for field.
 - `chunks`: a file larger than a chunk is validated chunk by chunk and the results merged with
   GX's own map-expectation arithmetic, re-implemented (one chunk frame in memory, not the file).
+- `result_json`: a result is written to the results store as the store's own serializer
+  writes it, byte for byte, without its deep copy and second schema pass.
 
 Elsewhere (another GX version, or `BUREAU_STATS_GX_COMPAT=off`) the audit calls
 `ValidationDefinition.run` on the whole file: the same verdicts, accounting and stored results,
@@ -21,7 +23,7 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any
 
-from expectations.gx_compat import fast_run
+from expectations.gx_compat import fast_run, result_json
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -130,3 +132,11 @@ def validate(
         # `run` also keeps the raw (unscrubbed) result in memory: drop it.
         for key in transient.list_keys():
             transient.remove_key(key)
+
+
+def store_result(store: Any, key: Any, result: ExpectationSuiteValidationResult) -> None:
+    """`store.set(key, result)`: the same file, written by `result_json` where it is tested."""
+    if active():
+        result_json.store_result(store, key, result)
+    else:
+        store.set(key, result)

@@ -1,0 +1,67 @@
+"""The issue-22 harness's own arithmetic and memory sampling (bench.served, bench.report_profiles)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from bench.report_profiles import marginal_rows, section
+from bench.stages import TreeRss
+
+
+def _scale(rows: int, local: float, served: float, copy_rows: int, copy_s: float) -> dict:
+    return {
+        "in_process": {"files": 105, "rows_read": rows, "wall_seconds": local, "peak_rss_mib": 600},
+        "served": {"flow_run_seconds": served, "peak_rss_mib": 700, "peak_rss_serve_mib": 200},
+        "copy": {"rows": copy_rows, "copy_seconds": copy_s},
+        "same_ledger": True,
+    }
+
+
+PROFILE = {
+    "command": "python -m bench.served --profile workbook-heavy --scales 10,30",
+    "load_before": "0.5 0.5 0.5",
+    "scales": {
+        "30": _scale(2_400_000, 50.0, 60.0, 2_390_000, 5.0),
+        "10": _scale(800_000, 30.0, 28.0, 797_000, 2.0),
+    },
+}
+
+
+def test_marginal_is_rows_added_over_seconds_added_against_the_larger_copy() -> None:
+    (m,) = marginal_rows(PROFILE)
+    assert m["between"] == ("10", "30")  # numeric order, not text order
+    assert m["rows"] == 1_600_000
+    assert m["in_process"] == pytest.approx(1_600_000 / 20.0)
+    assert m["served"] == pytest.approx(1_600_000 / 32.0)
+    assert m["copy"] == pytest.approx(2_390_000 / 5.0)
+    assert m["in_process_ratio"] == pytest.approx(80_000 / 478_000)
+    assert m["peak_rss_mib"] == 700
+
+
+def test_section_shows_every_profile_and_its_ratios() -> None:
+    text = "\n".join(section({"workbook-heavy": PROFILE, "demo": PROFILE}))
+    assert "### Profile `workbook-heavy`" in text and "### Profile `demo`" in text
+    assert "| 10 → 30 | 1,600,000 | 80,000 | 50,000 | 478,000 | **0.17** | **0.10** | 700 |" in text
+    assert section(None) == []
+
+
+def test_tree_rss_counts_the_children_of_another_process() -> None:
+    grow = "import time; b = bytearray(120 * 2**20); b[::4096] = b'x' * len(b[::4096]); time.sleep(1.5)"
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import subprocess, sys; subprocess.run([sys.executable, '-c', {grow!r}])",
+        ]
+    )
+    with TreeRss(parent.pid, every=0.02) as rss:
+        parent.wait()
+    peaks = rss.mib()
+    assert peaks["peak_rss_children_mib"] >= 120
+    assert peaks["peak_rss_root_mib"] < 120
+    assert (
+        peaks["peak_rss_mib"] >= peaks["peak_rss_children_mib"] + peaks["peak_rss_root_mib"] * 0.5
+    )
