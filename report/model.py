@@ -28,12 +28,12 @@ from metrics.engine import (
     Value,
     Window,
     compute_monthly,
-    contributions,
     latest_months,
     render_value,
     scope_for,
     visible,
 )
+from metrics.lineage import figure_contributions
 from metrics.mart import mart_figures
 from report.charts import Series, trend_chart
 from warehouse.schema import batch, source_table
@@ -441,15 +441,14 @@ def build_report(
         engine, year, trend_codes, window.as_of, as_known_at, region, catalog=catalog
     )
 
+    lineage = figure_contributions(engine, year, window.as_of, as_known_at, region, catalog)
     rows: dict[str, FigureRow] = {}
     for metric in catalog:
         value = values[metric.code]
         has_previous = _sources_of(metric.code, catalog) <= with_previous
         prev = previous[metric.code] if has_previous else None
         diff_text, pct_text = change(value, prev, metric.unit) if has_previous else ("—", "—")
-        files = contributions(
-            engine, metric.code, year, window.as_of, as_known_at, region, catalog=catalog
-        )
+        files = lineage[metric.code]
         rows[metric.code] = FigureRow(
             code=metric.code,
             label=metric.label,
