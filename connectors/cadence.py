@@ -1,6 +1,6 @@
 """Late and missing deliveries: which periods each source should have delivered by today.
 
-Each source declares its cadence (`Source.cadence`: month, quarter or half_year); the export
+Each source declares its cadence (`Source.cadence`: month, quarter, half_year or year); the export
 of a period is due by day `due_day` of the month after the period (BUREAU_STATS_DELIVERY_DUE_DAY,
 clamped to the month's length). Pure: the caller gives the ledger's deliveries and the
 bureau's today (Asia/Shanghai).
@@ -21,9 +21,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connectors.sources import SOURCES, Cadence, Source
+from connectors.sources import PERIOD_MONTHS, SOURCES, Cadence, Source
 
-MONTHS_PER_PERIOD: dict[Cadence, int] = {"month": 1, "quarter": 3, "half_year": 6}
+MONTHS_PER_PERIOD: dict[Cadence, int] = PERIOD_MONTHS
 DELIVERED = ("published", "superseded")  # ledger statuses whose period counts as delivered
 DEFAULT_DUE_DAY = 10
 BUREAU_TZ = ZoneInfo("Asia/Shanghai")

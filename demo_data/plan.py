@@ -1054,7 +1054,7 @@ def build_plan(year: int = REFERENCE_YEAR, scale: float = 1.0) -> Plan:
     if scale <= 0:
         raise ValueError("scale must be positive")
     volume = scale * growth(year)
-    sources = {code: _never_empty(PLANNERS[code](year, scale, volume)) for code in SOURCES}
+    sources = {code: _never_empty(PLANNERS[code](year, scale, volume)) for code in PLANNERS}
     return Plan(year=year, scale=scale, volume=volume, sources=sources)
 
 

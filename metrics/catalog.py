@@ -20,9 +20,14 @@ import yaml
 from connectors.sources import BOOL_VALUES, SOURCES
 
 AggregateKind = Literal["count", "count_distinct", "sum", "ratio", "latest_month", "yoy"]
-Area = Literal["licensing", "enforcement", "ip"]
-AREAS: tuple[Area, ...] = ("licensing", "enforcement", "ip")
-AREA_LABELS: dict[str, str] = {"licensing": "行政许可", "enforcement": "执法监管", "ip": "知识产权"}
+Area = Literal["licensing", "enforcement", "ip", "legal"]
+AREAS: tuple[Area, ...] = ("licensing", "enforcement", "ip", "legal")
+AREA_LABELS: dict[str, str] = {
+    "licensing": "行政许可",
+    "enforcement": "执法监管",
+    "ip": "知识产权",
+    "legal": "法治建设",
+}
 ANY = "*"
 REGION = "$region"
 # Whose IP statistics are reported unless BUREAU_STATS_REGION says otherwise.
@@ -90,6 +95,8 @@ class Metric:
     scale_text: str | None = None
     rounding: int = 2
     trend: bool = False
+    # Other phrasings of the label in the bureau's reports (for matching written drafts).
+    variants: tuple[str, ...] = ()
 
     @property
     def is_row_metric(self) -> bool:
@@ -127,6 +134,8 @@ class Catalog:
         metric = self[code]
         if metric.scale is not None or metric.aggregate.kind in ("ratio", "yoy"):
             return True
+        if metric.rounding == 0:  # declared a whole number (a count typed into a workbook)
+            return False
         if metric.aggregate.kind in ("sum", "latest_month"):
             assert metric.source is not None and metric.aggregate.field is not None
             return SOURCES[metric.source].column(metric.aggregate.field).type == "decimal"
@@ -242,7 +251,16 @@ def _build(code: str, spec: dict[str, Any], rounding: int) -> Metric:
         scale_text=spec.get("scale"),
         rounding=int(spec.get("rounding", rounding)),
         trend=bool(spec.get("trend", False)),
+        variants=_variants(code, spec.get("variants")),
     )
+
+
+def _variants(code: str, spec: Any) -> tuple[str, ...]:
+    if spec is None:
+        return ()
+    if not isinstance(spec, list) or not all(isinstance(v, str) and v for v in spec):
+        raise CatalogError(f"{code}: variants must be a list of phrasings")
+    return tuple(spec)
 
 
 def parse_catalog(text: str) -> Catalog:

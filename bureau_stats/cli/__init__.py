@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "bureau_stats.cli.security",
     "bureau_stats.cli.admin",
     "bureau_stats.cli.leases",
+    "bureau_stats.cli.template",
 )
 
 
