@@ -337,3 +337,16 @@ def _rows_by_code(sheet: str, shared: list[str]) -> dict[str, int]:
             out[shared[int(index)]] = int(row)
     assert len(out) == len(MANUAL_CODES)
     return out
+
+
+def test_the_status_schema_names_every_source_and_file_reason() -> None:
+    """`status --json`'s schema follows the declarations (a new source, a new reason)."""
+    from connectors.batch import FILE_REASONS
+    from connectors.sources import SOURCES
+
+    schema_path = Path(__file__).resolve().parents[2] / "docs" / "status.schema.json"
+    text = schema_path.read_text("utf-8")
+    batch_schema = json.loads(text)["$defs"]["batch"]["properties"]
+    assert batch_schema["source"]["enum"] == list(SOURCES)
+    (_, reasons) = batch_schema["reason"]["oneOf"]
+    assert reasons["enum"] == list(FILE_REASONS)
