@@ -69,7 +69,8 @@ def test_backfill_of_a_month_without_force_skips_unchanged_files(loaded_copy: An
     state = backfill(start=MARCH[0], end=MARCH[1], return_state=True)
     result = state.result()
     assert state.is_completed()
-    assert len(result.outcomes) == 9  # eight monthly files + the half-year ip_pledge file
+    # eight monthly files + the half-year ip_pledge file + the manual source's yearly workbook
+    assert len(result.outcomes) == 10
     assert {o.status for o in result.outcomes} == {"skipped"}
     assert result.refreshed_years == []
     assert _ledger(loaded_copy) == before
