@@ -35,6 +35,7 @@ FILE_REASONS = (
     "reject_share",
     "suite_failed",
     "too_large",
+    "inconsistent",
 )
 
 Verdict = Literal["readable", "quarantine"]

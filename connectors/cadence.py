@@ -1,6 +1,6 @@
 """Late and missing deliveries: which periods each source should have delivered by today.
 
-Each source declares its cadence (`Source.cadence`: month, quarter or half_year); the export
+Each source declares its cadence (`Source.cadence`: month, quarter, half_year or year); the export
 of a period is due by day `due_day` of the month after the period (BUREAU_STATS_DELIVERY_DUE_DAY,
 clamped to the month's length). Pure: the caller gives the ledger's deliveries and the
 bureau's today (Asia/Shanghai).

@@ -24,6 +24,7 @@ import pyarrow as pa
 from connectors import row_hash
 from connectors.batch import REJECT_COLUMNS, ExtractedBatch, LandingFile, no_rejects
 from connectors.canonical import canonical_schema, canonical_table, empty_table
+from connectors.consistency import INCONSISTENT, breaches
 from connectors.landing import open_file
 from connectors.protection import protect
 from connectors.raw_table import Export, FileRejected, RawTable, StreamFailed
@@ -347,6 +348,9 @@ def extract_bytes(
         batch.detail = f"'total' says {total} records, the file holds {result.rows_read}"
     elif share := reject_share_detail(batch.rows_rejected, batch.rows_read, threshold):
         batch.verdict, batch.reason, batch.detail = "quarantine", "reject_share", share
+    elif broken := breaches(source, batch.accepted):
+        batch.verdict, batch.reason = "quarantine", INCONSISTENT
+        batch.detail = "consistency rule broken: " + "; ".join(broken)
     return batch
 
 

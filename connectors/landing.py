@@ -1,7 +1,8 @@
 """The landing area: which files are deliveries, and what their names declare.
 
 `<landing>/<source>/<中文文件名>_<YYYYMMDD>-<YYYYMMDD>[_v<N>].<ext>`, or
-`<landing>/ip_stats/知识产权统计月报_<YYYYMM>[_v<N>].csv`. The landing root may be a local folder
+`<landing>/ip_stats/知识产权统计月报_<YYYYMM>[_v<N>].csv`, or a yearly workbook
+`<landing>/manual/手工填报指标_<YYYY>[_v<N>].xlsx`. The landing root may be a local folder
 or any fsspec URL.
 """
 
@@ -28,6 +29,7 @@ _PERIOD = re.compile(
     r"(?P<stem>.+)_(?P<start>\d{8})-(?P<end>\d{8})" + _VERSION + r"\.(?P<ext>[A-Za-z0-9]+)"
 )
 _MONTH = re.compile(r"(?P<stem>.+)_(?P<month>\d{6})" + _VERSION + r"\.(?P<ext>[A-Za-z0-9]+)")
+_YEAR = re.compile(r"(?P<stem>.+)_(?P<year>\d{4})" + _VERSION + r"\.(?P<ext>[A-Za-z0-9]+)")
 _TEMPORARY = re.compile(r"(?:~\$.*|\..*|.*\.tmp|.*\.part)", re.IGNORECASE | re.DOTALL)
 
 
@@ -52,7 +54,12 @@ def _date(text: str) -> date | None:
 
 def parse_name(source: Source, name: str) -> tuple[date, date, int, str] | str:
     """(period start, period end, version, extension) from a file name, or why not."""
-    if source.monthly:
+    if source.cadence == "year":
+        m = _YEAR.fullmatch(name)
+        if not m or m["stem"] != source.file_stem:
+            return f"name does not match {source.file_stem}_YYYY[_vN].{source.extension}"
+        start, end = date(int(m["year"]), 1, 1), date(int(m["year"]), 12, 31)
+    elif source.monthly:
         m = _MONTH.fullmatch(name)
         if not m or m["stem"] != source.file_stem:
             return f"name does not match {source.file_stem}_YYYYMM[_vN].{source.extension}"

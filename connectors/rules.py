@@ -148,6 +148,11 @@ def validate(source: Source, p: Parsed, rej: Rejections, file: LandingFile) -> p
                 )
             low = _compare(numeric, col.minimum, "le" if col.exclusive_minimum else "lt")
             high = _compare(numeric, col.maximum, "gt")
+            if col.maximum_when is not None:
+                when, cap = col.maximum_when
+                high |= _condition(p, when.field, when.values).to_numpy(dtype=bool) & _compare(
+                    numeric, cap, "gt"
+                )
             rej.add(low | high, "rule_violation", col.header)
         if col.not_before:
             other = p.value[col.not_before]

@@ -1,4 +1,4 @@
-"""The nine exports, each declared once (shared/spec/sources.md is the contract).
+"""The nine exports and the offices' workbook of manual figures, each declared once (shared/spec/sources.md is the contract).
 
 Everything else — the generic readers, the warehouse tables, the Great Expectations suites, the
 demo generator — is derived from these declarations, so adding a source is adding data here.
@@ -15,12 +15,12 @@ FileFormat = Literal["csv", "xlsx", "json"]
 Encoding = Literal["utf-8", "gb18030"]  # UTF-8 with or without BOM; GB18030
 Check = Literal["uscc", "uscc_alphabet", "resident_id"]
 # How often a source delivers: one export per calendar month, quarter or half-year (the
-# periods of the contract's sample exports). It is also the span a delivery's name must declare,
+# periods of the contract's sample exports), or one workbook per calendar year (`manual`). It is also the span a delivery's name must declare,
 # aligned on the calendar (a name declaring anything else is not a delivery), and each period's
 # export is due by a configurable day of the month after it (BUREAU_STATS_DELIVERY_DUE_DAY;
 # connectors/cadence.py).
-Cadence = Literal["month", "quarter", "half_year"]
-PERIOD_MONTHS: dict[Cadence, int] = {"month": 1, "quarter": 3, "half_year": 6}
+Cadence = Literal["month", "quarter", "half_year", "year"]
+PERIOD_MONTHS: dict[Cadence, int] = {"month": 1, "quarter": 3, "half_year": 6, "year": 12}
 
 BOOL_VALUES = {"是": True, "否": False}
 CAMPAIGNS = ("加油机作弊专项", "无证经营烟草专项", "烧烤餐饮安全整治", "冻品走私联合检查")
@@ -66,6 +66,8 @@ class Column:
     check_by: tuple[str, dict[str, Check]] | None = None
     not_before: str | None = None
     not_above: str | None = None
+    # A tighter maximum for the rows where a condition holds (rates: at most 100).
+    maximum_when: tuple[When, int] | None = None
     # Personal data (PIPL, rule 7): hash identifiers / mask names when the condition holds.
     hash_when: When | None = None
     mask_when: When | None = None
@@ -92,11 +94,27 @@ class Column:
 
 
 @dataclass(frozen=True)
+class Consistency:
+    """A rule between rows of one file (the offices' figures must add up): at every cut-off
+    (`per` field) where every code it names has a row, `total` relates to the sum of `parts`
+    by `op` (`eq`: equal, `le`: at most). A file breaking one is quarantined naming `name`."""
+
+    name: str
+    total: str
+    op: Literal["eq", "le"]
+    parts: tuple[str, ...]
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return (self.total, *self.parts)
+
+
+@dataclass(frozen=True)
 class Source:
     """One export: where it lands, how it is laid out, and its columns."""
 
     code: str
-    area: Literal["licensing", "enforcement", "ip"]
+    area: Literal["licensing", "enforcement", "ip", "legal"]
     label: str
     file_stem: str
     format: FileFormat
@@ -115,6 +133,10 @@ class Source:
     json_total: str | None = None
     # Delivery cadence: the span a name declares and which periods must arrive (Cadence).
     cadence: Cadence = "month"
+    # Rules between the rows of one file (`Consistency`): the field naming each row's figure,
+    # the field whose value is compared, the cut-off field rows are matched on, the rules.
+    consistency: tuple[Consistency, ...] = ()
+    consistency_fields: tuple[str, str, str] | None = None
 
     @property
     def key_fields(self) -> tuple[str, ...]:
@@ -504,6 +526,88 @@ IP_PLEDGE = Source(
     ),
 )
 
+# The figures no export holds (shared/spec/manual-figures-2024.json): their codes are those
+# of the catalog (metrics/catalog.yaml, source `manual`; a test keeps the two lists equal).
+MANUAL_CODES = (
+    "legal.adviser_firms",
+    "legal.opinions",
+    "legal.represented.admin",
+    "legal.represented.civil",
+    "fairness.new_documents",
+    "fairness.joint_opinions",
+    "fairness.stock_documents",
+    "oversight.procuratorial",
+    "oversight.judicial",
+    "coop.seminars",
+    "random.items.single_dept",
+    "random.items.joint",
+    "training.seminars",
+    "litigation.cases",
+    "litigation.cases.first_instance",
+    "litigation.cases.second_instance",
+    "litigation.concluded",
+    "litigation.concluded.judgment_upheld",
+    "litigation.concluded.suit_dismissed",
+    "litigation.concluded.ruling_upheld",
+    "litigation.lost",
+    "litigation.appearance_rate",
+    "litigation.head_appearance_rate",
+    "quality_credit.firms_rated_a",
+    "quality_credit.credit_line_yi",
+)
+MANUAL_RATES = ("litigation.appearance_rate", "litigation.head_appearance_rate")
+
+MANUAL = Source(
+    code="manual",
+    area="legal",
+    label="手工填报指标",
+    file_stem="手工填报指标",
+    format="xlsx",
+    sheet="指标填报",
+    header_row=2,  # row 1: how to fill the sheet (bureau-stats template manual)
+    cadence="year",
+    columns=(
+        enum("指标代码", "code", *MANUAL_CODES, key=True),
+        Column("截至日期", "as_of", "date", key=True, partition=True),
+        Column(
+            "数值",
+            "value",
+            "decimal",
+            required=True,
+            minimum=0,
+            maximum_when=(When.of("code", *MANUAL_RATES), 100),
+        ),
+        Column("依据文号", "evidence", required=True),
+        # Always a person: masked on every row that names a figure (rule 7).
+        Column("填报人", "entered_by", required=True, mask_when=When.of("code", *MANUAL_CODES)),
+    ),
+    consistency_fields=("code", "value", "as_of"),
+    consistency=(
+        Consistency(
+            "litigation.cases = first_instance + second_instance",
+            "litigation.cases",
+            "eq",
+            ("litigation.cases.first_instance", "litigation.cases.second_instance"),
+        ),
+        Consistency(
+            "litigation.concluded = judgment_upheld + suit_dismissed + ruling_upheld",
+            "litigation.concluded",
+            "eq",
+            (
+                "litigation.concluded.judgment_upheld",
+                "litigation.concluded.suit_dismissed",
+                "litigation.concluded.ruling_upheld",
+            ),
+        ),
+        Consistency(
+            "litigation.lost <= litigation.concluded",
+            "litigation.lost",
+            "le",
+            ("litigation.concluded",),
+        ),
+    ),
+)
+
 SOURCES: dict[str, Source] = {
     s.code: s
     for s in (
@@ -516,6 +620,7 @@ SOURCES: dict[str, Source] = {
         IP_STATS,
         IP_CASES,
         IP_PLEDGE,
+        MANUAL,
     )
 }
 

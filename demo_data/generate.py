@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from connectors.sources import SOURCES
+from connectors.sources import MANUAL, SOURCES
 from demo_data import quirks, writers
+from demo_data.manual import write_manual
 from demo_data.plan import FileSpec, Plan, build_plan, expected_metrics
 from demo_data.profiles import DEFAULT_PROFILE
 from demo_data.rows import BUILDERS, Ctx
@@ -217,11 +218,11 @@ def generate(
     unknown = set(sources or []) - set(SOURCES)
     if unknown:
         raise ValueError(f"unknown sources: {', '.join(sorted(unknown))}")
-    total = sum(len(plan.sources[c].files) for c in chosen)
+    total = sum(len(plan.sources[c].files) for c in chosen if c in plan.sources)
     done = 0
     files: list[dict[str, Any]] = []
     for sidx, code in enumerate(SOURCES):
-        if code not in chosen:
+        if code not in chosen or code not in plan.sources:
             continue
         sp = plan.sources[code]
         offset = 0
@@ -261,6 +262,8 @@ def generate(
                     progress(done, total, spec.relative)
             if code in YEAR_NUMBERED:
                 offset += len(canon) + reject_rows + len(canon) // 50 + 60
+    if MANUAL.code in chosen:
+        files += write_manual(year, out)
     return summarize(plan, files, out, seed)
 
 

@@ -1060,7 +1060,7 @@ def build_plan(
         raise ValueError("scale must be positive")
     volume = scale * growth(year)
     sources = {}
-    for code in SOURCES:
+    for code in PLANNERS:
         k = multiplier(profile, code)
         sources[code] = _never_empty(PLANNERS[code](year, scale * k, volume * k))
     return Plan(year=year, scale=scale, volume=volume, sources=sources, profile=profile)

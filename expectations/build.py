@@ -119,6 +119,18 @@ def _column_expectations(column: Column, threshold: Decimal) -> list[dict[str, A
                 **{k: v for k, v in bounds.items() if v is not None},
             )
         )
+    if column.maximum_when is not None:
+        when, cap = column.maximum_when
+        out.append(
+            _expectation(
+                "expect_column_values_to_be_between",
+                f"at most {cap} where {when.field} is one of its declared values",
+                column=name,
+                max_value=cap,
+                row_condition=f"{when.field}.isin({sorted(when.values)!r})",
+                condition_parser="pandas",
+            )
+        )
     if column.pattern is not None:
         out.append(
             _expectation(
@@ -228,6 +240,14 @@ def build_suite(source: Source, threshold: Decimal = DEFAULT_REJECT_THRESHOLD) -
     ]
     for column in source.columns:
         expectations += _column_expectations(column, threshold)
+    meta: dict[str, Any] = {}
+    if source.consistency:
+        # Rules between rows, checked per file by connectors.consistency (GX has no
+        # expectation relating rows of one column): a file breaking one is quarantined.
+        meta["consistency"] = [
+            {"rule": r.name, "total": r.total, "op": r.op, "parts": list(r.parts)}
+            for r in source.consistency
+        ]
     return {
         "name": source.code,
         "meta": {
@@ -240,6 +260,7 @@ def build_suite(source: Source, threshold: Decimal = DEFAULT_REJECT_THRESHOLD) -
                 PERIOD_END: "last day of the file's declared period",
                 TODAY: "the audit date (Asia/Shanghai)",
             },
+            **meta,
         },
         "expectations": expectations,
     }

@@ -20,9 +20,14 @@ import yaml
 from connectors.sources import BOOL_VALUES, SOURCES
 
 AggregateKind = Literal["count", "count_distinct", "sum", "ratio", "latest_month", "yoy"]
-Area = Literal["licensing", "enforcement", "ip"]
-AREAS: tuple[Area, ...] = ("licensing", "enforcement", "ip")
-AREA_LABELS: dict[str, str] = {"licensing": "行政许可", "enforcement": "执法监管", "ip": "知识产权"}
+Area = Literal["licensing", "enforcement", "ip", "legal"]
+AREAS: tuple[Area, ...] = ("licensing", "enforcement", "ip", "legal")
+AREA_LABELS: dict[str, str] = {
+    "licensing": "行政许可",
+    "enforcement": "执法监管",
+    "ip": "知识产权",
+    "legal": "法治建设",
+}
 ANY = "*"
 REGION = "$region"
 # Whose IP statistics are reported unless BUREAU_STATS_REGION says otherwise.
@@ -131,6 +136,8 @@ class Catalog:
         metric = self[code]
         if metric.scale is not None or metric.aggregate.kind in ("ratio", "yoy"):
             return True
+        if metric.rounding == 0:  # declared a whole number (a count typed into a workbook)
+            return False
         if metric.aggregate.kind in ("sum", "latest_month"):
             assert metric.source is not None and metric.aggregate.field is not None
             return SOURCES[metric.source].column(metric.aggregate.field).type == "decimal"

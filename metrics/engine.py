@@ -182,7 +182,7 @@ def _finish(value: Value, metric: Metric, catalog: Catalog) -> Value:
     if value is None:
         return None
     if not catalog.is_decimal(metric.code):
-        return int(value)
+        return int(Decimal(value).quantize(Decimal(1), rounding=ROUND_HALF_UP))
     rounded = Decimal(value).quantize(Decimal(1).scaleb(-metric.rounding), rounding=ROUND_HALF_UP)
     return rounded if rounded else abs(rounded)  # -0.004 rounds to 0.00, not -0.00
 

@@ -39,8 +39,13 @@ from report.charts import Series, trend_chart
 from warehouse.schema import batch, source_table
 
 NO_DATA = "无数据"
-AREA_NUMBERS = {"licensing": "一", "enforcement": "二", "ip": "三"}
-AREA_LATIN = {"licensing": "Licensing", "enforcement": "Enforcement", "ip": "Intellectual property"}
+AREA_NUMBERS = {"licensing": "一", "enforcement": "二", "ip": "三", "legal": "四"}
+AREA_LATIN = {
+    "licensing": "Licensing",
+    "enforcement": "Enforcement",
+    "ip": "Intellectual property",
+    "legal": "Rule of law",
+}
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ REASON_HELP = {
     "reject_share": "too many rejected rows (above the threshold)",
     "suite_failed": "the Great Expectations suite failed",
     "too_large": "beyond the reader's bounds (workbook size, cells, memory or time)",
+    "inconsistent": "the figures of the file contradict a consistency rule of its source",
 }
 
 

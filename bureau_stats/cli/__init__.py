@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "bureau_stats.cli.admin",
     "bureau_stats.cli.leases",
     "bureau_stats.cli.draft",
+    "bureau_stats.cli.template",
 )
 
 

@@ -166,6 +166,7 @@ def explain_command(
     from metrics.catalog import load_catalog
     from metrics.engine import Window, compute_metrics, contributions, describe, json_value
     from metrics.engine import render_value as shown
+    from metrics.source_rows import describe_row, figure_rows, row_json
 
     catalog = load_catalog()
     if metric not in catalog.metrics:
@@ -181,6 +182,7 @@ def explain_command(
         ]
         parts = contributions(engine, metric, year, window.as_of, known_at, region)
         coverage = _coverage(engine, year, window.as_of, known_at)[metric]
+        read_from = figure_rows(engine, metric, year, window.as_of, known_at, region)
     finally:
         engine.dispose()
     m = catalog[metric]
@@ -210,6 +212,7 @@ def explain_command(
                 }
                 for c in parts
             ],
+            "rows": [row_json(r) for r in read_from],
         }
         typer.echo(json.dumps(doc, ensure_ascii=False, indent=1))
         return
@@ -241,6 +244,8 @@ def explain_command(
             "" if c.amount is None else str(c.amount),
         )
     console.print(table)
+    for row in read_from:
+        console.print(f"read from:  {describe_row(row)}", soft_wrap=True)
     if not parts:
         console.print("no current rows match: the value comes from an empty window")
 

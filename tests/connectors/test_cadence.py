@@ -105,3 +105,25 @@ def test_from_a_ledger_entry() -> None:
     assert Delivery.from_entry(entry) == Delivery(
         "cases", date(2024, 1, 1), date(2024, 1, 31), "published"
     )
+
+
+def test_the_yearly_workbook_is_due_after_its_year() -> None:
+    """`manual` delivers one workbook per calendar year: 2026's is due 2027-01-10 (in a live
+    ledger: the monthly exports keep arriving)."""
+    assert SOURCES["manual"].cadence == "year"
+    assert period_of("year", date(2024, 11, 13)) == (date(2024, 1, 1), date(2024, 12, 31))
+    ledger = _months("registration", 2026, range(1, 13))
+    ledger.append(Delivery("manual", date(2025, 1, 1), date(2025, 12, 31), "published"))
+
+    def late(today: date) -> list[tuple[str, date]]:
+        return [
+            (o.period, o.due)
+            for o in overdue_periods(ledger, today, due_day=10)
+            if o.source == "manual"
+        ]
+
+    assert late(date(2027, 1, 10)) == []
+    assert late(date(2027, 1, 11)) == [("2026-01-01..2026-12-31", date(2027, 1, 10))]
+    ledger.append(Delivery("manual", date(2026, 1, 1), date(2026, 12, 31), "quarantined"))
+    [only] = [o for o in overdue_periods(ledger, date(2027, 2, 1)) if o.source == "manual"]
+    assert only.quarantined_only

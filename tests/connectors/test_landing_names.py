@@ -99,3 +99,21 @@ def test_escaping_for_terminal_and_markdown() -> None:
     assert printable("a\x1bb\nc\u202ed") == "a\\x1bb\\nc\\u202ed"
     # Markdown shows `\n` for the newline (its backslash escaped), and no table cell breaks.
     assert for_markdown("a|b[c](d)\n<i>张**") == "a\\|b\\[c\\](d)\\\\n\\<i\\>张**"
+
+
+def test_the_yearly_workbook_and_its_correction() -> None:
+    """`manual/手工填报指标_2024.xlsx` declares the year; `_v2` is its correction."""
+    first = landing_file("/l", "manual/手工填报指标_2024.xlsx")
+    second = landing_file("/l", "manual/手工填报指标_2024_v2.xlsx")
+    assert not isinstance(first, IgnoredFile) and not isinstance(second, IgnoredFile)
+    assert (first.period_start.isoformat(), first.period_end.isoformat()) == (
+        "2024-01-01",
+        "2024-12-31",
+    )
+    assert (first.version, second.version) == (1, 2)
+    for name in (
+        "manual/手工填报指标_20240101-20241231.xlsx",  # a period name: the source is yearly
+        "manual/手工填报指标_202412.xlsx",
+        "manual/manual_2024.xlsx",
+    ):
+        assert isinstance(landing_file("/l", name), IgnoredFile), name

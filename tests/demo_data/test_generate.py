@@ -48,6 +48,9 @@ def test_layout_and_names_follow_the_contract(demo_year: Demo) -> None:
         if src == "ip_stats":
             assert MONTHLY.match(rel), rel
             continue
+        if src == "manual":  # the offices' yearly workbook (demo_data/manual.py)
+            assert rel == "manual/手工填报指标_2024.xlsx", rel
+            continue
         m = PERIOD.match(rel)
         assert m, rel
         assert m["stem"] == SOURCES[src].file_stem and m["ext"] == SOURCES[src].extension
@@ -66,6 +69,7 @@ def test_layout_and_names_follow_the_contract(demo_year: Demo) -> None:
         "ip_stats": 25,
         "ip_cases": 4,
         "ip_pledge": 2,
+        "manual": 1,
     }
     assert "registration/经营主体登记业务明细_20240301-20240331_v2.csv" in files
     assert "ip_stats/知识产权统计月报_202310.csv" in files  # the year-on-year base
@@ -105,7 +109,7 @@ def test_scale_multiplies_rows(demo_year: Demo, tmp_path: Path) -> None:
     half = generate(2024, tmp_path, scale=0.5)
     assert not half["calibrated"] and summary["calibrated"]
     for code, s in summary["sources"].items():
-        if code == "ip_stats":
+        if code in ("ip_stats", "manual"):  # one row per region / per figure, at any scale
             continue
         assert half["sources"][code]["rows_current"] == pytest.approx(
             s["rows_current"] / 2,

@@ -54,10 +54,12 @@ def test_every_corpus_file_gets_a_ledger_verdict(tmp_path: Path) -> None:
 )
 def test_random_bytes_through_the_pipeline_get_a_verdict(source: str, body: bytes) -> None:
     src = SOURCES[source]
-    end = {"month": "0131", "quarter": "0331", "half_year": "0630"}[src.cadence]
+    end = {"month": "0131", "quarter": "0331", "half_year": "0630", "year": "1231"}[src.cadence]
     name = (
         f"{src.file_stem}_202401.{src.extension}"
         if src.monthly
+        else f"{src.file_stem}_2024.{src.extension}"  # the offices' yearly workbook
+        if src.cadence == "year"
         else f"{src.file_stem}_20240101-2024{end}.{src.extension}"  # the source's span
     )
     with tempfile.TemporaryDirectory() as tmp:

@@ -69,7 +69,8 @@ def test_backfill_of_a_month_without_force_skips_unchanged_files(loaded_copy: An
     state = backfill(start=MARCH[0], end=MARCH[1], return_state=True)
     result = state.result()
     assert state.is_completed()
-    assert len(result.outcomes) == 9  # eight monthly files + the half-year ip_pledge file
+    # eight monthly files + the half-year ip_pledge file + the manual source's yearly workbook
+    assert len(result.outcomes) == 10
     assert {o.status for o in result.outcomes} == {"skipped"}
     assert result.refreshed_years == []
     assert _ledger(loaded_copy) == before
@@ -100,7 +101,7 @@ def test_backfill_with_force_revalidates_in_original_delivery_order(loaded_copy:
     assert _mart_2024(loaded_copy) == mart  # re-validating unchanged files changes no figure
     arts = artifacts_of(str(state.state_details.flow_run_id))
     assert float(arts["backfill-progress"].data) == 100.0
-    assert "| published | 9 |" in arts["backfill-summary"].data
+    assert "| published | 10 |" in arts["backfill-summary"].data  # with the yearly workbook
 
 
 def test_dry_run_lists_exactly_what_the_run_then_does(loaded_copy: Any) -> None:

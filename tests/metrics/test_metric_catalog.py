@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from connectors.sources import MANUAL_CODES
 from metrics.catalog import CatalogError, load_catalog, parse_catalog
 from metrics.engine import describe
 
@@ -28,9 +29,11 @@ def spec_codes(spec_dir: Path) -> list[str]:
 
 
 def test_catalog_holds_every_metric_of_the_spec_once() -> None:
+    """The 54 figures of metrics.md, then the 25 no export holds (the `manual` source, whose
+    codes tests/connectors/test_manual_source.py holds to manual-figures-2024.json)."""
     codes = fixture_codes()
     assert len(codes) == len(set(codes)) == 54
-    assert load_catalog().codes == codes
+    assert load_catalog().codes == codes + list(MANUAL_CODES)
 
 
 def test_the_copied_codes_are_the_spec_ones(spec_dir: Path) -> None:
@@ -115,4 +118,17 @@ def test_definitions_are_generated_from_the_declaration() -> None:
 )
 def test_inconsistent_catalogs_are_refused(document: str, message: str) -> None:
     with pytest.raises(CatalogError, match=re.escape(message)):
+        parse_catalog(document)
+
+
+def test_variants_are_other_phrasings_of_the_label() -> None:
+    catalog = load_catalog()
+    assert catalog["legal.opinions"].variants == ("法律意见书", "出具法律意见书")
+    assert catalog["reg.establish"].variants == ()
+    document = """
+metrics:
+  - {code: a, label: A, unit: 件, area: legal, source: manual, date: as_of,
+     aggregate: latest_month(value), variants: 法律意见书}
+"""
+    with pytest.raises(CatalogError, match="variants must be a list"):
         parse_catalog(document)
