@@ -193,3 +193,33 @@ def test_unreadable_drafts_exit_2(
             app, ["check-draft", str(path), "--year", "2024", "--warehouse", url]
         )
         assert result.exit_code == 2, (path, result.output)
+
+
+def test_a_draft_rendered_from_the_rule_of_law_skeleton(
+    loaded: tuple[str, Engine, dict[str, Path]], tmp_path: Path
+) -> None:
+    """The issue's done-when: the shipped skeleton rendered for the year, checked as a draft
+    people wrote: every figure it states is a match; three numbers altered by hand are exactly
+    three mismatches."""
+    from report.docx_template import render_template, shipped_template, template_context
+
+    url, engine, _ = loaded
+    rendered = tmp_path / "rule_of_law.docx"
+    rendered.write_bytes(
+        render_template(
+            shipped_template("rule_of_law").read_bytes(), template_context(engine, YEAR)
+        )
+    )
+    code, doc = check_draft(rendered, url)
+    assert code == 0, [s for s in doc["statements"] if s["status"] != "match"]
+    stated = {s["code"] for s in doc["statements"]}
+    assert {s["status"] for s in doc["statements"]} == {"match"}
+    # export figures and the offices' figures alike, some at their own cut-offs
+    assert {"reg.establish", "legal.opinions", "litigation.cases", "cases.filed"} <= stated
+    assert {s["as_of"] for s in doc["statements"]} > {f"{YEAR}-12-31"}
+    altered_path = tmp_path / "altered.docx"
+    altered = alter_docx(rendered, altered_path, 3)
+    code, doc = check_draft(altered_path, url)
+    assert code == 1
+    assert mismatched(doc) == set(altered) and len(altered) == 3
+    assert sum(s["status"] == "mismatch" for s in doc["statements"]) == 3

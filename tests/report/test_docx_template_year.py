@@ -3,9 +3,9 @@ pipeline): every placeholder filled with the warehouse's figure at its cut-off, 
 paragraph, cell, header or footer; `report --template` from the command line, and its one-line
 exit 2 on an unknown code.
 
-The rule-of-law skeleton also states the figures offices keep by hand (legal.opinions, …);
-until the catalog has them (branch manual-source) the test supplies them from the project's
-copy of manual-figures-2024.json, through the mapping the renderer takes.
+The rule-of-law skeleton also states the figures offices keep by hand (legal.opinions, …): the
+demo year's filled workbook loads them like any export, and each must read as the project's
+copy of manual-figures-2024.json gives it.
 """
 
 from __future__ import annotations
@@ -28,11 +28,9 @@ from bureau_stats.cli.app import app
 from bureau_stats.settings import load_settings
 from metrics.catalog import AREAS, load_catalog
 from metrics.engine import compute_metrics, parse_timestamp
-from metrics.mart import mart_figures
-from report.docx_template import render_template, shipped_template
-from report.figures import CutOff, FigureContext
+from report.docx_template import render_template, shipped_template, template_context
 
-MANUAL = Path(__file__).resolve().parents[1] / "fixtures" / "manual-figures-2024.json"
+MANUAL = Path(__file__).resolve().parents[2] / "demo_data" / "manual-figures-2024.json"
 YEAR_END = date(YEAR, 12, 31)
 PLAIN = {
     "year": str(YEAR),
@@ -81,19 +79,7 @@ def test_rule_of_law_skeleton_renders_every_figure_at_its_cut_off(
 ) -> None:
     _, engine = loaded
     manual = manual_figures()
-
-    def figures_at(day: date) -> CutOff:
-        # TODO(merge): the real catalog holds the manual figures; drop `manual` here.
-        return CutOff(day, {**mart_figures(engine, YEAR, day, refresh=True), **manual})
-
-    catalog = load_catalog()
-    context = FigureContext(
-        YEAR,
-        figures_at(YEAR_END),
-        labels={m.code: m.label for m in catalog},
-        figures_at=figures_at,
-        plain=PLAIN,
-    )
+    context = template_context(engine, YEAR, region=PLAIN["region"], bureau=PLAIN["bureau"])
     template = shipped_template("rule_of_law").read_bytes()
     rendered = render_template(template, context)
     assert placeholders_left(rendered) == []
@@ -103,6 +89,7 @@ def test_rule_of_law_skeleton_renders_every_figure_at_its_cut_off(
     # manual figure.
     from_plan: list[str] = []
     engine_figures: dict[date, dict[str, Figure]] = {}
+    manual_checked: list[str] = []
 
     def expected(m: re.Match[str]) -> str:
         code = m.group("code")
@@ -111,20 +98,23 @@ def test_rule_of_law_skeleton_renders_every_figure_at_its_cut_off(
         cut = m.group("at") or m.group("as_of")
         day = date(YEAR, *map(int, cut.split("-"))) if cut else YEAR_END
         plan = demo_corpus.expected.get(day, {})
-        if code in plan:
-            from_plan.append(code)
-            return shown(plan[code])
-        if code in manual:
-            return shown(manual[code])
         if day not in engine_figures:
             engine_figures[day] = compute_metrics(engine, YEAR, day)
+        if code in plan:  # equal in value; written as the engine rounds it (1.2 -> 1.20)
+            assert engine_figures[day][code] == plan[code], code
+            from_plan.append(code)
+        if code in manual:  # the offices' figure, as the contract's copy gives it
+            assert engine_figures[day][code] == manual[code], code
+            manual_checked.append(code)
         return shown(engine_figures[day][code])
 
     want = [PLACEHOLDER.sub(expected, text) for text in docx_texts(template)]
     assert docx_texts(rendered) == want
     assert len(set(from_plan)) >= 25  # most export figures checked against the plan itself
     assert {"cases.filed", "ip.valid_invention.yoy"} <= set(from_plan)  # at 12-27 and 10-31
-    assert "全年法律顾问出具法律意见142份" in "".join(want)  # a manual figure, from the fixture
+    assert "全年法律顾问出具法律意见142份" in "".join(want)  # a manual figure, from the workbook
+    assert len(set(manual_checked)) >= 10
+    assert "※" not in "".join(docx_texts(rendered))  # the demo year is complete
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
@@ -197,7 +187,8 @@ def test_unknown_code_exits_2_with_one_line(loaded: tuple[str, Engine], tmp_path
 def test_as_known_at_renders_what_the_warehouse_held_then(
     loaded: tuple[str, Engine], tmp_path: Path
 ) -> None:
-    """Before the first delivery arrived the warehouse knew no row: every count reads 0."""
+    """Before the first delivery arrived the warehouse knew no row: every count reads 0, and
+    every figure is marked incomplete (nothing was published then)."""
     url, engine = loaded
     moment = "2000-01-01T08:00:00+08:00"
     code, out, err = invoke(
@@ -219,5 +210,5 @@ def test_as_known_at_renders_what_the_warehouse_held_then(
     assert then["reg.establish"] == 0 != now["reg.establish"]
     table = Document(out.strip()).tables[0]
     assert [row.cells[1].text for row in table.rows[1:]] == [
-        shown(then[m.code]) for m in load_catalog().in_area("licensing")
+        shown(then[m.code]) + "※" for m in load_catalog().in_area("licensing")
     ]
