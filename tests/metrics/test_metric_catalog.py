@@ -124,7 +124,8 @@ def test_inconsistent_catalogs_are_refused(document: str, message: str) -> None:
 def test_variants_are_other_phrasings_of_the_label() -> None:
     catalog = load_catalog()
     assert catalog["legal.opinions"].variants == ("法律意见书", "出具法律意见书")
-    assert catalog["reg.establish"].variants == ()
+    assert catalog["reg.establish"].variants == ("设立登记",)
+    assert catalog["cases.to_police"].variants == ()
     document = """
 metrics:
   - {code: a, label: A, unit: 件, area: legal, source: manual, date: as_of,
