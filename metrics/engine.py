@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection
 
 from connectors.bureau_time import BUREAU_TZ
 from metrics.catalog import DEFAULT_REGION, REGION, Catalog, Metric, load_catalog
-from warehouse.schema import Amount, batch, source_table
+from warehouse.schema import Amount, source_table
 
 Value = int | Decimal | None
 
@@ -416,138 +416,6 @@ def compute_monthly(
                     value = row[i + 1] if row[i + 1] is not None else 0
                     out[m.code][int(row[0]) - 1] = _finish(_scaled(m, value), m, catalog)
     return out
-
-
-# ------------------------------------------------------------------------------- lineage
-
-
-@dataclass(frozen=True)
-class Contribution:
-    """One batch's share of a figure: its file, delivery, and the rows counted from it."""
-
-    metric: str
-    batch_id: int
-    source: str
-    file: str
-    name: str
-    first_seen_at: datetime | None
-    published_at: datetime | None
-    rows: int
-    amount: Value = None
-    month: date | None = None
-
-
-def contributions(
-    engine: Engine,
-    code: str,
-    year: int,
-    as_of: date | None = None,
-    as_known_at: datetime | None = None,
-    region: str | None = None,
-    catalog: Catalog | None = None,
-) -> list[Contribution]:
-    """The batches behind a figure, with rows counted per batch (same conditions as the value).
-
-    Derived metrics (ratio, yoy) list the contributions of their components.
-    """
-    catalog = catalog or load_catalog()
-    scope = scope_for(year, as_of, as_known_at, region)
-    with engine.connect() as conn:
-        return _contributions(conn, catalog, catalog[code], scope)
-
-
-def _contributions(
-    conn: Connection, catalog: Catalog, metric: Metric, scope: Scope
-) -> list[Contribution]:
-    if not metric.is_row_metric:
-        out: list[Contribution] = []
-        for ref in metric.components:
-            out.extend(_contributions(conn, catalog, catalog[ref], scope))
-            if metric.aggregate.kind == "yoy":
-                out.extend(_previous_year_contributions(conn, catalog, catalog[ref], scope))
-        return out
-    assert metric.source is not None
-    table = source_table(metric.source)
-    if metric.aggregate.kind == "latest_month":
-        assert metric.date is not None
-        condition = and_(
-            filter_condition(metric, scope.region),
-            table.c[metric.date] == latest_month_query(metric, scope),
-        )
-    else:
-        condition = counted(metric, scope)
-    return _batch_rows(conn, metric, table, condition, scope)
-
-
-def _previous_year_contributions(
-    conn: Connection, catalog: Catalog, base: Metric, scope: Scope
-) -> list[Contribution]:
-    earlier = Scope(scope.window.previous_year(), scope.as_known_at, scope.region)
-    if base.aggregate.kind != "latest_month":
-        return _contributions(conn, catalog, base, earlier)
-    run = _Computation(conn, catalog, scope)
-    run.latest_month(base)
-    month = run.months.get(base.code)
-    if month is None:
-        return []
-    assert base.source is not None and base.date is not None
-    table = source_table(base.source)
-    condition = and_(
-        filter_condition(base, scope.region),
-        table.c[base.date] == shift_year(month, -1),
-    )
-    return _batch_rows(conn, base, table, condition, scope)
-
-
-def _batch_rows(
-    conn: Connection, metric: Metric, table: Any, condition: ColumnElement[bool], scope: Scope
-) -> list[Contribution]:
-    amount_col: Any = None
-    if metric.aggregate.kind in ("sum", "latest_month"):
-        col = table.c[metric.aggregate.column]
-        summed = func.sum(col)
-        amount_col = type_coerce(summed, Amount()) if isinstance(col.type, Amount) else summed
-    month_col = func.max(table.c[metric.date]) if metric.date else literal(None)
-    stmt = (
-        select(
-            batch.c.id,
-            batch.c.source,
-            batch.c.file,
-            batch.c.name,
-            batch.c.first_seen_at,
-            batch.c.published_at,
-            func.count().label("rows"),
-            (amount_col if amount_col is not None else literal(None)).label("amount"),
-            month_col.label("month"),
-        )
-        .select_from(table.join(batch, batch.c.id == table.c.batch_id))
-        .where(visible(table, scope.as_known_at), condition)
-        .group_by(
-            batch.c.id,
-            batch.c.source,
-            batch.c.file,
-            batch.c.name,
-            batch.c.first_seen_at,
-            batch.c.published_at,
-            batch.c.delivery_order,
-        )
-        .order_by(batch.c.delivery_order)
-    )
-    return [
-        Contribution(
-            metric=metric.code,
-            batch_id=r.id,
-            source=r.source,
-            file=r.file,
-            name=r.name,
-            first_seen_at=r.first_seen_at,
-            published_at=r.published_at,
-            rows=int(r.rows),
-            amount=r.amount,
-            month=r.month if metric.aggregate.kind == "latest_month" else None,
-        )
-        for r in conn.execute(stmt)
-    ]
 
 
 # --------------------------------------------------------------------------- definitions

@@ -1,36 +1,76 @@
-"""Every figure's contributing batches at once, for the report's lineage column.
+"""Lineage: the batches (files) behind a figure, with the rows counted from each.
 
-`engine.contributions` answers one figure (what `explain` shows) with one grouped scan of its
-source table; the report asks it of every figure, which scanned each source table once per
-metric and grew with the rows (10.8 s of a 53 s run at --scale 10 of the workbook-heavy
-profile). Here each source table is scanned once per scope: one conditional count, sum and max
-per row metric of that source, grouped by batch. The result equals `contributions` figure by
-figure (tests/metrics/test_metric_lineage.py holds them equal).
+`contributions` answers one figure (what `explain` shows); `figure_contributions` answers every
+figure of the catalog at once for the report's lineage column. Asked figure by figure, the
+report scanned each source table once per metric, a cost that grew with the rows (10.8 s of a
+53 s run at --scale 10 of the workbook-heavy profile); at once, each source table is scanned
+once per scope: one conditional count, sum and max per row metric of that source, grouped by
+batch. Both use the same conditions as the value (tests hold them equal figure by figure).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Engine, and_, case, func, literal, select, type_coerce
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
+from sqlalchemy.sql.elements import ColumnElement
 
 from metrics.catalog import Catalog, Metric, load_catalog
 from metrics.engine import (
-    Contribution,
     Scope,
-    _previous_year_contributions,
+    Value,
+    _Computation,
     counted,
     filter_condition,
     latest_month_query,
     scope_for,
+    shift_year,
     visible,
 )
 from warehouse.schema import Amount, batch, source_table
 
+
+@dataclass(frozen=True)
+class Contribution:
+    """One batch's share of a figure: its file, delivery, and the rows counted from it."""
+
+    metric: str
+    batch_id: int
+    source: str
+    file: str
+    name: str
+    first_seen_at: datetime | None
+    published_at: datetime | None
+    rows: int
+    amount: Value = None
+    month: date | None = None
+
+
 Lineage = dict[str, list[Contribution]]
+
+
+def contributions(
+    engine: Engine,
+    code: str,
+    year: int,
+    as_of: date | None = None,
+    as_known_at: datetime | None = None,
+    region: str | None = None,
+    catalog: Catalog | None = None,
+) -> list[Contribution]:
+    """The batches behind a figure, with rows counted per batch (same conditions as the value).
+
+    Derived metrics (ratio, yoy) list the contributions of their components.
+    """
+    catalog = catalog or load_catalog()
+    scope = scope_for(year, as_of, as_known_at, region)
+    with engine.connect() as conn:
+        return _contributions(conn, catalog, catalog[code], scope)
 
 
 def figure_contributions(
@@ -46,29 +86,70 @@ def figure_contributions(
     scope = scope_for(year, as_of, as_known_at, region)
     with engine.connect() as conn:
         current = _row_metric_batches(conn, list(catalog), scope)
-        out: Lineage = {}
-        for metric in catalog:
-            out[metric.code] = _compose(conn, catalog, metric, scope, current)
-    return out
+        return {m.code: _contributions(conn, catalog, m, scope, current) for m in catalog}
 
 
-def _compose(
-    conn: Connection, catalog: Catalog, metric: Metric, scope: Scope, current: Lineage
+def _contributions(
+    conn: Connection,
+    catalog: Catalog,
+    metric: Metric,
+    scope: Scope,
+    current: Lineage | None = None,
 ) -> list[Contribution]:
-    """A derived figure lists its components' batches, and for yoy last year's (as
-    `engine._contributions` does)."""
-    if metric.is_row_metric:
+    """A row metric's batches (from `current` when the caller scanned them already); a derived
+    one lists its components', and for yoy last year's too."""
+    if not metric.is_row_metric:
+        out: list[Contribution] = []
+        for ref in metric.components:
+            out.extend(_contributions(conn, catalog, catalog[ref], scope, current))
+            if metric.aggregate.kind == "yoy":
+                out.extend(_previous_year_contributions(conn, catalog, catalog[ref], scope))
+        return out
+    if current is not None:
         return current[metric.code]
-    parts: list[Contribution] = []
-    for ref in metric.components:
-        parts.extend(_compose(conn, catalog, catalog[ref], scope, current))
-        if metric.aggregate.kind == "yoy":
-            parts.extend(_previous_year_contributions(conn, catalog, catalog[ref], scope))
-    return parts
+    return _row_metric_batches(conn, [metric], scope)[metric.code]
 
 
-def _row_metric_batches(conn: Connection, metrics: list[Metric], scope: Scope) -> Lineage:
-    """Per row metric, its batches: one grouped scan per source table."""
+def _previous_year_contributions(
+    conn: Connection, catalog: Catalog, base: Metric, scope: Scope
+) -> list[Contribution]:
+    earlier = Scope(scope.window.previous_year(), scope.as_known_at, scope.region)
+    if base.aggregate.kind != "latest_month":
+        return _contributions(conn, catalog, base, earlier)
+    run = _Computation(conn, catalog, scope)
+    run.latest_month(base)
+    month = run.months.get(base.code)
+    if month is None:
+        return []
+    assert base.source is not None and base.date is not None
+    table = source_table(base.source)
+    condition = and_(
+        filter_condition(base, scope.region),
+        table.c[base.date] == shift_year(month, -1),
+    )
+    return _row_metric_batches(conn, [base], scope, {base.code: condition})[base.code]
+
+
+def _condition(metric: Metric, scope: Scope) -> ColumnElement[bool]:
+    """The rows a row metric counts: its filter in the window, or the latest month's rows."""
+    if metric.aggregate.kind != "latest_month":
+        return counted(metric, scope)
+    assert metric.source is not None and metric.date is not None
+    table = source_table(metric.source)
+    return and_(
+        filter_condition(metric, scope.region),
+        table.c[metric.date] == latest_month_query(metric, scope),
+    )
+
+
+def _row_metric_batches(
+    conn: Connection,
+    metrics: Iterable[Metric],
+    scope: Scope,
+    conditions: dict[str, ColumnElement[bool]] | None = None,
+) -> Lineage:
+    """Per row metric, its batches: one grouped scan per source table. `conditions` replaces
+    a metric's own (last year's month of a yoy base)."""
     by_source: dict[str, list[Metric]] = defaultdict(list)
     for metric in metrics:
         if metric.is_row_metric and metric.source is not None:
@@ -77,8 +158,12 @@ def _row_metric_batches(conn: Connection, metrics: list[Metric], scope: Scope) -
     for source, members in by_source.items():
         table = source_table(source)
         columns: list[Any] = []
+        chosen: list[ColumnElement[bool]] = []
         for i, metric in enumerate(members):
-            condition = _condition(metric, table, scope)
+            condition = (conditions or {}).get(metric.code)
+            if condition is None:
+                condition = _condition(metric, scope)
+            chosen.append(condition)
             columns.append(func.sum(case((condition, 1), else_=0)).label(f"n{i}"))
             columns.append(_amount(metric, table, condition).label(f"a{i}"))
             month = (
@@ -87,61 +172,54 @@ def _row_metric_batches(conn: Connection, metrics: list[Metric], scope: Scope) -
                 else literal(None)
             )
             columns.append(month.label(f"m{i}"))
-        stmt = (
-            select(
-                batch.c.id,
-                batch.c.source,
-                batch.c.file,
-                batch.c.name,
-                batch.c.first_seen_at,
-                batch.c.published_at,
-                *columns,
-            )
-            .select_from(table.join(batch, batch.c.id == table.c.batch_id))
-            .where(visible(table, scope.as_known_at))
-            .group_by(
-                batch.c.id,
-                batch.c.source,
-                batch.c.file,
-                batch.c.name,
-                batch.c.first_seen_at,
-                batch.c.published_at,
-                batch.c.delivery_order,
-            )
-            .order_by(batch.c.delivery_order)
-        )
-        for r in conn.execute(stmt):
-            row = r._mapping
+        # one metric (explain): its rows alone are grouped, as an index on its date can serve
+        narrow = chosen[0] if len(chosen) == 1 else None
+        for r in conn.execute(_per_batch(table, scope, columns, narrow)):
             for i, metric in enumerate(members):
-                rows = int(row[f"n{i}"] or 0)
-                if rows == 0:
-                    continue
-                out[metric.code].append(
-                    Contribution(
-                        metric=metric.code,
-                        batch_id=r.id,
-                        source=r.source,
-                        file=r.file,
-                        name=r.name,
-                        first_seen_at=r.first_seen_at,
-                        published_at=r.published_at,
-                        rows=rows,
-                        amount=row[f"a{i}"],
-                        month=row[f"m{i}"] if metric.aggregate.kind == "latest_month" else None,
-                    )
-                )
+                if part := _contribution(r, metric, i):
+                    out[metric.code].append(part)
     return out
 
 
-def _condition(metric: Metric, table: Any, scope: Scope) -> Any:
-    """The rows a metric counts (the same condition as `engine._contributions`)."""
-    if metric.aggregate.kind == "latest_month":
-        assert metric.date is not None
-        return and_(
-            filter_condition(metric, scope.region),
-            table.c[metric.date] == latest_month_query(metric, scope),
-        )
-    return counted(metric, scope)
+def _per_batch(
+    table: Any, scope: Scope, columns: list[Any], narrow: ColumnElement[bool] | None
+) -> Any:
+    """`columns` per batch of the visible rows (those `narrow` keeps), in delivery order."""
+    described = (
+        batch.c.id,
+        batch.c.source,
+        batch.c.file,
+        batch.c.name,
+        batch.c.first_seen_at,
+        batch.c.published_at,
+    )
+    return (
+        select(*described, *columns)
+        .select_from(table.join(batch, batch.c.id == table.c.batch_id))
+        .where(visible(table, scope.as_known_at), *([] if narrow is None else [narrow]))
+        .group_by(*described, batch.c.delivery_order)
+        .order_by(batch.c.delivery_order)
+    )
+
+
+def _contribution(r: Row[Any], metric: Metric, i: int) -> Contribution | None:
+    """Metric `i`'s share of one batch row of `_per_batch`; None when it counted no row there."""
+    row = r._mapping
+    rows = int(row[f"n{i}"] or 0)
+    if rows == 0:
+        return None
+    return Contribution(
+        metric=metric.code,
+        batch_id=r.id,
+        source=r.source,
+        file=r.file,
+        name=r.name,
+        first_seen_at=r.first_seen_at,
+        published_at=r.published_at,
+        rows=rows,
+        amount=row[f"a{i}"],
+        month=row[f"m{i}"] if metric.aggregate.kind == "latest_month" else None,
+    )
 
 
 def _amount(metric: Metric, table: Any, condition: Any) -> Any:

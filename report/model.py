@@ -24,7 +24,6 @@ from connectors.sources import SOURCES
 from metrics.catalog import AREA_LABELS, AREAS, Catalog, load_catalog
 from metrics.coverage import COMPLETE, Coverage, figure_coverage
 from metrics.engine import (
-    Contribution,
     Value,
     Window,
     compute_monthly,
@@ -33,7 +32,7 @@ from metrics.engine import (
     scope_for,
     visible,
 )
-from metrics.lineage import figure_contributions
+from metrics.lineage import Contribution, figure_contributions
 from metrics.mart import mart_figures
 from report.charts import Series, trend_chart
 from warehouse.schema import batch, source_table

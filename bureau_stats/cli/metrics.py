@@ -164,8 +164,9 @@ def explain_command(
 ) -> None:
     """Show a figure's value, its definition and the batches (files) it was computed from."""
     from metrics.catalog import load_catalog
-    from metrics.engine import Window, compute_metrics, contributions, describe, json_value
+    from metrics.engine import Window, compute_metrics, describe, json_value
     from metrics.engine import render_value as shown
+    from metrics.lineage import contributions
     from metrics.source_rows import describe_row, figure_rows, row_json
 
     catalog = load_catalog()

@@ -20,7 +20,8 @@ from bureau_stats.cli import load_commands
 from bureau_stats.cli.app import app
 from bureau_stats.settings import load_settings
 from metrics.catalog import load_catalog
-from metrics.engine import compute_metrics, contributions
+from metrics.engine import compute_metrics
+from metrics.lineage import contributions
 from report.render import render_report
 
 

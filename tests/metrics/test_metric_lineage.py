@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import Engine, inspect
 from tiny_warehouse import PUBLISHED, add_batch, add_rows, pg_schema_url
 
-from metrics.engine import compute_metrics, compute_monthly, contributions
+from metrics.engine import compute_metrics, compute_monthly
+from metrics.lineage import contributions
 from metrics.mart import read_mart, refresh_mart
 
 
