@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -24,6 +25,8 @@ from sqlalchemy import Engine
 from connectors.cadence import DEFAULT_DUE_DAY
 from metrics.coverage import incomplete_line
 from report.model import FigureRow, ReportData, build_report, template_environment
+
+log = logging.getLogger(__name__)
 
 FORMATS = ("md", "html", "docx")
 BODY_FONT = ("SimSun", "宋体")
@@ -324,4 +327,11 @@ def render_report(
     )
     if final and report.incomplete:
         raise IncompleteReport(tuple(report.incomplete))
+    if report.incomplete:  # also where an operator looks: the terminal, the flow run's log
+        log.warning(
+            "report %s: %d figure(s) incomplete, marked in the report: %s",
+            year,
+            len(report.incomplete),
+            "; ".join(incomplete_line(r.code, r.label, r.coverage) for r in report.incomplete),
+        )
     return write_report(report, Path(out_dir), fmts, templates_dir)

@@ -110,9 +110,18 @@ def docx_text(path: Path) -> str:
     return "\n".join(parts)
 
 
-def test_every_format_marks_the_figure_where_it_stands(gapped: str, tmp_path: Path) -> None:
-    code, out, err = cli("report", "--year", "2024", "--out", str(tmp_path), "--warehouse", gapped)
+def test_every_format_marks_the_figure_where_it_stands(
+    gapped: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="report"):
+        code, out, err = cli(
+            "report", "--year", "2024", "--out", str(tmp_path), "--warehouse", gapped
+        )
     assert code == 0, err
+    # said in the log too (what the flow run's log shows an operator)
+    (warning,) = [r.getMessage() for r in caplog.records if r.name == "report.render"]
+    assert f"{1 + len(INSPECTIONS)} figure(s) incomplete" in warning
+    assert f"seq.approved_units 核准特种设备使用登记: 2024-09 quarantined ({SEP_NAME})" in warning
     values = json.loads(cli("metrics", "--year", "2024", "--json", "--warehouse", gapped)[1])[
         "metrics"
     ]
