@@ -3,7 +3,12 @@
 The reader and the audit are both Python-bound: in one process they take turns on the GIL, so
 the next file is read in a separate process (`process`, the default) and handed over as its
 Arrow rows (with a spool folder: as the path of the file they were spilled to). `thread` keeps everything in this process (tests that patch the reader use it).
-Files are read strictly in the order given, one ahead, so at most two are in memory at once.
+Files are handed over strictly in the order given. With `readers` processes (`process` mode),
+that many files are read at once ahead of the one being audited: the audit of a year's many
+small files leaves a core idle while a large workbook is read, and two readers fill it. A
+reader process that dies leaves its files unattributed when others were read beside it: they
+are read again one at a time, and the run goes on with one reader, so a death is always
+charged to the file that caused it.
 """
 
 from __future__ import annotations
@@ -97,7 +102,10 @@ class ReadAhead:
         mode: ReadAheadMode = "process",
         spool_dir: Path | None = None,
         limits: ReaderLimits | None = None,
+        readers: int = 1,
     ) -> None:
+        if readers < 1:
+            raise ValueError(f"readers must be at least 1, got {readers}")
         self._order = order
         self._next = 0
         self._pending: deque[tuple[Delivery, BatchRecord, Future[tuple[Read, float]]]] = deque()
@@ -107,7 +115,8 @@ class ReadAhead:
         self._spool_dir = spool_dir
         self._limits = limits if mode == "process" else None  # a timer would end the run
         self._executor: Executor | None = None
-        self._workers: list[Any] = []  # the reader process, kept to read its exit code
+        self._workers: list[Any] = []  # the reader processes, kept to read an exit code
+        self._readers = readers if mode == "process" else 1  # a thread would only share the GIL
         self.seconds = 0.0  # spent reading (in the reader, overlapping everything else)
 
     def _pool(self) -> Executor:
@@ -116,7 +125,7 @@ class ReadAhead:
                 # spawn: the parent runs threads (publisher, Prefect, GX); fork would copy locks
                 context = multiprocessing.get_context("spawn")
                 self._executor = ProcessPoolExecutor(
-                    max_workers=1,
+                    max_workers=self._readers,
                     mp_context=context,
                     initializer=_start_reader,
                     initargs=(os.getpid(), self._limits),
@@ -125,9 +134,9 @@ class ReadAhead:
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read")
         return self._executor
 
-    def _submit(self) -> None:
+    def _submit(self) -> bool:
         if self._next >= len(self._order):
-            return
+            return False
         delivery, record = self._order[self._next]
         try:
             future = self._pool().submit(
@@ -140,20 +149,30 @@ class ReadAhead:
                 self._limits,
             )
         except BrokenProcessPool:  # it died on the file before: `take` restarts it
-            return
+            return False
         self._next += 1
         self._pending.append((delivery, record, future))
         # A broken pool forgets its processes; keep them to tell how the reader died.
         self._workers = pool_workers(self._executor) or self._workers
+        return True
 
     def take(self) -> tuple[Delivery, BatchRecord, Read]:
         if not self._pending:
             self._submit()
         delivery, record, future = self._pending.popleft()
-        self._submit()  # the next file is read while this one is audited and published
+        beside = len(self._pending)  # files read at the same time as this one
+        # The next files are read while this one is audited and published.
+        while len(self._pending) < self._readers and self._submit():
+            pass
         try:
             result, seconds = future.result()
-        except BrokenProcessPool:  # the reader process died on THIS file: quarantine it
+        except BrokenProcessPool:
+            if beside:  # which of the files read at once killed it? Each again, alone.
+                self._next -= 1
+                self._restart()
+                self._readers = 1
+                return self.take()
+            # the reader process died on THIS file: quarantine it
             exitcode = worker_exit_code(self._workers)
             self._restart()
             died = died_reading(delivery.file, record.sha256, exitcode, self._limits)

@@ -18,6 +18,7 @@ import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from xml.etree import ElementTree
 
 from connectors.raw_table import FileRejected
@@ -176,7 +177,7 @@ def _complete(chunks: Iterator[bytes], end: bytes, what: str) -> Iterator[bytes]
 
 
 def _scan_sheet(book: zipfile.ZipFile, member: str, scan: WorkbookScan) -> None:
-    rows = columns = 0
+    extent = _Extent()
     dimension_seen = False
     for block in _complete(_chunks(book, member, MAX_XML_MEMBER), b"</row>", "the sheet"):
         if not dimension_seen and (m := _DIMENSION.search(block)):
@@ -185,13 +186,8 @@ def _scan_sheet(book: zipfile.ZipFile, member: str, scan: WorkbookScan) -> None:
             _check_extent(
                 int(last_row or 1), column_number(last_col or b"A"), "the declared dimension"
             )
-        refs = _CELL_REF.findall(block)
-        if refs:
-            # Only the distinct row numbers and column letters go through Python.
-            rows = max(rows, max(map(int, {r for _, r in refs})))
-            columns = max(columns, max(map(column_number, {c for c, _ in refs})))
-            _check_extent(rows, columns, "the sheet's cells")
-            scan.rows = rows
+        extent.add(block)
+        scan.rows = extent.rows
         _check_texts(block, "the sheet")
         if b"<f" in block:
             _formulas(block, scan)
@@ -199,6 +195,81 @@ def _scan_sheet(book: zipfile.ZipFile, member: str, scan: WorkbookScan) -> None:
             scan.iso_dates = True
         if b"inlineStr" in block or b'"str"' in block or b"'str'" in block:
             _look_alike(block, scan, sheet=True)
+
+
+# Any `r="<letters><digits>"` (a superset of the cells' references: a hit elsewhere only sends
+# the block down the exact path); starting with a literal, Python's regex engine scans fast.
+_LONGER_ROWS = [re.compile(rb'r="[A-Z]{1,4}\d{%d,}"' % (d + 1)) for d in range(10)]
+_LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _after(letter: int) -> bytes:
+    """A character class of the letters after `letter` (empty when it is Z)."""
+    rest = _LETTERS[_LETTERS.index(letter) + 1 :]
+    return b"[" + rest + b"]" if rest else b""
+
+
+@lru_cache(maxsize=64)
+def _wider_than(letters: bytes) -> re.Pattern[bytes] | None:
+    """A cell reference whose column comes after `letters` (one or two letters; else None)."""
+    if len(letters) == 1:
+        alternatives = [b"[A-Z]{2,4}", _after(letters[0])]
+    elif len(letters) == 2:
+        first, second = letters
+        alternatives = [b"[A-Z]{3,4}"]
+        if first != ord("Z"):
+            alternatives.append(_after(first) + b"[A-Z]")
+        if second != ord("Z"):
+            alternatives.append(bytes([first]) + _after(second))
+    else:
+        return None
+    either = b"|".join(a for a in alternatives if a)
+    return re.compile(rb'r="(?:' + either + rb")\d")
+
+
+class _Extent:
+    """The sheet's cells' extent, block by block, checked against the limits.
+
+    Every cell reference goes through Python only where it must: once the widest column is
+    known, a block is looked at whole by two searches in C (a cell beyond that column? a row
+    number with more digits than the largest so far?). Without either, its cells lie within
+    (10^digits - 1) rows x the known columns, and when that bound is within the limits the
+    block passes; otherwise (and for the first block) its references are read one by one.
+    `rows` is the last cell's row (exact on a sheet written in order, as every writer does;
+    it only chooses how the cells are read, never whether a sheet passes).
+    """
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.columns = 0
+        self.letters = b""
+
+    def add(self, block: bytes) -> None:
+        if self.columns and self._within(block):
+            last = block.rfind(b"<c")
+            ref = _CELL_REF.match(block, last) if last >= 0 else None
+            if ref is not None:
+                self.rows = max(self.rows, int(ref.group(2)))
+            return
+        refs = _CELL_REF.findall(block)
+        if not refs:
+            return
+        # Only the distinct row numbers and column letters go through Python.
+        self.rows = max(self.rows, max(map(int, {r for _, r in refs})))
+        letters = max({c for c, _ in refs}, key=column_number)
+        if column_number(letters) > self.columns:
+            self.columns, self.letters = column_number(letters), letters
+        _check_extent(self.rows, self.columns, "the sheet's cells")
+
+    def _within(self, block: bytes) -> bool:
+        wider = _wider_than(self.letters)
+        digits = len(str(self.rows))
+        if wider is None or digits >= len(_LONGER_ROWS) or 10**digits - 1 > MAX_ROWS:
+            return False
+        bound = 10**digits - 1
+        if bound * self.columns > MAX_CELLS:
+            return False
+        return wider.search(block) is None and _LONGER_ROWS[digits].search(block) is None
 
 
 def _formulas(block: bytes, scan: WorkbookScan) -> None:

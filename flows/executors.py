@@ -1,6 +1,6 @@
 """The run model's two executors; they differ only in how they execute the plan's files.
 
-Both read the files in a reader process one ahead (`bureau_stats.read_ahead`), audit each in
+Both read the files ahead in reader processes (`bureau_stats.read_ahead`), audit each in
 this process and publish them one at a time in the run's order (`bureau_stats.pipeline.convey`):
 - `InProcessExecutor` runs the steps as plain functions and publishes on a publisher thread;
 - `PrefectExecutor` runs the steps as Prefect tasks and each file as a `process-file` task
@@ -91,6 +91,7 @@ class _Base:
                 mode=settings.read_ahead,
                 spool_dir=spool_dir,
                 limits=ReaderLimits.from_settings(settings),
+                readers=settings.readers,
             )
             with reader:
                 convey(order, reader, submit, done)

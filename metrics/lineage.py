@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, func, literal, select, type_coerce
+from sqlalchemy import Engine, and_, case, func, literal, or_, select, type_coerce
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -172,8 +172,9 @@ def _row_metric_batches(
                 else literal(None)
             )
             columns.append(month.label(f"m{i}"))
-        # one metric (explain): its rows alone are grouped, as an index on its date can serve
-        narrow = chosen[0] if len(chosen) == 1 else None
+        # Only rows some metric counts are grouped: the others (other years, in a table that
+        # holds many) are dropped by the scan before any sum is evaluated on them.
+        narrow = chosen[0] if len(chosen) == 1 else or_(*chosen)
         for r in conn.execute(_per_batch(table, scope, columns, narrow)):
             for i, metric in enumerate(members):
                 if part := _contribution(r, metric, i):
@@ -181,10 +182,19 @@ def _row_metric_batches(
     return out
 
 
-def _per_batch(
-    table: Any, scope: Scope, columns: list[Any], narrow: ColumnElement[bool] | None
-) -> Any:
-    """`columns` per batch of the visible rows (those `narrow` keeps), in delivery order."""
+def _per_batch(table: Any, scope: Scope, columns: list[Any], narrow: ColumnElement[bool]) -> Any:
+    """`columns` per batch of the visible rows (those `narrow` keeps), in delivery order.
+
+    The rows are summed per `batch_id` first and the ledger joined to the few sums: right
+    after a load the table has no planner statistics yet, and a join below the sums was then
+    planned as a nested loop over every row (20 s instead of 1 s on 1.5 M rows).
+    """
+    sums = (
+        select(table.c.batch_id, *columns)
+        .where(visible(table, scope.as_known_at), narrow)
+        .group_by(table.c.batch_id)
+        .subquery("per_batch")
+    )
     described = (
         batch.c.id,
         batch.c.source,
@@ -193,11 +203,10 @@ def _per_batch(
         batch.c.first_seen_at,
         batch.c.published_at,
     )
+    summed = [sums.c[c.name] for c in columns]
     return (
-        select(*described, *columns)
-        .select_from(table.join(batch, batch.c.id == table.c.batch_id))
-        .where(visible(table, scope.as_known_at), *([] if narrow is None else [narrow]))
-        .group_by(*described, batch.c.delivery_order)
+        select(*described, *summed)
+        .select_from(sums.join(batch, batch.c.id == sums.c.batch_id))
         .order_by(batch.c.delivery_order)
     )
 

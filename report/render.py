@@ -27,6 +27,8 @@ from metrics.coverage import incomplete_line
 from report.model import FigureRow, ReportData, build_report, template_environment
 
 log = logging.getLogger(__name__)
+# Incomplete figures named in the log line (a year nothing was delivered for has them all).
+LOGGED_FIGURES = 8
 
 FORMATS = ("md", "html", "docx")
 BODY_FONT = ("SimSun", "宋体")
@@ -328,10 +330,15 @@ def render_report(
     if final and report.incomplete:
         raise IncompleteReport(tuple(report.incomplete))
     if report.incomplete:  # also where an operator looks: the terminal, the flow run's log
+        named = report.incomplete[:LOGGED_FIGURES]
+        rest = len(report.incomplete) - len(named)
         log.warning(
-            "report %s: %d figure(s) incomplete, marked in the report: %s",
+            "report %s: %d figure(s) incomplete, marked in the report: %s%s",
             year,
             len(report.incomplete),
-            "; ".join(incomplete_line(r.code, r.label, r.coverage) for r in report.incomplete),
+            "; ".join(incomplete_line(r.code, r.label, r.coverage) for r in named),
+            f"; and {rest} more (`bureau-stats metrics --year {year} --json` lists each)"
+            if rest
+            else "",
         )
     return write_report(report, Path(out_dir), fmts, templates_dir)

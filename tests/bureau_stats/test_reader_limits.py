@@ -34,13 +34,14 @@ def _plan(tmp_path: Path, files: dict[str, bytes]) -> list[tuple[object, object]
         engine.dispose()
 
 
-def _reader(order: list, limits: ReaderLimits | None) -> ReadAhead:
+def _reader(order: list, limits: ReaderLimits | None, readers: int = 1) -> ReadAhead:
     return ReadAhead(
         order,  # type: ignore[arg-type]
         pii_key=b"k",
         threshold=Decimal("0.05"),
         mode="process",
         limits=limits,
+        readers=readers,
     )
 
 
@@ -72,6 +73,39 @@ def test_a_reader_process_that_dies_quarantines_that_file_and_the_next_is_read(
     assert "reader process died (signal 6, SIGABRT)" in (first.detail or "")
     assert isinstance(second, ExtractedBatch)  # read by a new reader process
     assert second.reason == "empty", second.detail
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_two_readers_hand_files_over_in_order_and_charge_no_death_to_a_bystander(
+    tmp_path: Path,
+) -> None:
+    """A reader killed while two files were read at once: which one killed it is unknown, so
+    each is read again alone; here neither did (the kill came from outside), so none is
+    quarantined, and the files still come in the plan's order."""
+    months = ["20240101-20240131", "20240201-20240229", "20240301-20240331"]
+    order = _plan(
+        tmp_path,
+        {f"经营主体登记业务明细_{m}.csv": (HEADER + "\n").encode() for m in months},
+    )
+    with _reader(order, ReaderLimits(memory_mb=8192), readers=2) as reader:
+        reader._submit()
+        reader._submit()
+        executor = reader._executor
+        assert executor is not None
+        deadline = time.monotonic() + 60
+        while len(getattr(executor, "_processes", None) or ()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pid = next(iter(executor._processes))  # type: ignore[attr-defined]
+        os.kill(pid, signal.SIGKILL)
+        read = [reader.take() for _ in months]
+    assert [d.file.relative for d, _, _ in read] == [  # type: ignore[attr-defined]
+        d.file.relative  # type: ignore[attr-defined]
+        for d, _ in order
+    ]
+    for _, _, batch in read:
+        assert isinstance(batch, ExtractedBatch)
+        assert batch.reason == "empty", batch.detail  # read, not quarantined as a death
 
 
 @pytest.mark.slow

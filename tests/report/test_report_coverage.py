@@ -6,6 +6,7 @@ With the two files delivered after all, every figure is complete and `--final` r
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -110,16 +111,38 @@ def docx_text(path: Path) -> str:
     return "\n".join(parts)
 
 
+def rendered_with_warning(
+    year: int, gapped: str, out: Path, caplog: pytest.LogCaptureFixture
+) -> tuple[str, str]:
+    """`report --year Y` on the gapped warehouse: (its stdout, the one warning it logged)."""
+    with caplog.at_level("WARNING", logger="report"):
+        code, printed, err = cli(
+            "report", "--year", str(year), "--out", str(out), "--warehouse", gapped
+        )
+    assert code == 0, err
+    (warning,) = [r.getMessage() for r in caplog.records if r.name == "report.render"]
+    return printed, warning
+
+
+def test_a_year_with_nothing_delivered_is_one_short_warning(
+    gapped: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every figure of 2023 is incomplete: the log names the first few, not all of them."""
+    _, warning = rendered_with_warning(2023, gapped, tmp_path, caplog)
+    found = re.search(r"report 2023: (\d+) figure\(s\) incomplete", warning)
+    assert found is not None, warning[:200]
+    total = int(found.group(1))
+    assert total > 8
+    assert warning.count(" not delivered") >= 8
+    assert f"and {total - 8} more (`bureau-stats metrics --year 2023 --json` lists each)" in warning
+    assert len(warning) < 4000
+
+
 def test_every_format_marks_the_figure_where_it_stands(
     gapped: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level("WARNING", logger="report"):
-        code, out, err = cli(
-            "report", "--year", "2024", "--out", str(tmp_path), "--warehouse", gapped
-        )
-    assert code == 0, err
+    out, warning = rendered_with_warning(2024, gapped, tmp_path, caplog)
     # said in the log too (what the flow run's log shows an operator)
-    (warning,) = [r.getMessage() for r in caplog.records if r.name == "report.render"]
     assert f"{1 + len(INSPECTIONS)} figure(s) incomplete" in warning
     assert f"seq.approved_units 核准特种设备使用登记: 2024-09 quarantined ({SEP_NAME})" in warning
     values = json.loads(cli("metrics", "--year", "2024", "--json", "--warehouse", gapped)[1])[
