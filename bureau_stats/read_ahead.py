@@ -4,8 +4,8 @@ The reader and the audit are both Python-bound: in one process they take turns o
 the next file is read in a separate process (`process`, the default) and handed over as its
 Arrow rows (with a spool folder: as the path of the file they were spilled to). `thread` keeps everything in this process (tests that patch the reader use it).
 Files are handed over strictly in the order given. With `readers` processes (`process` mode),
-that many files are read at once ahead of the one being audited: the audit of a year's many
-small files leaves a core idle while a large workbook is read, and two readers fill it. A
+that many files are read at once ahead of the one being audited (for machines with more cores
+than the reader, the audit and PostgreSQL keep busy: on two, one reader is as fast). A
 reader process that dies leaves its files unattributed when others were read beside it: they
 are read again one at a time, and the run goes on with one reader, so a death is always
 charged to the file that caused it.

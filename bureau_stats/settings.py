@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     # `run` reads the next file in a separate process while one is audited and published
     read_ahead: Literal["process", "thread"] = "process"
     # How many reader processes read the next files at once (read_ahead=process)
-    readers: int = Field(default=2, ge=1, le=8)
+    readers: int = Field(default=1, ge=1, le=8)
     # GX's internals used by the audit on the tested GX version (expectations.gx_compat, which
     # reads this variable itself in every process that audits); off: GX's public API only.
     gx_compat: bool = True
