@@ -55,6 +55,10 @@ def marginal_rows(profile: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _runs(n: int) -> str:
+    return "one run of each path per scale, " if n <= 1 else f"median of {n} runs per scale, "
+
+
 def section(profiles: dict[str, Any] | None) -> list[str]:
     if not profiles:
         return []
@@ -64,7 +68,8 @@ def section(profiles: dict[str, Any] | None) -> list[str]:
         "`python -m bench.served --profile P --scales A,B` on the year of that volume profile "
         "(`bureau-stats generate-sample --profile P`: *demo* is the calibrated year, "
         "*workbook-heavy* has about a quarter of its rows in XLSX). Per scale, one run of each "
-        "path into its own empty PostgreSQL database: *in process* is `bureau-stats run "
+        "path (with `--runs N`: the median of N, alternating) into its own empty PostgreSQL "
+        "database: *in process* is `bureau-stats run "
         "--in-process --no-docs` (wall time of the command; peak RSS of its process and the "
         "reader process together), *served* is the `nightly` deployment served by `bureau-stats "
         "serve` against `prefect server start`, triggered through the API (the flow run's "
@@ -81,6 +86,7 @@ def section(profiles: dict[str, Any] | None) -> list[str]:
             f"### Profile `{name}`",
             "",
             f"`{profile['command']}`, {profile.get('started', '?')}, "
+            f"{_runs(profile.get('runs', 1))}"
             f"{profile.get('minutes', '?')} min; 1/5/15-minute load average "
             f"{profile['load_before']} before, {profile.get('load_after', '?')} after (2 cores: "
             "above 2 the figures are pessimistic).",

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from bench.report_profiles import marginal_rows, section
+from bench.served import median_run
 from bench.stages import TreeRss
 
 
@@ -46,6 +47,21 @@ def test_section_shows_every_profile_and_its_ratios() -> None:
     assert "### Profile `workbook-heavy`" in text and "### Profile `demo`" in text
     assert "| 10 → 30 | 1,600,000 | 80,000 | 50,000 | 478,000 | **0.17** | **0.10** | 700 |" in text
     assert section(None) == []
+
+
+def test_the_median_run_is_kept_with_the_largest_peak() -> None:
+    runs = [
+        {"wall_seconds": 31.0, "rows_read": 1, "peak_rss_mib": 640.0},
+        {"wall_seconds": 25.7, "rows_read": 2, "peak_rss_mib": 700.0},
+        {"wall_seconds": 28.9, "rows_read": 3, "peak_rss_mib": 650.0},
+    ]
+    kept = median_run(runs, "wall_seconds")
+    assert (kept["wall_seconds"], kept["rows_read"]) == (28.9, 3)  # that run's own fields
+    assert kept["wall_seconds_runs"] == [31.0, 25.7, 28.9]
+    assert kept["peak_rss_mib"] == 700.0
+    assert median_run(runs[:1], "wall_seconds") == runs[0]  # one run: as it was
+    text = "\n".join(section({"demo": {**PROFILE, "runs": 3}}))
+    assert "median of 3 runs per scale" in text
 
 
 def test_tree_rss_counts_the_children_of_another_process() -> None:
