@@ -243,6 +243,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-copy", action="store_true", help="no COPY baseline")
     parser.add_argument("--runs", type=int, default=1, help="runs per path and scale (median)")
     args = parser.parse_args(argv)
+    runs = max(1, args.runs)
     os.environ.setdefault("BUREAU_STATS_PII_KEY", "bench-pii-key")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     started = time.time()
@@ -251,7 +252,7 @@ def main(argv: list[str] | None = None) -> None:
         "profile": args.profile,
         "started": datetime.now().astimezone().isoformat(timespec="seconds"),
         "load_before": loadavg(),
-        "runs": max(1, args.runs),
+        "runs": runs,
         "scales": {},
     }
     for label in args.scales.split(","):
@@ -260,8 +261,8 @@ def main(argv: list[str] | None = None) -> None:
         work = Path(args.data) / f"served-{args.profile}-{scale:g}"
         work.mkdir(parents=True, exist_ok=True)
         locals_, remotes, copies, same = [], [], [], True
-        for i in range(max(1, args.runs)):
-            what = f"{args.profile} scale {scale:g} (run {i + 1}/{max(1, args.runs)})"
+        for i in range(runs):
+            what = f"{args.profile} scale {scale:g} (run {i + 1}/{runs})"
             log(f"{what}: in-process run")
             local = in_process(landing, work)
             log(f"{what}: served nightly deployment")

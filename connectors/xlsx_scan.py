@@ -199,7 +199,7 @@ def _scan_sheet(book: zipfile.ZipFile, member: str, scan: WorkbookScan) -> None:
 
 # Any `r="<letters><digits>"` (a superset of the cells' references: a hit elsewhere only sends
 # the block down the exact path); starting with a literal, Python's regex engine scans fast.
-_LONGER_ROWS = [re.compile(rb'r="[A-Z]{1,4}\d{%d,}"' % (d + 1)) for d in range(10)]
+_LONGER_ROWS = [re.compile(rb'r="[A-Z]{1,4}\d{%d,}"' % (d + 1)) for d in range(7)]
 _LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
@@ -241,8 +241,11 @@ class _Extent:
 
     def __init__(self) -> None:
         self.rows = 0
-        self.columns = 0
-        self.letters = b""
+        self.letters = b""  # the widest column's
+
+    @property
+    def columns(self) -> int:
+        return column_number(self.letters)
 
     def add(self, block: bytes) -> None:
         if self.columns and self._within(block):
@@ -256,18 +259,14 @@ class _Extent:
             return
         # Only the distinct row numbers and column letters go through Python.
         self.rows = max(self.rows, max(map(int, {r for _, r in refs})))
-        letters = max({c for c, _ in refs}, key=column_number)
-        if column_number(letters) > self.columns:
-            self.columns, self.letters = column_number(letters), letters
+        self.letters = max({self.letters, *(c for c, _ in refs)}, key=column_number)
         _check_extent(self.rows, self.columns, "the sheet's cells")
 
     def _within(self, block: bytes) -> bool:
         wider = _wider_than(self.letters)
         digits = len(str(self.rows))
-        if wider is None or digits >= len(_LONGER_ROWS) or 10**digits - 1 > MAX_ROWS:
-            return False
-        bound = 10**digits - 1
-        if bound * self.columns > MAX_CELLS:
+        bound = 10**digits - 1  # beyond MAX_ROWS from seven digits on: read exactly
+        if wider is None or bound > MAX_ROWS or bound * self.columns > MAX_CELLS:
             return False
         return wider.search(block) is None and _LONGER_ROWS[digits].search(block) is None
 

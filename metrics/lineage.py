@@ -174,7 +174,7 @@ def _row_metric_batches(
             columns.append(month.label(f"m{i}"))
         # Only rows some metric counts are grouped: the others (other years, in a table that
         # holds many) are dropped by the scan before any sum is evaluated on them.
-        narrow = chosen[0] if len(chosen) == 1 else or_(*chosen)
+        narrow = or_(*chosen)
         for r in conn.execute(_per_batch(table, scope, columns, narrow)):
             for i, metric in enumerate(members):
                 if part := _contribution(r, metric, i):
