@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from xml.etree import ElementTree
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from connectors.raw_table import FileRejected
 
 # Limits: far above any export the contract describes, far below what breaks the reader.
@@ -50,6 +53,12 @@ _DATETIME_TEXT = rb"\s*[+-]?\d{4,}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?\s*"
 _DATETIME_SPELLED = re.compile(rb"<([tv])\b[^>]*>" + _DATETIME_TEXT + rb"</\1>")
 _CLOCK = re.compile(rb":\d\d:\d\d(?:\.\d+)?\s*</[tv]>")  # its tail: a quick first search
 _BOOL_SPELLED = re.compile(rb"<([tv])\b[^>]*>\s*(?:true|false)\s*</\1>")
+# What sends a block down the exact checks below (RE2, one pass over the block): what
+# `_look_alike` looks for, and in the sheet formulas and ISO-dated cells. Each exact check
+# needs one of these, so a block without any is passed over.
+_RICH_OR_BOOL = r"<r>|<r |&#|true|false"
+_LOOKS_ALIKE = _RICH_OR_BOOL + r"|:\d\d:\d\d"
+_RARE_IN_SHEET = _LOOKS_ALIKE + r"|<f|t=\"d\"|t='d'"
 
 
 @dataclass
@@ -150,8 +159,22 @@ def _check_extent(rows: int, columns: int, what: str) -> None:
         )
 
 
+def _matches(block: bytes, pattern: str) -> bool:
+    """Whether `pattern` occurs in `block`: one RE2 pass (pyarrow), where Python's `re` or `in`
+    would make one pass per alternative."""
+    return bool(pc.match_substring_regex(pa.scalar(block, pa.binary()), pattern).as_py())
+
+
+def _may_hold_long_text(block: bytes) -> bool:
+    """Whether a run of more than MAX_CELL_BYTES bytes without a tag may be in `block`: such a
+    run covers one of the half-size windows aligned on the block, so each window is asked for
+    a `<` (in XML found within a few bytes)."""
+    half = MAX_CELL_BYTES // 2
+    return any(block.find(b"<", start, start + half) < 0 for start in range(0, len(block) - half + 1, half))
+
+
 def _check_texts(block: bytes, what: str) -> None:
-    if _LONG_TEXT.search(block) is None:  # the usual case, without a Python object per text
+    if not _may_hold_long_text(block) or _LONG_TEXT.search(block) is None:
         return
     for _, text in _TEXT.findall(block):
         if len(text) > MAX_CELL_BYTES:
@@ -186,7 +209,13 @@ def _scan_sheet(book: zipfile.ZipFile, member: str, scan: WorkbookScan) -> None:
             _check_extent(
                 int(last_row or 1), column_number(last_col or b"A"), "the declared dimension"
             )
-        extent.add(block)
+        bound = extent.beyond()
+        if bound is not None and not _matches(block, f"{bound}|{_RARE_IN_SHEET}"):
+            extent.add(block, within=True)  # the usual block: cells within, nothing rare
+            scan.rows = extent.rows
+            _check_texts(block, "the sheet")
+            continue
+        extent.add(block, within=bound is not None and not _matches(block, bound))
         scan.rows = extent.rows
         _check_texts(block, "the sheet")
         if b"<f" in block:
@@ -197,42 +226,41 @@ def _scan_sheet(book: zipfile.ZipFile, member: str, scan: WorkbookScan) -> None:
             _look_alike(block, scan, sheet=True)
 
 
-# Any `r="<letters><digits>"` (a superset of the cells' references: a hit elsewhere only sends
-# the block down the exact path); starting with a literal, Python's regex engine scans fast.
-_LONGER_ROWS = [re.compile(rb'r="[A-Z]{1,4}\d{%d,}"' % (d + 1)) for d in range(7)]
-_LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
-def _after(letter: int) -> bytes:
+def _after(letter: str) -> str:
     """A character class of the letters after `letter` (empty when it is Z)."""
     rest = _LETTERS[_LETTERS.index(letter) + 1 :]
-    return b"[" + rest + b"]" if rest else b""
+    return f"[{rest}]" if rest else ""
 
 
 @lru_cache(maxsize=64)
-def _wider_than(letters: bytes) -> re.Pattern[bytes] | None:
-    """A cell reference whose column comes after `letters` (one or two letters; else None)."""
+def _wider_than(letters: bytes) -> str | None:
+    """An RE2 pattern for a cell reference whose column comes after `letters` (one or two
+    letters; else None). Any `r="<letters><digits>"` matches, a superset of the cells'
+    references: a hit elsewhere only sends the block down the exact path."""
     if len(letters) == 1:
-        alternatives = [b"[A-Z]{2,4}", _after(letters[0])]
+        alternatives = ["[A-Z]{2,4}", _after(letters.decode())]
     elif len(letters) == 2:
-        first, second = letters
-        alternatives = [b"[A-Z]{3,4}"]
-        if first != ord("Z"):
-            alternatives.append(_after(first) + b"[A-Z]")
-        if second != ord("Z"):
-            alternatives.append(bytes([first]) + _after(second))
+        first, second = letters.decode()
+        alternatives = ["[A-Z]{3,4}"]
+        if first != "Z":
+            alternatives.append(_after(first) + "[A-Z]")
+        if second != "Z":
+            alternatives.append(first + _after(second))
     else:
         return None
-    either = b"|".join(a for a in alternatives if a)
-    return re.compile(rb'r="(?:' + either + rb")\d")
+    either = "|".join(a for a in alternatives if a)
+    return f'r="(?:{either})\\d'
 
 
 class _Extent:
     """The sheet's cells' extent, block by block, checked against the limits.
 
     Every cell reference goes through Python only where it must: once the widest column is
-    known, a block is looked at whole by two searches in C (a cell beyond that column? a row
-    number with more digits than the largest so far?). Without either, its cells lie within
+    known, a block is searched whole in C for a cell beyond that column or a row number with
+    more digits than the largest so far (`beyond`). Without either, its cells lie within
     (10^digits - 1) rows x the known columns, and when that bound is within the limits the
     block passes; otherwise (and for the first block) its references are read one by one.
     `rows` is the last cell's row (exact on a sheet written in order, as every writer does;
@@ -247,8 +275,20 @@ class _Extent:
     def columns(self) -> int:
         return column_number(self.letters)
 
-    def add(self, block: bytes) -> None:
-        if self.columns and self._within(block):
+    def beyond(self) -> str | None:
+        """An RE2 pattern for a reference beyond the bound (None: no bound within the limits
+        yet; the next block's references are read one by one). Seven digits are beyond
+        MAX_ROWS: such rows are always read exactly."""
+        wider = _wider_than(self.letters)
+        digits = len(str(self.rows))
+        bound = 10**digits - 1
+        if wider is None or bound > MAX_ROWS or bound * self.columns > MAX_CELLS:
+            return None
+        return f'{wider}|r="[A-Z]{{1,4}}\\d{{{digits + 1}}}'
+
+    def add(self, block: bytes, within: bool) -> None:
+        """`within`: the block is known to hold no reference beyond the bound."""
+        if within:
             last = block.rfind(b"<c")
             ref = _CELL_REF.match(block, last) if last >= 0 else None
             if ref is not None:
@@ -261,14 +301,6 @@ class _Extent:
         self.rows = max(self.rows, max(map(int, {r for _, r in refs})))
         self.letters = max({self.letters, *(c for c, _ in refs)}, key=column_number)
         _check_extent(self.rows, self.columns, "the sheet's cells")
-
-    def _within(self, block: bytes) -> bool:
-        wider = _wider_than(self.letters)
-        digits = len(str(self.rows))
-        bound = 10**digits - 1  # beyond MAX_ROWS from seven digits on: read exactly
-        if wider is None or bound > MAX_ROWS or bound * self.columns > MAX_CELLS:
-            return False
-        return wider.search(block) is None and _LONGER_ROWS[digits].search(block) is None
 
 
 def _formulas(block: bytes, scan: WorkbookScan) -> None:
@@ -306,12 +338,13 @@ def _look_alike(block: bytes, scan: WorkbookScan, sheet: bool = False) -> None:
     """Which spellings ("datetime", "bool") the texts of `block` have (rich text runs and
     character references are not looked into: they may have any); in the sheet, where the
     datetime ones are, as long as every one is found in a cell with its reference."""
-    if b"<r>" in block or b"<r " in block or b"&#" in block:
-        scan.look_alike.update(("datetime", "bool"))
-        scan.datetime_texts = None
-        return
-    if (b"true" in block or b"false" in block) and _BOOL_SPELLED.search(block):
-        scan.look_alike.add("bool")
+    if _matches(block, _RICH_OR_BOOL):  # rare: one pass to rule both out
+        if b"<r>" in block or b"<r " in block or b"&#" in block:
+            scan.look_alike.update(("datetime", "bool"))
+            scan.datetime_texts = None
+            return
+        if _BOOL_SPELLED.search(block):
+            scan.look_alike.add("bool")
     if b":" not in block:
         return
     for at in _datetime_texts(block):
@@ -329,7 +362,8 @@ def _scan_shared_strings(book: zipfile.ZipFile, scan: WorkbookScan) -> None:
         return
     for block in _complete(_chunks(book, name, MAX_XML_MEMBER), b"</si>", "the shared strings"):
         _check_texts(block, "the shared strings")
-        _look_alike(block, scan)
+        if _matches(block, _LOOKS_ALIKE):
+            _look_alike(block, scan)
 
 
 def scan_workbook(data: bytes, declared: str | None) -> WorkbookScan:

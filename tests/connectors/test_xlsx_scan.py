@@ -148,3 +148,53 @@ def test_a_far_row_within_the_digits_is_refused_when_the_bound_is_too_wide(
     with pytest.raises(FileRejected) as refused:
         scan_workbook(data, SHEET)
     assert refused.value.reason == "too_large"
+
+
+# Rare things placed in a later block, each of which the one-pass triage must not pass over.
+LATE_CELLS = {
+    "formula without a value": '<c r="B9000"><f>SUM(A1:A2)</f></c>',
+    "ISO-dated cell": '<c r="B9000" t="d"><v>2024-03-01</v></c>',
+    "datetime spelled as text": '<c r="B9000" t="inlineStr"><is><t>2024-03-01 10:00:00</t></is></c>',
+    "boolean spelled as text": '<c r="B9000" t="inlineStr"><is><t>true</t></is></c>',
+    "rich text": '<c r="B9000" t="inlineStr"><is><r><t>2024-03-01 10:00:00</t></r></is></c>',
+    "character reference": '<c r="B9000" t="inlineStr"><is><t>&#50;024</t></is></c>',
+    "formula string": '<c r="B9000" t="str"><f>A1</f><v>false</v></c>',
+    "a cell far to the right": '<c r="XFD9000" t="inlineStr"><is><t>x</t></is></c>',
+    "a long text": f'<c r="B9000" t="inlineStr"><is><t>{"x" * (xlsx_scan.MAX_CELL_BYTES + 1)}</t></is></c>',
+}
+
+
+def with_late_cell(cell: str) -> bytes:
+    """The 12,000-row workbook with `cell` in place of row 9,000's second cell."""
+    data = workbook(ROWS, COLUMNS)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        parts = {name: z.read(name) for name in z.namelist()}
+    sheet = parts["xl/worksheets/sheet1.xml"].decode()
+    plain = '<c r="B9000" t="inlineStr"><is><t>v9000-2</t></is></c>'
+    assert plain in sheet
+    parts["xl/worksheets/sheet1.xml"] = sheet.replace(plain, cell).encode()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, body in parts.items():
+            z.writestr(name, body)
+    return out.getvalue()
+
+
+def scan_or_refusal(data: bytes) -> object:
+    try:
+        return vars(scan_workbook(data, SHEET))
+    except FileRejected as exc:
+        return exc.reason, exc.detail
+
+
+@pytest.mark.parametrize("what", sorted(LATE_CELLS))
+def test_the_triage_finds_what_the_exact_checks_find(
+    what: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each block is first searched once for anything rare; the scan must come out as when
+    every block goes through every exact check (the triage made to always answer yes)."""
+    data = with_late_cell(LATE_CELLS[what])
+    triaged = scan_or_refusal(data)
+    monkeypatch.setattr(xlsx_scan, "_matches", lambda block, pattern: True)
+    assert triaged == scan_or_refusal(data)
+    assert triaged != vars(scan_workbook(workbook(ROWS, COLUMNS), SHEET))  # it was found
