@@ -170,7 +170,9 @@ def _may_hold_long_text(block: bytes) -> bool:
     run covers one of the half-size windows aligned on the block, so each window is asked for
     a `<` (in XML found within a few bytes)."""
     half = MAX_CELL_BYTES // 2
-    return any(block.find(b"<", start, start + half) < 0 for start in range(0, len(block) - half + 1, half))
+    return any(
+        block.find(b"<", start, start + half) < 0 for start in range(0, len(block) - half + 1, half)
+    )
 
 
 def _check_texts(block: bytes, what: str) -> None:
