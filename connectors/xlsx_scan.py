@@ -245,7 +245,7 @@ def _wider_than(letters: bytes) -> str | None:
     if len(letters) == 1:
         alternatives = ["[A-Z]{2,4}", _after(letters.decode())]
     elif len(letters) == 2:
-        first, second = letters.decode()
+        first, second = letters.decode()[0], letters.decode()[1]
         alternatives = ["[A-Z]{3,4}"]
         if first != "Z":
             alternatives.append(_after(first) + "[A-Z]")
