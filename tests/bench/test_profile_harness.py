@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import pytest
 
 from bench.report_profiles import marginal_rows, section
-from bench.served import median_run
+from bench.served import cpu_seconds, median_run, wait_quiet
 from bench.stages import TreeRss
 
 
@@ -81,3 +82,34 @@ def test_tree_rss_counts_the_children_of_another_process() -> None:
     assert (
         peaks["peak_rss_mib"] >= peaks["peak_rss_children_mib"] + peaks["peak_rss_root_mib"] * 0.5
     )
+
+
+def test_the_flow_run_waits_for_a_quiet_server() -> None:
+    """Busy windows are waited out; the first quiet one (under 0.1 core) ends the wait."""
+    readings = iter([0.0, 1.5, 3.0, 3.1, 9.0])  # CPU-seconds: busy, busy, quiet
+    slept: list[float] = []
+    waited = wait_quiet([1], window=2.0, cpu=lambda pids: next(readings), sleep=slept.append)
+    assert waited == 6.0 and slept == [2.0, 2.0, 2.0]
+
+
+def test_a_server_that_never_settles_is_an_error() -> None:
+    clock = iter(range(0, 1000, 5))
+    with pytest.raises(TimeoutError):
+        wait_quiet([1], window=2.0, timeout=10, cpu=lambda pids: next(clock), sleep=lambda s: None)
+
+
+def test_cpu_seconds_counts_a_busy_child() -> None:
+    spin = "import time; t = time.process_time()\nwhile time.process_time() - t < 0.6: pass\ntime.sleep(5)"
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import subprocess, sys; subprocess.run([sys.executable, '-c', {spin!r}])",
+        ]
+    )
+    try:
+        time.sleep(2.5)
+        assert cpu_seconds([parent.pid]) >= 0.5  # the grandchild's spin, not the parent's
+    finally:
+        parent.kill()
+        parent.wait()
