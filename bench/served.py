@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.run import BIN, REPO, Database, baseline_runs, landing_for, loadavg, log
-from bench.stages import TreeRss
+from bench.stages import TreeRss, descendants
 
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 QUIET_WINDOW = 2.0  # seconds
@@ -160,24 +160,11 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 def cpu_seconds(pids: list[int]) -> float:
     """CPU time (user + system) of processes and all their live descendants, from /proc."""
-    parents: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    tree, todo = set(), list(pids)
-    while todo:
-        pid = todo.pop()
-        if pid not in tree:
-            tree.add(pid)
-            todo += parents.get(pid, [])
     total = 0.0
-    for pid in tree:
+    for pid in {*pids, *(child for root in pids for child in descendants(root))}:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
+        except OSError:  # gone meanwhile
             continue
         total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total

@@ -212,14 +212,13 @@ def _scan_sheet(book: zipfile.ZipFile, member: str, scan: WorkbookScan) -> None:
                 int(last_row or 1), column_number(last_col or b"A"), "the declared dimension"
             )
         bound = extent.beyond()
-        if bound is not None and not _matches(block, f"{bound}|{_RARE_IN_SHEET}"):
-            extent.add(block, within=True)  # the usual block: cells within, nothing rare
-            scan.rows = extent.rows
-            _check_texts(block, "the sheet")
-            continue
-        extent.add(block, within=bound is not None and not _matches(block, bound))
+        # The usual block: cells within the bound and nothing rare, found in one pass.
+        rare = bound is None or _matches(block, f"{bound}|{_RARE_IN_SHEET}")
+        extent.add(block, within=bound is not None and not (rare and _matches(block, bound)))
         scan.rows = extent.rows
         _check_texts(block, "the sheet")
+        if not rare:
+            continue
         if b"<f" in block:
             _formulas(block, scan)
         if b't="d"' in block or b"t='d'" in block:
@@ -245,7 +244,7 @@ def _wider_than(letters: bytes) -> str | None:
     if len(letters) == 1:
         alternatives = ["[A-Z]{2,4}", _after(letters.decode())]
     elif len(letters) == 2:
-        first, second = letters.decode()[0], letters.decode()[1]
+        first, second = letters[:1].decode(), letters[1:].decode()
         alternatives = ["[A-Z]{3,4}"]
         if first != "Z":
             alternatives.append(_after(first) + "[A-Z]")

@@ -65,15 +65,20 @@ def test_the_median_run_is_kept_with_the_largest_peak() -> None:
     assert "median of 3 runs per scale" in text
 
 
-def test_tree_rss_counts_the_children_of_another_process() -> None:
-    grow = "import time; b = bytearray(120 * 2**20); b[::4096] = b'x' * len(b[::4096]); time.sleep(1.5)"
-    parent = subprocess.Popen(
+def with_grandchild(code: str) -> subprocess.Popen[bytes]:
+    """A Python process that runs `code` in a child of its own (so a grandchild of ours)."""
+    return subprocess.Popen(
         [
             sys.executable,
             "-c",
-            f"import subprocess, sys; subprocess.run([sys.executable, '-c', {grow!r}])",
+            f"import subprocess, sys; subprocess.run([sys.executable, '-c', {code!r}])",
         ]
     )
+
+
+def test_tree_rss_counts_the_children_of_another_process() -> None:
+    grow = "import time; b = bytearray(120 * 2**20); b[::4096] = b'x' * len(b[::4096]); time.sleep(1.5)"
+    parent = with_grandchild(grow)
     with TreeRss(parent.pid, every=0.02) as rss:
         parent.wait()
     peaks = rss.mib()
@@ -100,13 +105,7 @@ def test_a_server_that_never_settles_is_an_error() -> None:
 
 def test_cpu_seconds_counts_a_busy_child() -> None:
     spin = "import time; t = time.process_time()\nwhile time.process_time() - t < 0.6: pass\ntime.sleep(5)"
-    parent = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import subprocess, sys; subprocess.run([sys.executable, '-c', {spin!r}])",
-        ]
-    )
+    parent = with_grandchild(spin)
     try:
         time.sleep(2.5)
         assert cpu_seconds([parent.pid]) >= 0.5  # the grandchild's spin, not the parent's
