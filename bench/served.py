@@ -17,8 +17,8 @@ Per scale of the year in that volume profile (demo_data.profiles), in this order
 - `copy`: `bench.baselines copy` (the accepted rows COPYed into bare tables; extraction not
   timed), the physical limit the marginal throughput is compared with.
 Both ledgers are then compared (statuses and row accounting per file must be equal).
-With `--runs N` each path (and the COPY) runs N times per scale, alternating, and the median
-run is kept (`median_run`; its peak RSS is the largest of the N): on two noisy cores one run's
+With `--runs N` there are N rounds, each running every path (and the COPY) at every scale, and
+the median run per path and scale is kept (`median_run`; its peak RSS is the largest of the N): on two noisy cores one run's
 wall time moves by 10–20 %, and a marginal is the difference of two of them.
 The result is merged into the results JSON under `served_profiles.<profile>`; render
 bench/results.md with `python -m bench.report bench/results.json > bench/results.md`.
@@ -297,32 +297,41 @@ def main(argv: list[str] | None = None) -> None:
         "runs": runs,
         "scales": {},
     }
-    for label in args.scales.split(","):
-        scale = float(label)
-        landing, info = landing_for(scale, Path(args.data), args.profile)
-        work = Path(args.data) / f"served-{args.profile}-{scale:g}"
-        work.mkdir(parents=True, exist_ok=True)
-        locals_, remotes, copies, same = [], [], [], True
-        for i in range(runs):
-            what = f"{args.profile} scale {scale:g} (run {i + 1}/{runs})"
+    scales = [float(label) for label in args.scales.split(",")]
+    years = {scale: landing_for(scale, Path(args.data), args.profile) for scale in scales}
+    locals_: dict[float, list[dict[str, Any]]] = {scale: [] for scale in scales}
+    remotes: dict[float, list[dict[str, Any]]] = {scale: [] for scale in scales}
+    copies: dict[float, list[dict[str, Any]]] = {scale: [] for scale in scales}
+    same = dict.fromkeys(scales, True)
+    # Round by round, every scale in each round: a drift of the machine's speed (seen here
+    # within minutes) then lands on both ends of the marginal instead of on one of them.
+    for i in range(runs):
+        for scale in scales:
+            landing = years[scale][0]
+            work = Path(args.data) / f"served-{args.profile}-{scale:g}"
+            work.mkdir(parents=True, exist_ok=True)
+            what = f"{args.profile} scale {scale:g} (round {i + 1}/{runs})"
             log(f"{what}: in-process run")
-            local = in_process(landing, work)
+            local = {"round": i + 1, **in_process(landing, work)}
             log(f"{what}: served nightly deployment")
-            remote = served(landing, work, args.timeout)
-            same = same and local.pop("ledger") == remote.pop("ledger")
-            locals_.append(local)
-            remotes.append(remote)
+            remote = {"round": i + 1, **served(landing, work, args.timeout)}
+            same[scale] = same[scale] and local.pop("ledger") == remote.pop("ledger")
+            locals_[scale].append(local)
+            remotes[scale].append(remote)
             if not args.skip_copy:
                 log(f"{what}: raw COPY of the same rows")
-                copies.extend(baseline_runs(landing, 1, "copy"))
+                copies[scale].extend(
+                    {"round": i + 1, **r} for r in baseline_runs(landing, 1, "copy")
+                )
+    for scale in scales:
         row: dict[str, Any] = {
-            "landing": info,
-            "in_process": median_run(locals_, "wall_seconds"),
-            "served": median_run(remotes, "flow_run_seconds"),
-            "same_ledger": same,
+            "landing": years[scale][1],
+            "in_process": median_run(locals_[scale], "wall_seconds"),
+            "served": median_run(remotes[scale], "flow_run_seconds"),
+            "same_ledger": same[scale],
         }
-        if copies:
-            row["copy"] = median_run(copies, "copy_seconds")
+        if copies[scale]:
+            row["copy"] = median_run(copies[scale], "copy_seconds")
         out["scales"][f"{scale:g}"] = row
         log(f"{args.profile} scale {scale:g}: {json.dumps(row)}")
     out["load_after"] = loadavg()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -112,3 +113,34 @@ def test_cpu_seconds_counts_a_busy_child() -> None:
     finally:
         parent.kill()
         parent.wait()
+
+
+def test_every_round_runs_every_scale(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """Rounds interleave the scales, so a drift of the machine's speed hits both ends."""
+    from bench import served as harness
+
+    order: list[tuple[str, str]] = []
+
+    def run(kind: str, seconds: dict[str, float]):
+        def path(landing, work, *rest):
+            order.append((kind, landing.name))
+            return {"wall_seconds": seconds[landing.name], "flow_run_seconds": 1.0, "ledger": []}
+
+        return path
+
+    monkeypatch.setattr(
+        harness, "landing_for", lambda scale, data, profile: (tmp_path / f"{scale:g}", {})
+    )
+    monkeypatch.setattr(harness, "in_process", run("local", {"10": 3.0, "30": 9.0}))
+    monkeypatch.setattr(harness, "served", run("served", {"10": 0.0, "30": 0.0}))
+    monkeypatch.setattr(
+        harness,
+        "baseline_runs",
+        lambda landing, n, kind: [{"copy_seconds": 1.0, "rows": 5}],
+    )
+    out = tmp_path / "results.json"
+    harness.main(["--scales", "10,30", "--runs", "2", "--json", str(out), "--data", str(tmp_path)])
+    assert [scale for kind, scale in order if kind == "local"] == ["10", "30", "10", "30"]
+    kept = json.loads(out.read_text())["served_profiles"]["demo"]["scales"]
+    assert [r for r in kept["30"]["in_process"]["wall_seconds_runs"]] == [9.0, 9.0]
+    assert kept["10"]["in_process"]["round"] in (1, 2) and kept["10"]["same_ledger"] is True
