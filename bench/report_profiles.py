@@ -68,7 +68,7 @@ def section(profiles: dict[str, Any] | None) -> list[str]:
         "`python -m bench.served --profile P --scales A,B` on the year of that volume profile "
         "(`bureau-stats generate-sample --profile P`: *demo* is the calibrated year, "
         "*workbook-heavy* has about a quarter of its rows in XLSX). Per scale, one run of each "
-        "path (with `--runs N`: the median of N, alternating) into its own empty PostgreSQL "
+        "path (with `--runs N`: the median of N rounds, each round running every scale) into its own empty PostgreSQL "
         "database: *in process* is `bureau-stats run "
         "--in-process --no-docs` (wall time of the command; peak RSS of its process and the "
         "reader process together), *served* is the `nightly` deployment served by `bureau-stats "
