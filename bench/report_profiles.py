@@ -55,6 +55,30 @@ def marginal_rows(profile: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def round_ratios(profile: dict[str, Any]) -> dict[str, list[float]]:
+    """Per round (`bench.served --runs N`), the marginal of each path against that round's COPY:
+    the two scales of a round ran minutes apart, so their difference is the least exposed to a
+    drift of the machine's speed. Empty with one run, or runs recorded without rounds."""
+    labels = sorted(profile["scales"], key=float)
+    out: dict[str, list[float]] = {}
+    for lo, hi in zip(labels, labels[1:], strict=False):
+        a, b = profile["scales"][lo], profile["scales"][hi]
+        rows = b["in_process"]["rows_read"] - a["in_process"]["rows_read"]
+        copies = (b.get("copy") or {}).get("copy_seconds_runs")
+        if not copies or "round" not in b["in_process"]:  # runs not in rounds: not paired
+            continue
+        for path, key in (("in_process", "wall_seconds"), ("served", "flow_run_seconds")):
+            low, high = a[path].get(f"{key}_runs"), b[path].get(f"{key}_runs")
+            if not low or not high or not len(low) == len(high) == len(copies):
+                continue
+            copy_rate = [b["copy"]["rows"] / c for c in copies]
+            out[f"{path} {lo} → {hi}"] = [
+                rows / (y - x) / rate if y > x else float("nan")
+                for x, y, rate in zip(low, high, copy_rate, strict=True)
+            ]
+    return out
+
+
 def _runs(n: int) -> str:
     return "one run of each path per scale, " if n <= 1 else f"median of {n} runs per scale, "
 
@@ -119,5 +143,11 @@ def section(profiles: dict[str, Any] | None) -> list[str]:
                 f"| {_n(m['copy'])} | **{_ratio(m['in_process_ratio'])}** "
                 f"| **{_ratio(m['served_ratio'])}** | {_n(m['peak_rss_mib'])} |"
             )
+        per_round = round_ratios(profile)
+        if per_round:
+            shown = "; ".join(
+                f"{what}: {' / '.join(map(_ratio, ratios))}" for what, ratios in per_round.items()
+            )
+            L += ["", f"Per round (both scales and the COPY of one round), ÷ COPY: {shown}."]
         L.append("")
     return L

@@ -83,9 +83,22 @@ class Coverage:
         return ";".join(clauses)
 
     def summary(self) -> str:
-        """One line in English: `2024-09 quarantined (F.json), 2024-10 not delivered`."""
+        """One line in English: `2024-09 quarantined (F.json), 2024-10..2024-12 not delivered`
+        (consecutive periods missing for the same reason, and file, as one range)."""
+        runs: list[list[Missing]] = []
+        for m in self.missing:
+            last = runs[-1][-1] if runs else None
+            if last is not None and (last.reason, last.file) == (m.reason, m.file):
+                here, before = _ordinal(m.period), _ordinal(last.period)
+                if here is not None and before is not None and here == (before[0], before[1] + 1):
+                    runs[-1].append(m)
+                    continue
+            runs.append([m])
         return ", ".join(
-            f"{m.period} {m.reason}" + (f" ({m.file})" if m.file else "") for m in self.missing
+            (run[0].period if len(run) == 1 else f"{run[0].period}..{run[-1].period}")
+            + f" {run[0].reason}"
+            + (f" ({run[0].file})" if run[0].file else "")
+            for run in runs
         )
 
     def as_json(self) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from bench.report_profiles import marginal_rows, section
+from bench.report_profiles import marginal_rows, round_ratios, section
 from bench.served import cpu_seconds, median_run, wait_quiet
 from bench.stages import TreeRss
 
@@ -144,3 +144,26 @@ def test_every_round_runs_every_scale(monkeypatch: pytest.MonkeyPatch, tmp_path)
     kept = json.loads(out.read_text())["served_profiles"]["demo"]["scales"]
     assert [r for r in kept["30"]["in_process"]["wall_seconds_runs"]] == [9.0, 9.0]
     assert kept["10"]["in_process"]["round"] in (1, 2) and kept["10"]["same_ledger"] is True
+
+
+def test_each_round_gives_its_own_ratio() -> None:
+    rounds = {
+        "30": {
+            **_scale(2_400_000, 50.0, 60.0, 2_390_000, 5.0),
+        },
+        "10": _scale(800_000, 30.0, 28.0, 797_000, 2.0),
+    }
+    rounds["30"]["in_process"] |= {"round": 2, "wall_seconds_runs": [50.0, 46.0]}
+    rounds["10"]["in_process"]["wall_seconds_runs"] = [30.0, 30.0]
+    rounds["30"]["copy"]["copy_seconds_runs"] = [5.0, 4.5]
+    profile = {**PROFILE, "scales": rounds, "runs": 2}
+    ratios = round_ratios(profile)
+    # round 1: 1.6 M rows in 20 s against 2.39 M in 5 s; round 2: in 16 s against 2.39 M in 4.5 s
+    assert ratios["in_process 10 → 30"] == pytest.approx(
+        [80_000 / 478_000, 100_000 / (2_390_000 / 4.5)]
+    )
+    assert "served 10 → 30" not in ratios  # no runs recorded for it
+    assert "in_process 10 → 30: 0.17 / 0.19" in "\n".join(section({"p": profile}))
+    assert round_ratios(PROFILE) == {}
+    del rounds["30"]["in_process"]["round"]  # runs from before the rounds: one scale, then the next
+    assert round_ratios(profile) == {}

@@ -157,3 +157,24 @@ def test_not_yet_due_follows_the_due_day(tiny: Engine) -> None:
     assert on_jan_5.note() == "未含2024年12月数据(特种设备使用登记尚未到报送期限)"
     later = figure_coverage(tiny, 2024, today=date(2025, 1, 5), due_day=3)["seq.approved_units"]
     assert later.missing[0].reason == NOT_DELIVERED
+
+
+def test_the_summary_says_a_run_of_missing_periods_once() -> None:
+    """A year never delivered is one range, not twelve months; a change of reason or file,
+    or a gap, starts another."""
+    months = [Missing(f"2023-{m:02d}", NOT_DELIVERED, None, "registration") for m in range(1, 13)]
+    assert Coverage(False, tuple(months)).summary() == "2023-01..2023-12 not delivered"
+    mixed = (
+        Missing("2024-03", NOT_DELIVERED, None, "cases"),
+        Missing("2024-04", QUARANTINED, "A.xlsx", "cases"),
+        Missing("2024-05", QUARANTINED, "B.xlsx", "cases"),
+        Missing("2024-06", QUARANTINED, "B.xlsx", "cases"),
+        Missing("2024-08", NOT_DELIVERED, None, "cases"),
+        Missing("2024-Q3", NOT_DELIVERED, None, "ip_cases"),
+        Missing("2024-Q4", NOT_DELIVERED, None, "ip_cases"),
+    )
+    assert Coverage(False, mixed).summary() == (
+        "2024-03 not delivered, 2024-04 quarantined (A.xlsx), "
+        "2024-05..2024-06 quarantined (B.xlsx), 2024-08 not delivered, "
+        "2024-Q3..2024-Q4 not delivered"
+    )
