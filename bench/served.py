@@ -3,7 +3,7 @@ raw COPY of the same rows: the same generated year, the same benchmark run, each
 fresh PostgreSQL database.
 
     .venv/bin/python -m bench.served --scales 10,30 [--profile workbook-heavy] [--data var/bench]
-        [--runs 3] [--json bench/results.json] [--skip-copy]
+        [--runs 3] [--readers 2] [--json bench/results.json] [--skip-copy]
 
 Per scale of the year in that volume profile (demo_data.profiles), in this order:
 - `in_process`: `bureau-stats run --in-process --no-docs` (the run model's in-process
@@ -20,7 +20,9 @@ Both ledgers are then compared (statuses and row accounting per file must be equ
 With `--runs N` there are N rounds, each running every path (and the COPY) at every scale, and
 the median run per path and scale is kept (`median_run`; its peak RSS is the largest of the N): on two noisy cores one run's
 wall time moves by 10–20 %, and a marginal is the difference of two of them.
-The result is merged into the results JSON under `served_profiles.<profile>`; render
+`--readers N` runs both paths with BUREAU_STATS_READERS=N (default 1), stored apart.
+The result is merged into the results JSON under `served_profiles.<profile>` (with two readers
+`served_profiles.<profile>, 2 readers`); render
 bench/results.md with `python -m bench.report bench/results.json > bench/results.md`.
 """
 
@@ -49,6 +51,7 @@ RETRIED = {429, 502, 503}
 
 def _env(landing: Path, url: str, var: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "BUREAU_STATS_"))}
+    env.update(BUREAU_STATS_READERS=os.environ.get("BUREAU_STATS_READERS", "1"))
     env.update(
         BUREAU_STATS_PII_KEY=os.environ.get("BUREAU_STATS_PII_KEY", "bench-pii-key"),
         BUREAU_STATS_LANDING=str(landing),
@@ -284,7 +287,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", default="demo", help="volume profile of the generated year")
     parser.add_argument("--skip-copy", action="store_true", help="no COPY baseline")
     parser.add_argument("--runs", type=int, default=1, help="runs per path and scale (median)")
+    parser.add_argument("--readers", type=int, default=1, help="BUREAU_STATS_READERS of both paths")
     args = parser.parse_args(argv)
+    os.environ["BUREAU_STATS_READERS"] = str(args.readers)
     runs = max(1, args.runs)
     os.environ.setdefault("BUREAU_STATS_PII_KEY", "bench-pii-key")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -295,6 +300,7 @@ def main(argv: list[str] | None = None) -> None:
         "started": datetime.now().astimezone().isoformat(timespec="seconds"),
         "load_before": loadavg(),
         "runs": runs,
+        "readers": args.readers,
         "scales": {},
     }
     scales = [float(label) for label in args.scales.split(",")]
@@ -338,7 +344,8 @@ def main(argv: list[str] | None = None) -> None:
     out["minutes"] = round((time.time() - started) / 60, 1)
     path = Path(args.json)
     doc = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    doc.setdefault("served_profiles", {})[args.profile] = out
+    name = args.profile if args.readers == 1 else f"{args.profile}, {args.readers} readers"
+    doc.setdefault("served_profiles", {})[name] = out
     path.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
     print(json.dumps(out))
 
