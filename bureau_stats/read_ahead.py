@@ -26,7 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from bureau_stats.heap import release_freed_memory
+from bureau_stats.heap import release_freed_memory, use_jemalloc
 from bureau_stats.outcome import FileOutcome
 from bureau_stats.reader_limits import (
     ReaderLimits,
@@ -65,9 +65,11 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _start_reader(parent: int, limits: ReaderLimits | None) -> None:
-    """Reader-process initializer: tied to its parent, under the memory limit."""
+    """Reader-process initializer: tied to its parent, under the memory limit, Arrow's memory
+    from jemalloc."""
     _exit_with_parent(parent)
     limit_this_process(limits)
+    use_jemalloc()
 
 
 def _read(
@@ -106,6 +108,7 @@ class ReadAhead:
     ) -> None:
         if readers < 1:
             raise ValueError(f"readers must be at least 1, got {readers}")
+        use_jemalloc()  # the audit's and the publisher's Arrow memory, in this process
         self._order = order
         self._next = 0
         self._pending: deque[tuple[Delivery, BatchRecord, Future[tuple[Read, float]]]] = deque()
