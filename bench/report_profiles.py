@@ -67,11 +67,11 @@ def round_ratios(profile: dict[str, Any]) -> dict[str, list[float]]:
         copies = (b.get("copy") or {}).get("copy_seconds_runs")
         if not copies or "round" not in b["in_process"]:  # runs not in rounds: not paired
             continue
+        copy_rate = [b["copy"]["rows"] / c for c in copies]
         for path, key in (("in_process", "wall_seconds"), ("served", "flow_run_seconds")):
             low, high = a[path].get(f"{key}_runs"), b[path].get(f"{key}_runs")
             if not low or not high or not len(low) == len(high) == len(copies):
                 continue
-            copy_rate = [b["copy"]["rows"] / c for c in copies]
             out[f"{path} {lo} → {hi}"] = [
                 rows / (y - x) / rate if y > x else float("nan")
                 for x, y, rate in zip(low, high, copy_rate, strict=True)
@@ -92,8 +92,8 @@ def section(profiles: dict[str, Any] | None) -> list[str]:
         "`python -m bench.served --profile P --scales A,B` on the year of that volume profile "
         "(`bureau-stats generate-sample --profile P`: *demo* is the calibrated year, "
         "*workbook-heavy* has about a quarter of its rows in XLSX). Per scale, one run of each "
-        "path (with `--runs N`: the median of N rounds, each round running every scale) into its own empty PostgreSQL "
-        "database: *in process* is `bureau-stats run "
+        "path (with `--runs N`: the median of N rounds, each round running every scale) into "
+        "its own empty PostgreSQL database: *in process* is `bureau-stats run "
         "--in-process --no-docs` (wall time of the command; peak RSS of its process and the "
         "reader process together), *served* is the `nightly` deployment served by `bureau-stats "
         "serve` against `prefect server start`, triggered through the API (the flow run's "

@@ -18,8 +18,9 @@ Per scale of the year in that volume profile (demo_data.profiles), in this order
   timed), the physical limit the marginal throughput is compared with.
 Both ledgers are then compared (statuses and row accounting per file must be equal).
 With `--runs N` there are N rounds, each running every path (and the COPY) at every scale, and
-the median run per path and scale is kept (`median_run`; its peak RSS is the largest of the N): on two noisy cores one run's
-wall time moves by 10–20 %, and a marginal is the difference of two of them.
+the median run per path and scale is kept (`median_run`; its peak RSS is the largest of the
+N): on two noisy cores one run's wall time moves by 10–20 %, and a marginal is the difference
+of two of them.
 `--readers N` runs both paths with BUREAU_STATS_READERS=N (default 1), stored apart.
 The result is merged into the results JSON under `served_profiles.<profile>` (with two readers
 `served_profiles.<profile>, 2 readers`); render

@@ -18,9 +18,10 @@ still lacks it, and the reason says "not yet due" instead of "not delivered".
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -41,6 +42,7 @@ from metrics.catalog import Catalog, Metric, load_catalog
 from metrics.engine import Window, to_utc
 from warehouse.schema import batch
 
+T = TypeVar("T")
 NOT_DELIVERED = "not delivered"
 QUARANTINED = "quarantined"
 NOT_YET_DUE = "not yet due"
@@ -85,15 +87,7 @@ class Coverage:
     def summary(self) -> str:
         """One line in English: `2024-09 quarantined (F.json), 2024-10..2024-12 not delivered`
         (consecutive periods missing for the same reason, and file, as one range)."""
-        runs: list[list[Missing]] = []
-        for m in self.missing:
-            last = runs[-1][-1] if runs else None
-            if last is not None and (last.reason, last.file) == (m.reason, m.file):
-                here, before = _ordinal(m.period), _ordinal(last.period)
-                if here is not None and before is not None and here == (before[0], before[1] + 1):
-                    runs[-1].append(m)
-                    continue
-            runs.append([m])
+        runs = _consecutive(self.missing, lambda m: m.period, lambda m: (m.reason, m.file))
         return ", ".join(
             (run[0].period if len(run) == 1 else f"{run[0].period}..{run[-1].period}")
             + f" {run[0].reason}"
@@ -164,16 +158,32 @@ def _ordinal(name: str) -> tuple[str, int] | None:
     return "M", int(year) * 12 + int(rest)
 
 
+def _consecutive(
+    items: Sequence[T], period: Callable[[T], str], same: Callable[[T], Any] = lambda _: None
+) -> list[list[T]]:
+    """`items` cut into runs of consecutive periods (each the one after the last) that are the
+    `same` in what else they say, in their order."""
+    runs: list[list[T]] = []
+    for item in items:
+        if runs:
+            last = runs[-1][-1]
+            here, before = _ordinal(period(item)), _ordinal(period(last))
+            if (
+                here is not None
+                and before is not None
+                and here == (before[0], before[1] + 1)
+                and same(item) == same(last)
+            ):
+                runs[-1].append(item)
+                continue
+        runs.append([item])
+    return runs
+
+
 def _periods_text(names: list[str]) -> str:
     """`2024年9月`, `2024年3月、9月至12月`, `2023年12月、2024年1月`: consecutive periods as a
     range, the year said once per year."""
-    runs: list[list[str]] = []
-    for name in names:
-        here, last = _ordinal(name), _ordinal(runs[-1][-1]) if runs else None
-        if here is not None and last is not None and here == (last[0], last[1] + 1):
-            runs[-1].append(name)
-        else:
-            runs.append([name])
+    runs = _consecutive(names, lambda name: name)
     parts, last_year = [], ""
     for run in runs:
         year, first = _period_cn(run[0])

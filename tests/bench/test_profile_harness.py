@@ -143,7 +143,7 @@ def test_every_round_runs_every_scale(monkeypatch: pytest.MonkeyPatch, tmp_path)
     harness.main(["--scales", "10,30", "--runs", "2", "--json", str(out), "--data", str(tmp_path)])
     assert [scale for kind, scale in order if kind == "local"] == ["10", "30", "10", "30"]
     kept = json.loads(out.read_text())["served_profiles"]["demo"]["scales"]
-    assert [r for r in kept["30"]["in_process"]["wall_seconds_runs"]] == [9.0, 9.0]
+    assert kept["30"]["in_process"]["wall_seconds_runs"] == [9.0, 9.0]
     assert kept["10"]["in_process"]["round"] in (1, 2) and kept["10"]["same_ledger"] is True
     harness.main(["--scales", "10", "--readers", "2", "--json", str(out), "--data", str(tmp_path)])
     stored = json.loads(out.read_text())["served_profiles"]
@@ -153,9 +153,7 @@ def test_every_round_runs_every_scale(monkeypatch: pytest.MonkeyPatch, tmp_path)
 
 def test_each_round_gives_its_own_ratio() -> None:
     rounds = {
-        "30": {
-            **_scale(2_400_000, 50.0, 60.0, 2_390_000, 5.0),
-        },
+        "30": _scale(2_400_000, 50.0, 60.0, 2_390_000, 5.0),
         "10": _scale(800_000, 30.0, 28.0, 797_000, 2.0),
     }
     rounds["30"]["in_process"] |= {"round": 2, "wall_seconds_runs": [50.0, 46.0]}
