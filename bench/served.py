@@ -21,9 +21,9 @@ With `--runs N` there are N rounds, each running every path (and the COPY) at ev
 the median run per path and scale is kept (`median_run`; its peak RSS is the largest of the
 N): on two noisy cores one run's wall time moves by 10–20 %, and a marginal is the difference
 of two of them.
-`--readers N` runs both paths with BUREAU_STATS_READERS=N (default 1), stored apart.
-The result is merged into the results JSON under `served_profiles.<profile>` (with two readers
-`served_profiles.<profile>, 2 readers`); render
+`--readers N` runs both paths with BUREAU_STATS_READERS=N (without it: the setting's default),
+stored apart. The result is merged into the results JSON under `served_profiles.<profile>`
+(with `--readers 1`: `served_profiles.<profile>, 1 reader`); render
 bench/results.md with `python -m bench.report bench/results.json > bench/results.md`.
 """
 
@@ -52,7 +52,8 @@ RETRIED = {429, 502, 503}
 
 def _env(landing: Path, url: str, var: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "BUREAU_STATS_"))}
-    env.update(BUREAU_STATS_READERS=os.environ.get("BUREAU_STATS_READERS", "1"))
+    if readers := os.environ.get("BUREAU_STATS_READERS"):  # `--readers`; else the default
+        env.update(BUREAU_STATS_READERS=readers)
     env.update(
         BUREAU_STATS_PII_KEY=os.environ.get("BUREAU_STATS_PII_KEY", "bench-pii-key"),
         BUREAU_STATS_LANDING=str(landing),
@@ -65,6 +66,13 @@ def _env(landing: Path, url: str, var: Path, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+def default_readers() -> int:
+    """BUREAU_STATS_READERS's default (what a run without the variable uses)."""
+    from bureau_stats.settings import Settings
+
+    return int(Settings.model_fields["readers"].default)
 
 
 def _ledger(env: dict[str, str]) -> dict[str, tuple[Any, ...]]:
@@ -288,9 +296,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", default="demo", help="volume profile of the generated year")
     parser.add_argument("--skip-copy", action="store_true", help="no COPY baseline")
     parser.add_argument("--runs", type=int, default=1, help="runs per path and scale (median)")
-    parser.add_argument("--readers", type=int, default=1, help="BUREAU_STATS_READERS of both paths")
+    parser.add_argument(
+        "--readers", type=int, help="BUREAU_STATS_READERS of both paths (default: its default)"
+    )
     args = parser.parse_args(argv)
-    os.environ["BUREAU_STATS_READERS"] = str(args.readers)
+    os.environ.pop("BUREAU_STATS_READERS", None)
+    if args.readers is not None:
+        os.environ["BUREAU_STATS_READERS"] = str(args.readers)
+    readers = args.readers or default_readers()
     runs = max(1, args.runs)
     os.environ.setdefault("BUREAU_STATS_PII_KEY", "bench-pii-key")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -301,7 +314,7 @@ def main(argv: list[str] | None = None) -> None:
         "started": datetime.now().astimezone().isoformat(timespec="seconds"),
         "load_before": loadavg(),
         "runs": runs,
-        "readers": args.readers,
+        "readers": readers,
         "scales": {},
     }
     scales = [float(label) for label in args.scales.split(",")]
@@ -345,7 +358,9 @@ def main(argv: list[str] | None = None) -> None:
     out["minutes"] = round((time.time() - started) / 60, 1)
     path = Path(args.json)
     doc = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    name = args.profile if args.readers == 1 else f"{args.profile}, {args.readers} readers"
+    name = args.profile
+    if args.readers is not None:
+        name += f", {args.readers} reader{'' if args.readers == 1 else 's'}"
     doc.setdefault("served_profiles", {})[name] = out
     path.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
     print(json.dumps(out))

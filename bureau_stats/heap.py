@@ -12,7 +12,9 @@ import ctypes.util
 
 import pyarrow as pa
 
+M_ARENA_MAX = -8  # glibc's malloc.h
 _libc: ctypes.CDLL | None = None
+_arena_limit: int | None = None
 
 
 def release_freed_memory() -> None:
@@ -29,16 +31,43 @@ def release_freed_memory() -> None:
 
 def use_jemalloc() -> bool:
     """Arrow's allocations (and pandas' Arrow-backed columns) from jemalloc, where the pyarrow
-    build has it. pyarrow's default, mimalloc, kept more of each file's freed blocks: a run of
-    the workbook-heavy year at --scale 30 with two readers peaked at 1,050 MiB with it and
-    962 MiB with jemalloc, reading as fast (bench/NOTES.md, session 15). Idempotent; False
-    (the default pool kept) where the build has no jemalloc."""
+    build has it, its freed pages returned at once. pyarrow's default, mimalloc, kept more of
+    each file's freed blocks: a run of the workbook-heavy year at --scale 30 with two readers
+    peaked at 1,050 MiB with it and 962 MiB with jemalloc, reading as fast (bench/NOTES.md,
+    session 15). jemalloc itself keeps freed pages for 10 s by default: with no delay, the
+    twelve registration files of --scale 30 read in one process peaked at 280 MiB instead
+    of 325, in the same CPU time (session 16). Idempotent; False (the default pool kept)
+    where the build has no jemalloc."""
     try:
         pool = pa.jemalloc_memory_pool()
     except NotImplementedError:
         return False
     pa.set_memory_pool(pool)
+    pa.jemalloc_set_decay_ms(0)
     return True
+
+
+def one_malloc_arena() -> bool:
+    """glibc's malloc to use one arena for every thread of this process (a reader's: Python
+    and pyarrow's CSV threads). glibc gives each allocating thread an arena of its own, up
+    to eight per core, and each keeps its freed pages: with one, the registration files above
+    peaked at 259 MiB instead of 280, in the same CPU time. Call it before the threads start;
+    False where the C library has no `mallopt` (not glibc)."""
+    global _libc
+    try:
+        if _libc is None:
+            _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        done = bool(_libc.mallopt(M_ARENA_MAX, 1))
+    except (OSError, AttributeError):
+        return False
+    global _arena_limit
+    _arena_limit = 1 if done else _arena_limit
+    return done
+
+
+def arena_limit() -> int | None:
+    """The arena limit `one_malloc_arena` set in this process (None: glibc's default)."""
+    return _arena_limit
 
 
 def arrow_allocator() -> str:

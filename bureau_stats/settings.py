@@ -70,8 +70,9 @@ class Settings(BaseSettings):
     delivery_due_day: int = Field(default=10, ge=1, le=31)
     # `run` reads the next file in a separate process while one is audited and published
     read_ahead: Literal["process", "thread"] = "process"
-    # How many reader processes read the next files at once (read_ahead=process)
-    readers: int = Field(default=1, ge=1, le=8)
+    # How many reader processes read the next files at once (read_ahead=process): two keep
+    # two cores busy, within 1 GiB for the run (bench/NOTES.md, session 16)
+    readers: int = Field(default=2, ge=1, le=8)
     # GX's internals used by the audit on the tested GX version (expectations.gx_compat, which
     # reads this variable itself in every process that audits); off: GX's public API only.
     gx_compat: bool = True

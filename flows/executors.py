@@ -11,10 +11,12 @@ this process and publish them one at a time in the run's order (`bureau_stats.pi
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import threading
 import uuid
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -119,6 +121,23 @@ class InProcessExecutor(_Base):
     def step(self, task: Any, *args: Any, **kwargs: Any) -> Any:
         return getattr(task, "fn", task)(*args, **kwargs)
 
+    def submit(self, task: Any, *args: Any, wait_for: Sequence[Any] = ()) -> Future[Any]:
+        """`step` on a thread of its own, in this run's context, once `wait_for` finished."""
+        future: Future[Any] = Future()
+        context = contextvars.copy_context()
+
+        def run() -> None:
+            try:
+                for before in wait_for:
+                    before.result()
+                future.set_result(context.run(self.step, task, *args))
+            except BaseException as exc:  # handed to whoever waits for the result
+                future.set_exception(exc)
+
+        name = getattr(task, "name", getattr(task, "__name__", "step"))
+        threading.Thread(target=run, name=f"step-{name}", daemon=True).start()
+        return future
+
     def show_plan(self, plan: BackfillPlan, dry_run: bool) -> None:
         log.info("%s", render_plan(plan))
 
@@ -190,6 +209,10 @@ class PrefectExecutor(_Base):
 
     def step(self, task: Any, *args: Any, **kwargs: Any) -> Any:
         return task(*args, **kwargs)
+
+    def submit(self, task: Any, *args: Any, wait_for: Sequence[Any] = ()) -> Any:
+        """A task run beside the flow's (the flow's task runner), after `wait_for`."""
+        return task.submit(*args, wait_for=list(wait_for))
 
     def show_plan(self, plan: BackfillPlan, dry_run: bool) -> None:
         from prefect import get_run_logger

@@ -7,6 +7,7 @@ axis labels instead of Chinese ones (and a warning), rather than boxes for every
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ from metrics.engine import Value  # noqa: E402
 
 # The Regular weight of Noto Sans SC (OFL), a static font shipped by the Python dependency
 # `pylopdf-fonts-zh-cn`: charts look the same on every machine, with no system font.
+# pyplot's figures and rcParams are process-wide: two years' reports rendered at once
+# (flows.run.refresh_years) draw one chart at a time.
+_PYPLOT = threading.Lock()
 PACKAGED_FONT = ("pylopdf_fonts_zh_cn", "NotoSansSC-Regular.otf")
 PACKAGED_FAMILY = "Noto Sans SC"
 # Families tried in order; the first one installed is used.
@@ -97,7 +101,7 @@ def trend_chart(title: str, series: Sequence[Series], title_latin: str = "") -> 
         )
     families = [family, "DejaVu Sans"] if family else ["DejaVu Sans"]
     months = list(range(1, 13))
-    with plt.rc_context({"font.family": families}):
+    with _PYPLOT, plt.rc_context({"font.family": families}):
         fig, ax = plt.subplots(figsize=(8, 3.6), dpi=150)
         try:
             for s in series:

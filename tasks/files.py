@@ -188,25 +188,6 @@ def _batch_record(engine: Any, batch_id: int) -> Any:
     return load_record(engine, batch_id, "resumed")
 
 
-def _stored_rejects(
-    engine: Any, planned: PlannedFile, delivery_order: int | None
-) -> list[dict[str, Any]]:
-    """The first rejected rows of this delivery, as the reject store keeps them (masked)."""
-    from warehouse.status import list_rejects
-
-    rows = list_rejects(engine, planned.file, limit=None)
-    mine = [r for r in rows if r.get("delivery_order") == delivery_order][:REJECTS_SAMPLE]
-    return [
-        {
-            "line": r.get("line"),
-            "reason": r.get("reason"),
-            "column": r.get("column"),
-            "raw": r.get("raw"),
-        }
-        for r in mine
-    ]
-
-
 _FIRST_IMPORT = threading.Lock()
 
 
@@ -331,7 +312,9 @@ def process_file(
         raise TransientFileError(f"{planned.file}: {out.detail}")
     out.action = planned.action
     if out.rows_rejected:
-        out.rejects = _stored_rejects(engine, planned, out.delivery_order)
+        from warehouse.status import first_rejects
+
+        out.rejects = first_rejects(engine, planned.batch_id, REJECTS_SAMPLE)
     return out
 
 

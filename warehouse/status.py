@@ -111,10 +111,6 @@ def list_rejects(engine: Engine, file: str, limit: int | None = 100) -> list[dic
     out = []
     for r in rows:
         delivery = by_id[r.batch_id]
-        try:
-            raw = json.loads(r.raw)
-        except ValueError:
-            raw = {"": r.raw}
         out.append(
             {
                 "file": delivery["file"],
@@ -123,7 +119,33 @@ def list_rejects(engine: Engine, file: str, limit: int | None = 100) -> list[dic
                 "line": r.line,
                 "reason": r.reason,
                 "column": r.column,
-                "raw": raw,
+                "raw": _raw_cells(r.raw),
             }
         )
     return out
+
+
+def first_rejects(engine: Engine, batch_id: int, limit: int) -> list[dict[str, Any]]:
+    """The first `limit` rejected rows of one delivery, by line: what a run's artifact shows.
+    Set-based and bounded (an index on batch_id, a LIMIT): a file's reject store can hold a
+    large share of its rows, and every file of a run asks."""
+    query = (
+        select(reject.c.line, reject.c.reason, reject.c.column, reject.c.raw)
+        .where(reject.c.batch_id == batch_id)
+        .order_by(reject.c.line, reject.c.id)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [
+            {"line": r.line, "reason": r.reason, "column": r.column, "raw": _raw_cells(r.raw)}
+            for r in conn.execute(query).all()
+        ]
+
+
+def _raw_cells(raw: str) -> dict[str, Any]:
+    """A stored reject's cells (header -> text), or the stored text under "" if not JSON."""
+    try:
+        cells: dict[str, Any] = json.loads(raw)
+    except ValueError:
+        return {"": raw}
+    return cells

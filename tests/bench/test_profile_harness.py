@@ -138,17 +138,20 @@ def test_every_round_runs_every_scale(monkeypatch: pytest.MonkeyPatch, tmp_path)
         "baseline_runs",
         lambda landing, n, kind: [{"copy_seconds": 1.0, "rows": 5}],
     )
-    monkeypatch.setenv("BUREAU_STATS_READERS", "1")  # restored after the test
+    monkeypatch.setenv("BUREAU_STATS_READERS", "5")  # restored after the test; not passed on
     out = tmp_path / "results.json"
     harness.main(["--scales", "10,30", "--runs", "2", "--json", str(out), "--data", str(tmp_path)])
     assert [scale for kind, scale in order if kind == "local"] == ["10", "30", "10", "30"]
-    kept = json.loads(out.read_text())["served_profiles"]["demo"]["scales"]
+    default = json.loads(out.read_text())["served_profiles"]["demo"]
+    assert default["readers"] == harness.default_readers() == 2
+    assert "BUREAU_STATS_READERS" not in harness._env(tmp_path, "sqlite://", tmp_path)
+    kept = default["scales"]
     assert kept["30"]["in_process"]["wall_seconds_runs"] == [9.0, 9.0]
     assert kept["10"]["in_process"]["round"] in (1, 2) and kept["10"]["same_ledger"] is True
-    harness.main(["--scales", "10", "--readers", "2", "--json", str(out), "--data", str(tmp_path)])
+    harness.main(["--scales", "10", "--readers", "1", "--json", str(out), "--data", str(tmp_path)])
     stored = json.loads(out.read_text())["served_profiles"]
-    assert set(stored) == {"demo", "demo, 2 readers"} and stored["demo, 2 readers"]["readers"] == 2
-    assert harness._env(tmp_path, "sqlite://", tmp_path)["BUREAU_STATS_READERS"] == "2"
+    assert set(stored) == {"demo", "demo, 1 reader"} and stored["demo, 1 reader"]["readers"] == 1
+    assert harness._env(tmp_path, "sqlite://", tmp_path)["BUREAU_STATS_READERS"] == "1"
 
 
 def test_each_round_gives_its_own_ratio() -> None:

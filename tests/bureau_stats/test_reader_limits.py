@@ -130,3 +130,35 @@ def test_deaths_map_to_reasons() -> None:
         "reader process died (signal 11, SIGSEGV)",
     )
     assert death_verdict(3, None) == ("unreadable", "reader process died (exit code 3)")
+
+
+@pytest.mark.timeout(300)
+def test_a_reader_does_not_run_the_main_module_of_its_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`spawn` runs the parent's main module again in a child; a served flow run's is
+    `prefect.engine`, which a reader has no use for (issue 22: 45-60 MiB a reader)."""
+    import importlib
+    import sys
+
+    marks = tmp_path / "imports.txt"
+    (tmp_path / "heavy_main.py").write_text(
+        f"with open({str(marks)!r}, 'a') as fp:\n    fp.write(__name__ + '\\n')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    main = importlib.import_module("heavy_main")
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    monkeypatch.setitem(sys.modules, "heavy_main", main)
+    order = _plan(
+        tmp_path,
+        {
+            "经营主体登记业务明细_20240101-20240131.csv": (HEADER + "\n").encode(),
+            "经营主体登记业务明细_20240201-20240229.csv": (HEADER + "\n").encode(),
+        },
+    )
+    with _reader(order, None, readers=2) as reader:
+        taken = [reader.take()[2] for _ in order]
+        assert all(isinstance(read, ExtractedBatch) for read in taken)
+        assert len(reader._workers) == 2  # both reader processes started
+    assert sys.modules["__main__"] is main  # given back
+    assert marks.read_text().split() == ["heavy_main"]  # imported here only, by no reader

@@ -13,7 +13,14 @@ from warehouse_factory import make_batch
 
 from warehouse.ledger import load_record, order_deliveries, register_deliveries, reopen_delivery
 from warehouse.publish import publish_batch
-from warehouse.status import list_batches, list_rejects, local_time, status_document
+from warehouse.status import (
+    find_deliveries,
+    first_rejects,
+    list_batches,
+    list_rejects,
+    local_time,
+    status_document,
+)
 from warehouse.supersession import ledger_statuses
 
 SCHEMA = json.loads(
@@ -88,6 +95,19 @@ def test_rejects_by_relative_path_or_bare_name(engine: Engine) -> None:
     assert first["reason"] == "bad_date" and first["column"] == "核准日期"
     assert isinstance(first["raw"], dict)
     assert list_rejects(engine, "nothing.csv", limit=3) == []
+
+
+def test_first_rejects_of_one_delivery(engine: Engine) -> None:
+    """A run's artifact takes a delivery's first rejects by line, LIMIT-ed in SQL."""
+    _load(engine)
+    name = "经营主体登记业务明细_20240201-20240229.csv"
+    (delivery,) = find_deliveries(engine, name)
+    first = first_rejects(engine, delivery["id"], 2)
+    listed = list_rejects(engine, name, limit=2)
+    assert [r["line"] for r in first] == [1000, 1001]
+    assert first == [{k: r[k] for k in ("line", "reason", "column", "raw")} for r in listed]
+    assert len(first_rejects(engine, delivery["id"], 50)) == len(list_rejects(engine, name, None))
+    assert first_rejects(engine, delivery["id"] + 1000, 2) == []
 
 
 def test_local_time_is_shanghai() -> None:
