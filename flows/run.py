@@ -201,9 +201,17 @@ def refresh_years(
         )
         running.append((mart, report))
     written: list[str] = []
-    for mart, report in running:  # a failure is raised in year order, as one after the other
-        mart.result()
-        written += report.result()
+    failures: list[Exception] = []
+    for mart, report in running:  # every year ends before the first failure is raised
+        for future in (mart, report):
+            try:
+                done = future.result()
+            except Exception as exc:  # a report after a failed mart fails too: the mart's first
+                failures.append(exc)
+            else:
+                written += done if future is report else []
+    if failures:
+        raise failures[0]
     return chosen, written
 
 

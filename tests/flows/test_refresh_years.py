@@ -49,6 +49,7 @@ class Recorder:
     def report(
         self, year: int, overrides: dict[str, str], as_of: Any, formats: Any = None
     ) -> list[str]:
+        time.sleep(0.2)  # noted when it ends: a refresh that raised early would miss it
         self._note("report", year)
         return [f"report_{year}.md"]
 
@@ -68,8 +69,11 @@ def test_in_process_refreshes_postgresql_years_at_once(monkeypatch: pytest.Monke
 
     recorder = Recorder(meet=2)
     executor = _in_process(monkeypatch, PG, recorder)
-    RUN.set("run-1")
-    years, reports = refresh_years(executor, [2024, 2023, 2024])
+    token = RUN.set("run-1")
+    try:
+        years, reports = refresh_years(executor, [2024, 2023, 2024])
+    finally:
+        RUN.reset(token)
     assert years == [2023, 2024]
     assert reports == ["report_2023.md", "report_2024.md"]  # in year order, whatever finished first
     assert recorder.most == 2
@@ -86,7 +90,8 @@ def test_a_failed_year_fails_the_refresh(monkeypatch: pytest.MonkeyPatch) -> Non
     executor = _in_process(monkeypatch, PG, recorder)
     with pytest.raises(ValueError, match="mart 2023"):
         refresh_years(executor, [2023, 2024])
-    assert ("report", 2023, "none") not in recorder.events  # its report never ran
+    reports = [e[:2] for e in recorder.events if e[0] == "report"]
+    assert reports == [("report", 2024)]  # not after its failed mart; the other year ended first
 
 
 def test_sqlite_years_one_after_the_other(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
@@ -133,3 +138,29 @@ def test_prefect_executor_runs_the_years_as_concurrent_task_runs(
     assert recorder.most == 2
     for year in (2023, 2024):
         assert [e[0] for e in recorder.events if e[1] == year] == ["mart", "mart done", "report"]
+
+
+@pytest.mark.timeout(300)
+def test_prefect_executor_a_failed_year_fails_the_flow(
+    prefect_harness: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect import flow, task
+
+    from bureau_stats.settings import load_settings
+    from flows import run
+    from flows.executors import PrefectExecutor
+    from flows.run import RunSetup, refresh_years
+
+    recorder = Recorder(meet=2, fail=2024)
+    mart = task(recorder.mart, name="refresh-metrics", retries=0)
+    monkeypatch.setattr(run, "refresh_metrics", mart)
+    monkeypatch.setattr(run, "render_annual_report", task(recorder.report, name="render-report"))
+
+    @flow
+    def refresh() -> tuple[list[int], list[str]]:
+        setup = RunSetup("nightly", {}, "test")
+        return refresh_years(PrefectExecutor(setup, load_settings(warehouse_url=PG)), [2023, 2024])
+
+    with pytest.raises(ValueError, match="mart 2024"):
+        refresh()
+    assert [e[:2] for e in recorder.events if e[0] == "report"] == [("report", 2023)]
