@@ -7,6 +7,7 @@ reuse: without this, a long run's resident size creeps towards the sum of the fi
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 
@@ -17,16 +18,19 @@ _libc: ctypes.CDLL | None = None
 _arena_limit: int | None = None
 
 
+def _c_library() -> ctypes.CDLL:
+    """The C library, loaded once (OSError where it cannot be)."""
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    return _libc
+
+
 def release_freed_memory() -> None:
     """Return freed heap pages to the system (cheap: a few milliseconds)."""
-    global _libc
     pa.default_memory_pool().release_unused()
-    try:
-        if _libc is None:
-            _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        _libc.malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
-        pass
+    with contextlib.suppress(OSError, AttributeError):  # not glibc (musl, macOS): no trim
+        _c_library().malloc_trim(0)
 
 
 def use_jemalloc() -> bool:
@@ -53,15 +57,13 @@ def one_malloc_arena() -> bool:
     to eight per core, and each keeps its freed pages: with one, the registration files above
     peaked at 259 MiB instead of 280, in the same CPU time. Call it before the threads start;
     False where the C library has no `mallopt` (not glibc)."""
-    global _libc
+    global _arena_limit
     try:
-        if _libc is None:
-            _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        done = bool(_libc.mallopt(M_ARENA_MAX, 1))
+        done = bool(_c_library().mallopt(M_ARENA_MAX, 1))
     except (OSError, AttributeError):
         return False
-    global _arena_limit
-    _arena_limit = 1 if done else _arena_limit
+    if done:
+        _arena_limit = 1
     return done
 
 

@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -164,8 +164,10 @@ class ReadAhead:
         if self._next >= len(self._order):
             return False
         delivery, record = self._order[self._next]
+        # The pool starts its processes on a submit, until it has all of them.
+        starting = self._mode == "process" and len(self._workers) < self._readers
         try:
-            with _bare_main():  # the pool starts its processes on a submit
+            with _bare_main() if starting else nullcontext():
                 future = self._pool().submit(
                     _read,
                     delivery,

@@ -216,7 +216,9 @@ def refresh_years(
 
 
 def _refresh_at_once(settings: Settings) -> bool:
-    return settings.resolved_warehouse_url().startswith("postgresql")
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.resolved_warehouse_url()).get_backend_name() == "postgresql"
 
 
 def data_docs(executor: Executor, audited: bool) -> str | None:
