@@ -21,7 +21,7 @@ from tasks.files import final_statuses, plan_backfill, plan_nightly, register_pl
 from tasks.lateness import late_deliveries
 from tasks.locks import Leases, lock_sources, unlock_sources
 from tasks.plan import BackfillPlan, PlannedFile
-from tasks.refresh import build_data_docs, refresh_metrics, render_annual_report
+from tasks.refresh import analyze_loaded, build_data_docs, refresh_metrics, render_annual_report
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -111,6 +111,9 @@ def run_landing(executor: Executor, request: RunRequest) -> RunResult | Backfill
     )
     if request.refresh:
         years = plan.years if request.backfill else published_years(plan, result.outcomes)
+        loaded = sorted({o.source for o in result.published})
+        if years and loaded:
+            step(analyze_loaded, loaded, setup.overrides)
         result.refreshed_years, result.reports = refresh_years(
             executor, years, formats=request.formats
         )

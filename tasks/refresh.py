@@ -1,4 +1,5 @@
-"""Tasks after publishing: recompute a year's metrics mart, render a year's report."""
+"""Tasks after publishing: planner statistics of the loaded tables, recompute a year's metrics
+mart, render a year's report."""
 
 from __future__ import annotations
 
@@ -22,6 +23,15 @@ _ROBUST = dict(
     retry_condition_fn=retry_on_transient,
     timeout_seconds=REFRESH_TIMEOUT_SECONDS,
 )
+
+
+@task(name="analyze-tables", task_run_name="analyze loaded tables", **_ROBUST)  # type: ignore[call-overload]
+def analyze_loaded(sources: list[str], overrides: dict[str, str]) -> list[str]:
+    """Planner statistics of the source tables this run loaded, before the refresh queries
+    them (`warehouse.statistics`); returns the tables analyzed (none on SQLite)."""
+    from warehouse.statistics import analyze_sources
+
+    return analyze_sources(warehouse(settings_for(overrides)), sources)
 
 
 @task(name="refresh-metrics", task_run_name="refresh metrics {year}", **_ROBUST)  # type: ignore[call-overload]

@@ -66,6 +66,25 @@ def invoke(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+def _planner_rows(url: str) -> dict[str, bool]:
+    """Whether each source table of FILES, and one the run did not load, has been analyzed
+    (pg_class.reltuples is -1 until a table's first ANALYZE or VACUUM)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            known = {
+                name: conn.execute(
+                    text("SELECT reltuples >= 0 FROM pg_class WHERE oid = CAST(:t AS regclass)"),
+                    {"t": name},
+                ).scalar()
+                for name in ("registration", "cases", "ip_stats", "food_license")
+            }
+    finally:
+        engine.dispose()
+    assert known.pop("food_license") is False  # not loaded by the run: never analyzed
+    return known
+
+
 def test_run_status_rejects(landing: Path, warehouse: str, demo_corpus: Corpus) -> None:
     planned = [demo_corpus.accounting[rel] for rel in FILES]
     reasons = demo_corpus.reject_reasons[FILES[0]]
@@ -82,6 +101,8 @@ def test_run_status_rejects(landing: Path, warehouse: str, demo_corpus: Corpus) 
         "registration/~$经营主体登记业务明细_20240301-20240331.csv",
     ]
     assert "published" in err  # logs go to stderr
+    if warehouse.startswith("postgresql"):  # the loaded tables have planner statistics
+        assert _planner_rows(warehouse) == {"registration": True, "cases": True, "ip_stats": True}
 
     code, out, _ = invoke("status", "--json", "--warehouse", warehouse)
     assert code == 0

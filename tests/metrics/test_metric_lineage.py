@@ -212,3 +212,61 @@ def test_every_figure_at_once_equals_each_figure_alone(tiny: Engine) -> None:
         }
         for code in catalog.codes:
             assert every[code] == contributions(tiny, code, 2024, as_of, catalog=catalog), code
+
+
+def test_the_per_batch_scan_names_a_month_only_for_latest_month_figures(tiny: Engine) -> None:
+    """A month per batch is an aggregate per row scanned: only a latest-month figure reports
+    one, so the registration scan (counts only) computes none and the IP statistics scan
+    (latest-month stocks) one per such figure."""
+    from sqlalchemy import event
+
+    from metrics.catalog import load_catalog
+    from metrics.lineage import figure_contributions
+
+    add_rows(tiny, "registration", [reg(date(2024, 1, 5))])
+    catalog = load_catalog()
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, params, context, many) -> None:  # type: ignore[no-untyped-def]
+        if "per_batch" in statement:
+            statements.append(" ".join(statement.lower().split()))
+
+    event.listen(tiny, "before_cursor_execute", record)
+    try:
+        lineage = figure_contributions(tiny, 2024, catalog=catalog)
+    finally:
+        event.remove(tiny, "before_cursor_execute", record)
+
+    def scan_of(source: str) -> str:
+        (found,) = [s for s in statements if f"from {source} " in s and "group by" in s]
+        return found
+
+    month_per_batch = "max(case when"  # (a latest month's own subquery is a plain max)
+    assert month_per_batch not in scan_of("registration")
+    latest = [m for m in catalog if m.source == "ip_stats" and m.aggregate.kind == "latest_month"]
+    assert latest and scan_of("ip_stats").count(month_per_batch) == len(latest)
+    assert [p.rows for p in lineage["reg.establish"]] == [1]
+
+
+def test_analyze_sources_gives_the_loaded_tables_planner_statistics(tiny: Engine) -> None:
+    """Right after a load PostgreSQL plans the refresh for one row (no statistics yet); the
+    run's ANALYZE gives it the table's size. SQLite is left alone."""
+    from sqlalchemy import text
+
+    from warehouse.statistics import analyze_sources
+
+    add_rows(tiny, "registration", [reg(date(2024, 1, 5))] * 40)
+    analyzed = analyze_sources(tiny, ["registration", "registration"])
+    if tiny.dialect.name != "postgresql":
+        assert analyzed == []
+        return
+    assert analyzed == ["registration"]
+    with tiny.connect() as conn:
+        rows = {
+            name: conn.execute(
+                text("SELECT reltuples FROM pg_class WHERE oid = CAST(:t AS regclass)"),
+                {"t": name},
+            ).scalar()
+            for name in ("registration", "cases")
+        }
+    assert rows == {"registration": 40, "cases": -1}
