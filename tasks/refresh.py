@@ -25,7 +25,13 @@ _ROBUST = dict(
 )
 
 
-@task(name="analyze-tables", task_run_name="analyze loaded tables", **_ROBUST)  # type: ignore[call-overload]
+# No retries: `analyze_sources` logs a database error and returns (statistics are best-effort),
+# so nothing would be retried; the timeout bounds a wait for a table's lock.
+@task(
+    name="analyze-tables",
+    task_run_name="analyze loaded tables",
+    timeout_seconds=REFRESH_TIMEOUT_SECONDS,
+)
 def analyze_loaded(sources: list[str], overrides: dict[str, str]) -> list[str]:
     """Planner statistics of the source tables this run loaded, before the refresh queries
     them (`warehouse.statistics`); returns the tables analyzed (none on SQLite)."""

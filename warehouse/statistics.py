@@ -47,4 +47,6 @@ def analyze_sources(engine: Engine, sources: Iterable[str]) -> list[str]:
             type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__,
         )
         return []
-    return [table.name for table in tables]
+    names = [table.name for table in tables]
+    log.info("planner statistics taken: %s", ", ".join(names))
+    return names

@@ -248,7 +248,9 @@ def test_the_per_batch_scan_names_a_month_only_for_latest_month_figures(tiny: En
     assert [p.rows for p in lineage["reg.establish"]] == [1]
 
 
-def test_analyze_sources_gives_the_loaded_tables_planner_statistics(tiny: Engine) -> None:
+def test_analyze_sources_gives_the_loaded_tables_planner_statistics(
+    tiny: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
     """Right after a load PostgreSQL plans the refresh for one row (no statistics yet); the
     run's ANALYZE gives it the table's size. SQLite is left alone."""
     from sqlalchemy import text
@@ -256,11 +258,13 @@ def test_analyze_sources_gives_the_loaded_tables_planner_statistics(tiny: Engine
     from warehouse.statistics import analyze_sources
 
     add_rows(tiny, "registration", [reg(date(2024, 1, 5))] * 40)
-    analyzed = analyze_sources(tiny, ["registration", "registration"])
+    with caplog.at_level("INFO", logger="warehouse.statistics"):
+        analyzed = analyze_sources(tiny, ["registration", "registration"])
     if tiny.dialect.name != "postgresql":
-        assert analyzed == []
+        assert analyzed == [] and "planner statistics" not in caplog.text
         return
     assert analyzed == ["registration"]
+    assert "planner statistics taken: registration" in caplog.text  # the run's log says so
     with tiny.connect() as conn:
         rows = {
             name: conn.execute(
