@@ -33,6 +33,7 @@ from sqlalchemy.engine import Connection
 
 from connectors.bureau_time import BUREAU_TZ
 from metrics.catalog import DEFAULT_REGION, REGION, Catalog, Metric, load_catalog
+from metrics.delivered import delivered_sources, may_count
 from warehouse.schema import Amount, source_table
 
 Value = int | Decimal | None
@@ -196,6 +197,14 @@ class _Computation:
     scope: Scope
     raw: dict[str, Value] = field(default_factory=dict)
     months: dict[str, date | None] = field(default_factory=dict)
+    _delivered: frozenset[str] | None = None
+
+    def delivered(self) -> frozenset[str]:
+        """The sources delivered for the window (`metrics.delivered`), asked once."""
+        if self._delivered is None:
+            window = self.scope.window
+            self._delivered = delivered_sources(self.conn, window.start, window.end)
+        return self._delivered
 
     def row_metrics(self, metrics: Iterable[Metric]) -> None:
         window_metrics: dict[str, list[Metric]] = {}
@@ -204,6 +213,8 @@ class _Computation:
                 continue
             if m.aggregate.kind == "latest_month":
                 self.latest_month(m)
+            elif not may_count(m, self.delivered()):
+                self.raw[m.code] = _scaled(m, 0)  # what the scan would give: nothing counted
             else:
                 window_metrics.setdefault(m.source or "", []).append(m)
         for source, group in window_metrics.items():
@@ -382,6 +393,7 @@ def compute_monthly(
         else:
             groups.setdefault((m.source or "", m.date or ""), []).append(m)
     with engine.connect() as conn:
+        delivered = delivered_sources(conn, scope.window.start, scope.window.end)
         for m in monthly_values:
             table = source_table(m.source or "")
             month_col = table.c[m.date or ""]
@@ -397,6 +409,8 @@ def compute_monthly(
                 series[int(month) - 1] = _finish(_scaled(m, value), m, catalog)
             out[m.code] = series
         for (source, date_field), group in groups.items():
+            if not may_count(group[0], delivered):  # the group's months stay 0
+                continue
             table = source_table(source)
             month_of = extract("month", table.c[date_field])
             columns = [

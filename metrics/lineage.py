@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.sql.elements import ColumnElement
 
 from metrics.catalog import Catalog, Metric, load_catalog
+from metrics.delivered import delivered_sources, may_count
 from metrics.engine import (
     Scope,
     Value,
@@ -155,7 +156,13 @@ def _row_metric_batches(
         if metric.is_row_metric and metric.source is not None:
             by_source[metric.source].append(metric)
     out: Lineage = {m.code: [] for ms in by_source.values() for m in ms}
-    for source, members in by_source.items():
+    window = scope.window
+    delivered = delivered_sources(conn, window.start, window.end)
+    for source, candidates in by_source.items():
+        # A metric that cannot count a row of the window has no batch (`metrics.delivered`).
+        members = [m for m in candidates if m.code in (conditions or {}) or may_count(m, delivered)]
+        if not members:
+            continue
         table = source_table(source)
         columns: list[Any] = []
         chosen: list[ColumnElement[bool]] = []

@@ -23,6 +23,7 @@ from connectors.cadence import DEFAULT_DUE_DAY
 from connectors.sources import SOURCES
 from metrics.catalog import AREA_LABELS, AREAS, Catalog, load_catalog
 from metrics.coverage import COMPLETE, Coverage, figure_coverage
+from metrics.delivered import delivered_sources
 from metrics.engine import (
     Value,
     Window,
@@ -296,10 +297,14 @@ def render_passages(
 def sources_with_data(
     engine: Engine, window: Window, as_known_at: datetime | None, sources: list[str]
 ) -> set[str]:
-    """Sources holding at least one visible row dated inside the window."""
+    """Sources holding at least one visible row dated inside the window (never one without a
+    delivery for it: `metrics.delivered`)."""
     found: set[str] = set()
     with engine.connect() as conn:
+        delivered = delivered_sources(conn, window.start, window.end)
         for code in sources:
+            if code not in delivered:
+                continue
             table = source_table(code)
             stmt = select(
                 exists().where(

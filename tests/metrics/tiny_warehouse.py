@@ -90,22 +90,32 @@ def add_rows(
     superseded_at: datetime | None = None,
 ) -> int:
     """Insert accepted rows of `source` (partition date taken from the row); returns batch id."""
-    if batch_id is None:
-        batch_id = add_batch(
-            engine, source, published_at=published_at, rows_read=len(rows), rows_accepted=len(rows)
-        )
     src = SOURCES[source]
-    table = source_table(source)
-    records = []
-    for line, row in enumerate(rows, start=2):
+    partitions = []
+    for row in rows:
         partition = row.get(src.partition_field)
         if partition is None and src.partition_fallback:
             partition = row.get(src.partition_fallback)
+        partitions.append(partition or date(2024, 1, 1))
+    if batch_id is None:
+        # The file's declared period holds its rows' partition dates, as the contract demands.
+        period = (min([date(2024, 1, 1), *partitions]), max([date(2024, 12, 31), *partitions]))
+        batch_id = add_batch(
+            engine,
+            source,
+            published_at=published_at,
+            rows_read=len(rows),
+            rows_accepted=len(rows),
+            period=period,
+        )
+    table = source_table(source)
+    records = []
+    for line, (row, partition) in enumerate(zip(rows, partitions, strict=True), start=2):
         records.append(
             {
                 "batch_id": batch_id,
                 "line": line,
-                "partition_date": partition or date(2024, 1, 1),
+                "partition_date": partition,
                 "published_at": published_at,
                 "superseded_at": superseded_at,
                 **dict.fromkeys((c.field for c in src.columns), None),
