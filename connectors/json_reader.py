@@ -81,15 +81,32 @@ def json_records(data: bytes, source: Source) -> tuple[pd.DataFrame, int | None]
     if not all(isinstance(r, dict) for r in records):
         raise FileRejected("unreadable", "a record is not a JSON object")
     frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
-    cells = {}
-    for name in frame.columns:
-        col = frame[name]
-        present = col.notna()
-        text_col = pd.Series("", index=frame.index, dtype="str")
-        if present.any():
-            text_col[present] = [_json_cell_text(v) for v in col[present].tolist()]
-        cells[str(name)] = text_col
+    cells = {str(name): _column_text(frame[name]) for name in frame.columns}
     return pd.DataFrame(cells, index=frame.index), total
+
+
+def _column_text(col: pd.Series) -> pd.Series:
+    """`_json_cell_text` of each present cell, "" for a missing one; a column of one JSON type
+    (what pandas inferred: all strings, all integers, all numbers) a column at a time."""
+    present = col.notna()
+    text_col = pd.Series("", index=col.index, dtype="str")
+    if not present.any():
+        return text_col
+    dtype = col.dtype
+    if isinstance(dtype, pd.StringDtype):
+        text_col[present] = col[present]
+    elif pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+        text_col[present] = col[present].astype("str")
+    elif pd.api.types.is_float_dtype(dtype) and isinstance(dtype, np.dtype):
+        values = col[present].to_numpy()
+        whole = np.isfinite(values) & (values == np.trunc(values)) & (np.abs(values) < 1e16)
+        texts = np.empty(len(values), dtype=object)
+        texts[whole] = values[whole].astype(np.int64).astype(str)
+        texts[~whole] = [repr(v) for v in values[~whole].tolist()]
+        text_col[present] = texts
+    else:
+        text_col[present] = [_json_cell_text(v) for v in col[present].tolist()]
+    return text_col
 
 
 def _json_cell_text(value: Any) -> str:
