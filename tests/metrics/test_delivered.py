@@ -3,15 +3,13 @@ figure, monthly series and lineage stays what the scan gives."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
-from tiny_warehouse import add_batch, add_rows
+from sqlalchemy import Engine
+from tiny_warehouse import add_batch, add_rows, statements
 
 from metrics.catalog import load_catalog
 from metrics.delivered import delivered_sources, may_count
@@ -24,20 +22,6 @@ CATALOG = load_catalog()
 
 def reg(on: date, txn: str = "设立登记") -> dict[str, object]:
     return {"txn_type": txn, "channel": "网上办理", "approved_on": on, "applied_on": on}
-
-
-@contextmanager
-def statements(engine: Engine) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, params, context, many) -> None:  # type: ignore[no-untyped-def]
-        seen.append(" ".join(statement.lower().split()))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def scans_of(seen: list[str], source: str) -> list[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, inspect
-from tiny_warehouse import PUBLISHED, add_batch, add_rows, pg_schema_url
+from tiny_warehouse import PUBLISHED, add_batch, add_rows, pg_schema_url, statements
 
 from metrics.engine import compute_metrics, compute_monthly
 from metrics.lineage import contributions
@@ -218,27 +218,17 @@ def test_the_per_batch_scan_names_a_month_only_for_latest_month_figures(tiny: En
     """A month per batch is an aggregate per row scanned: only a latest-month figure reports
     one, so the registration scan (counts only) computes none and the IP statistics scan
     (latest-month stocks) one per such figure."""
-    from sqlalchemy import event
-
     from metrics.catalog import load_catalog
     from metrics.lineage import figure_contributions
 
     add_rows(tiny, "registration", [reg(date(2024, 1, 5))])
     catalog = load_catalog()
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, params, context, many) -> None:  # type: ignore[no-untyped-def]
-        if "per_batch" in statement:
-            statements.append(" ".join(statement.lower().split()))
-
-    event.listen(tiny, "before_cursor_execute", record)
-    try:
+    with statements(tiny) as seen:
         lineage = figure_contributions(tiny, 2024, catalog=catalog)
-    finally:
-        event.remove(tiny, "before_cursor_execute", record)
+    per_batch = [s for s in seen if "per_batch" in s]
 
     def scan_of(source: str) -> str:
-        (found,) = [s for s in statements if f"from {source} " in s and "group by" in s]
+        (found,) = [s for s in per_batch if f"from {source} " in s and "group by" in s]
         return found
 
     month_per_batch = "max(case when"  # (a latest month's own subquery is a plain max)

@@ -3,11 +3,12 @@ directly with SQLAlchemy Core (no pipeline), so each test states exactly what it
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, func, insert, select, text
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, text
 
 import metrics.mart  # noqa: F401  (registers the mart table on the metadata)
 from connectors.sources import SOURCES
@@ -126,3 +127,18 @@ def add_rows(
         with engine.begin() as conn:
             conn.execute(insert(table), records)
     return batch_id
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """The SQL the engine sends inside the block, lower-cased with blanks collapsed."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, params, context, many) -> None:  # type: ignore[no-untyped-def]
+        seen.append(" ".join(statement.lower().split()))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
