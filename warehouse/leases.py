@@ -7,9 +7,9 @@ run, whatever host the holder ran on. A lease of a process of this very machine 
 (same host, same kernel boot, same pid namespace) is taken over at once, and so is one this
 process could not release. A live holder's lease is never taken over.
 
-The mutual exclusion of publishing itself is the database lock taken inside each publish
-transaction (`lock_source_for_publish`: pg_advisory_xact_lock / SQLite BEGIN IMMEDIATE),
-which also refuses to publish a source another live holder has leased. Clocks of the hosts
+The mutual exclusion of publishing itself is the database lock held by each publish
+transaction (`publish_transaction`: pg_advisory_lock / SQLite BEGIN IMMEDIATE), which also
+refuses to publish a source another live holder has leased. Clocks of the hosts
 sharing a warehouse must agree to well within the time to live (NTP).
 """
 
@@ -21,7 +21,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -30,6 +31,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 
 from warehouse.engine import writer
 from warehouse.ledger import as_utc, utc_now
@@ -440,12 +442,55 @@ def acquire_source_locks(
     return lease
 
 
-def lock_source_for_publish(conn: Connection, source: str, holder: str) -> None:
-    """Inside the publish transaction: the database lock, and respect another holder's lease
-    (our own is renewed: a long publish keeps it alive even when the heartbeat must wait)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": source_lock_key(source)})
-    # SQLite: the transaction began with BEGIN IMMEDIATE, which already excludes other writers.
+@contextmanager
+def publish_transaction(
+    engine: Engine, source: str, holder: str
+) -> Iterator[tuple[Connection, datetime]]:
+    """The transaction publishing (or quarantining) a file of `source`, begun once the source's
+    database lock is held, with its stamp: the moment its rows are published at and older
+    rows superseded at, after any wait for the lock, so a source's stamps follow the order
+    its publishes commit in.
+
+    PostgreSQL: the lock is taken on the session before the transaction begins, and the
+    stamp is the transaction's start (`transaction_timestamp()`, the database's clock), the
+    source tables' `published_at` default: COPY leaves that column off the wire. SQLite: the
+    transaction begins with BEGIN IMMEDIATE (which excludes other writers) and the stamp is
+    this host's clock. Either way another live holder's lease refuses it (`SourceLocked`).
+    """
+    if engine.dialect.name != "postgresql":
+        with writer(engine) as conn:
+            _respect_lease(conn, source, holder)
+            yield conn, utc_now()
+        return
+    key = source_lock_key(source)
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        conn.commit()  # a session lock outlives it; the stamp's transaction begins below
+        try:
+            with conn.begin():
+                stamp = conn.execute(text("SELECT transaction_timestamp()")).scalar_one()
+                _respect_lease(conn, source, holder)
+                yield conn, as_utc(stamp)
+        finally:
+            _unlock_session(conn, key)
+
+
+def _unlock_session(conn: Connection, key: int) -> None:
+    """Release a session lock before the connection goes back to the pool; a connection that
+    cannot is closed instead (the server releases a closed session's locks)."""
+    try:
+        if not conn.invalidated:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            conn.commit()
+            return
+    except SQLAlchemyError:
+        log.warning("could not release a source's session lock: closing its connection")
+    conn.invalidate()
+
+
+def _respect_lease(conn: Connection, source: str, holder: str) -> None:
+    """Refuse to publish a source another live holder has leased; renew our own lease (a long
+    publish keeps it alive even when the heartbeat must wait)."""
     row = conn.execute(select(source_lock).where(source_lock.c.source == source)).first()
     if row is None:
         return

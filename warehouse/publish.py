@@ -27,8 +27,7 @@ from sqlalchemy import Connection, Engine, select, update
 from connectors.batch import ExtractedBatch
 from connectors.sources import SOURCES
 from connectors.verdict import DEFAULT_REJECT_THRESHOLD, batch_verdict
-from warehouse.engine import writer
-from warehouse.leases import default_holder, lock_source_for_publish
+from warehouse.leases import default_holder, publish_transaction
 from warehouse.ledger import BatchRecord, utc_now
 from warehouse.load import bulk_load, stage_chunks, store_rejects, with_lineage
 from warehouse.schema import LEDGER_STATUSES, batch, source_table
@@ -157,12 +156,11 @@ def quarantine_batch(
     """
     _check_matches(batch_, record)
     t0 = time.perf_counter()
-    with writer(engine) as conn:
-        lock_source_for_publish(conn, record.source, holder or default_holder(flow_run_id))
+    holder = holder or default_holder(flow_run_id)
+    with publish_transaction(engine, record.source, holder) as (conn, now):
         row = _lock_ledger_row(conn, record.id)
         if row.status in LEDGER_STATUSES:
             return _skipped(record, row)
-        now = utc_now()
         withdraw(conn, record, now, published=row.published_at is not None)
         store_rejects(conn, record.id, batch_.rejects)
         conn.execute(
@@ -232,12 +230,10 @@ def publish_batch(
     target = source_table(source.code)
     holder = holder or default_holder(flow_run_id)
     t0 = time.perf_counter()
-    with writer(engine) as conn:
-        lock_source_for_publish(conn, source.code, holder)
+    with publish_transaction(engine, source.code, holder) as (conn, now):
         row = _lock_ledger_row(conn, record.id)
         if row.status in LEDGER_STATUSES:
             return _skipped(record, row)
-        now = utc_now()
         _reached("after_lock")
         # Older rows first: when this very file is re-processed, its previous rows are among
         # them, and the rows copied below must not be.
@@ -245,8 +241,9 @@ def publish_batch(
         # Straight into the source table, in this transaction: nothing is visible before the
         # commit (write-audit-publish), and the rows are written once.
         newer = newer_periods(conn, record)
+        stamp = None if conn.dialect.name == "postgresql" else now  # PostgreSQL: the default
         for data in stage_chunks(source, batch_.accepted):
-            bulk_load(conn, target, with_lineage(data, record.id, now, newer))
+            bulk_load(conn, target, with_lineage(data, record.id, now, newer, stamp=stamp))
         _reached("after_stage")
 
         conn.execute(

@@ -24,6 +24,17 @@ def test_migrations_applied_and_schema_matches_metadata(engine: Engine) -> None:
     assert diff == []
 
 
+def test_published_at_is_the_transactions_start_on_postgresql(engine: Engine) -> None:
+    """COPY leaves published_at to this default (`warehouse.leases.publish_transaction`): a
+    source table without it would refuse every row."""
+    found = {
+        table: {c["name"]: c["default"] for c in inspect(engine).get_columns(table)}["published_at"]
+        for table in SOURCE_TABLES
+    }
+    expected = "transaction_timestamp()" if engine.dialect.name == "postgresql" else None
+    assert found == dict.fromkeys(SOURCE_TABLES, expected)
+
+
 def test_reopening_is_a_no_op(warehouse_url: str) -> None:
     first = open_warehouse(warehouse_url)
     with first.begin() as conn:

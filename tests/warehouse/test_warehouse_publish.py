@@ -442,7 +442,9 @@ def test_lease_of_a_killed_process_is_taken_over(engine: Engine) -> None:
 
 @pytest.mark.postgres
 def test_postgres_publish_waits_for_the_advisory_lock(pg_url: str) -> None:
-    """Two publishers of one source never overlap: the second waits inside its transaction."""
+    """Two publishers of one source never overlap: the second waits for the lock, and its
+    stamp (the ledger's, every row's published_at default) is taken after the wait; the lock
+    is released with the publish (its connection goes back to the pool without it)."""
     import uuid
 
     from sqlalchemy import create_engine
@@ -477,9 +479,26 @@ def test_postgres_publish_waits_for_the_advisory_lock(pg_url: str) -> None:
                     break
                 worker.join(0.05)
             assert waiting == 1 and not results
+            released = holder_conn.execute(text("SELECT clock_timestamp()")).scalar_one()
             holder_conn.rollback()  # releases the lock
         worker.join(60)
         assert [r.status for r in results] == ["published"]
+        with engine.connect() as conn:
+            stamp = conn.execute(
+                select(batch.c.published_at).where(batch.c.id == record.id)
+            ).scalar_one()
+            rows = conn.execute(
+                text("SELECT count(*), min(published_at), max(published_at) FROM registration")
+            ).one()
+            held = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database())"
+                )
+            ).scalar_one()
+        assert stamp > released
+        assert tuple(rows) == (b.rows_accepted, stamp, stamp)
+        assert held == 0
     finally:
         engine.dispose()
         with admin.connect() as conn:
