@@ -464,9 +464,9 @@ def publish_transaction(
         return
     key = source_lock_key(source)
     with engine.connect() as conn:
-        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
-        conn.commit()  # a session lock outlives it; the stamp's transaction begins below
-        try:
+        try:  # also around the wait: a wait cut short may still have been granted the lock
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            conn.commit()  # a session lock outlives it; the stamp's transaction begins below
             with conn.begin():
                 stamp = conn.execute(text("SELECT transaction_timestamp()")).scalar_one()
                 _respect_lease(conn, source, holder)
@@ -480,6 +480,7 @@ def _unlock_session(conn: Connection, key: int) -> None:
     cannot is closed instead (the server releases a closed session's locks)."""
     try:
         if not conn.invalidated:
+            conn.rollback()  # what a failed lock wait may have left open
             conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
             conn.commit()
             return

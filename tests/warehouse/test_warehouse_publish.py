@@ -394,6 +394,21 @@ def test_no_personal_id_in_clear(engine: Engine) -> None:
 # --- locks ---------------------------------------------------------------------------------
 
 
+def advisory_locks(engine: Engine) -> int:
+    """Advisory locks held in the warehouse's database (0 on SQLite, which has none)."""
+    if engine.dialect.name != "postgresql":
+        return 0
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database())"
+                )
+            ).scalar_one()
+        )
+
+
 def test_source_lock_not_waiting_raises_with_holder(engine: Engine) -> None:
     with acquire_source_locks(engine, ["cases", "registration"], "backfill-1", wait=False):
         with pytest.raises(SourceLocked) as info:
@@ -405,6 +420,7 @@ def test_source_lock_not_waiting_raises_with_holder(engine: Engine) -> None:
         [record] = register_deliveries(engine, [b])
         with pytest.raises(SourceLocked):
             publish_batch(engine, b, record, holder="nightly-2")
+        assert advisory_locks(engine) == 0  # the refused publish released its source's lock
         assert publish_batch(engine, b, record, holder="backfill-1").status == "published"
         # Re-entrant for the same holder, and other sources stay free.
         acquire_source_locks(engine, ["registration"], "backfill-1", wait=False).release()
@@ -490,15 +506,9 @@ def test_postgres_publish_waits_for_the_advisory_lock(pg_url: str) -> None:
             rows = conn.execute(
                 text("SELECT count(*), min(published_at), max(published_at) FROM registration")
             ).one()
-            held = conn.execute(
-                text(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
-                    "(SELECT oid FROM pg_database WHERE datname = current_database())"
-                )
-            ).scalar_one()
         assert stamp > released
         assert tuple(rows) == (b.rows_accepted, stamp, stamp)
-        assert held == 0
+        assert advisory_locks(engine) == 0
     finally:
         engine.dispose()
         with admin.connect() as conn:
