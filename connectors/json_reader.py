@@ -14,7 +14,7 @@ import pandas as pd
 
 from connectors.raw_table import FileRejected, RawTable
 from connectors.sources import Source
-from connectors.values import normalize_text
+from connectors.values import float_texts, normalize_text
 
 
 def _whole_number(value: object) -> int | None:
@@ -98,12 +98,8 @@ def _column_text(col: pd.Series) -> pd.Series:
     elif pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
         text_col[present] = col[present].astype("str")
     elif pd.api.types.is_float_dtype(dtype) and isinstance(dtype, np.dtype):
-        values = col[present].to_numpy()
-        whole = np.isfinite(values) & (values == np.trunc(values)) & (np.abs(values) < 1e16)
-        texts = np.empty(len(values), dtype=object)
-        texts[whole] = values[whole].astype(np.int64).astype(str)
-        texts[~whole] = [repr(v) for v in values[~whole].tolist()]
-        text_col[present] = texts
+        texts = float_texts(col[present].to_numpy())
+        text_col[present] = texts.to_numpy(zero_copy_only=False)
     else:
         text_col[present] = [_json_cell_text(v) for v in col[present].tolist()]
     return text_col

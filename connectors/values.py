@@ -348,6 +348,16 @@ def excel_cell_text(value: object) -> str:
     return str(value)
 
 
+def float_texts(v: np.ndarray) -> pa.Array:
+    """`excel_cell_text` of each float of a column at once (JSON numbers read the same way):
+    `str(int(v))` for integral values below 1e16 in magnitude, else `repr(v)`."""
+    whole = (np.floor(v) == v) & (np.abs(v) < 1e16)
+    out = np.empty(len(v), dtype=object)
+    out[whole] = list(map(str, v[whole].astype(np.int64).tolist()))
+    out[~whole] = list(map(repr, v[~whole].tolist()))
+    return pa.array(out, type=pa.large_string())
+
+
 def as_python_dates(values: pd.Series) -> pd.Series:
     """datetime64 -> python `date` objects (object dtype), NaT -> None."""
     out = pd.Series(None, index=values.index, dtype=object)

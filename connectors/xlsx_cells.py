@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors.raw_table import FileRejected
-from connectors.values import excel_cell_text
+from connectors.values import excel_cell_text, float_texts
 
 TEXT = pa.large_string()
 STR_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
@@ -114,12 +114,3 @@ def _texts(code: int, values: np.ndarray) -> pa.Array:
     if code == _KIND_CODES[bool]:
         return pa.array(np.where(values.astype(bool), "是", "否"), type=TEXT)
     return pa.array(list(map(excel_cell_text, values)), type=TEXT)
-
-
-def float_texts(v: np.ndarray) -> pa.Array:
-    """`str(int(v))` for integral values below 1e16 in magnitude, else `repr(v)`."""
-    whole = (np.floor(v) == v) & (np.abs(v) < 1e16)
-    out = np.empty(len(v), dtype=object)
-    out[whole] = list(map(str, v[whole].astype(np.int64).tolist()))
-    out[~whole] = list(map(repr, v[~whole].tolist()))
-    return pa.array(out, type=TEXT)

@@ -24,7 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors.raw_table import FileRejected
-from connectors.xlsx_cells import STR_DTYPE, TEXT, float_texts, sheet_cells, text_column
+from connectors.values import float_texts
+from connectors.xlsx_cells import STR_DTYPE, TEXT, sheet_cells, text_column
 from connectors.xlsx_scan import WorkbookScan
 
 # fastexcel's texts of cells that are not text cells (calamine's `Display` of each type).
