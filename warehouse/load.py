@@ -147,22 +147,21 @@ def with_lineage(
     now: datetime,
     newer: list[tuple[date, date]],
     *,
-    stamp: datetime | None,
+    stamped: bool,
 ) -> pa.Table:
     """The staged rows with the source table's lineage columns, computed in Arrow.
 
-    `batch_id` and `published_at` (`stamp`) are constants; with `stamp=None` the column is
-    left out for the table's default to fill (PostgreSQL: the publish transaction's start,
+    `batch_id` and `published_at` (`now`) are constants; with `stamped=False` `published_at`
+    is left out for the table's default to fill (PostgreSQL: the publish transaction's start,
     which is `now`; a per-row timestamp costs COPY about a third of its time).
     `superseded_at` is `now` for rows whose partition date lies in a period of a file
     delivered after this one (rule 2, `newer`), and is left out (NULL) when no row does.
     """
     n = data.num_rows
     lineage = data.add_column(0, "batch_id", pa.repeat(pa.scalar(batch_id, pa.int64()), n))
-    if stamp is not None:
-        lineage = lineage.add_column(
-            3, "published_at", pa.repeat(pa.scalar(stamp, TIMESTAMP_TYPE), n)
-        )
+    at = pa.scalar(now, TIMESTAMP_TYPE)
+    if stamped:
+        lineage = lineage.add_column(3, "published_at", pa.repeat(at, n))
     days = data.column("partition_date")
     covered: Any = None
     for start, end in newer:
@@ -172,7 +171,6 @@ def with_lineage(
         )
         covered = inside if covered is None else pc.or_(covered, inside)
     if covered is not None and pc.any(covered).as_py():
-        at = pa.scalar(now, TIMESTAMP_TYPE)
         superseded = pc.if_else(covered, at, pa.scalar(None, TIMESTAMP_TYPE))
         lineage = lineage.append_column("superseded_at", superseded)
     return lineage

@@ -241,9 +241,9 @@ def publish_batch(
         # Straight into the source table, in this transaction: nothing is visible before the
         # commit (write-audit-publish), and the rows are written once.
         newer = newer_periods(conn, record)
-        stamp = None if conn.dialect.name == "postgresql" else now  # PostgreSQL: the default
+        stamped = conn.dialect.name != "postgresql"  # PostgreSQL: the column's default
         for data in stage_chunks(source, batch_.accepted):
-            bulk_load(conn, target, with_lineage(data, record.id, now, newer, stamp=stamp))
+            bulk_load(conn, target, with_lineage(data, record.id, now, newer, stamped=stamped))
         _reached("after_stage")
 
         conn.execute(

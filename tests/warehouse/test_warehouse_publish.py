@@ -394,17 +394,20 @@ def test_no_personal_id_in_clear(engine: Engine) -> None:
 # --- locks ---------------------------------------------------------------------------------
 
 
-def advisory_locks(engine: Engine) -> int:
-    """Advisory locks held in the warehouse's database (0 on SQLite, which has none)."""
+def advisory_locks(engine: Engine, *, waiting: bool = False) -> int:
+    """Advisory locks held or waited for in the warehouse's database (`waiting`: only those
+    waited for); 0 on SQLite, which has none."""
     if engine.dialect.name != "postgresql":
         return 0
     with engine.connect() as conn:
         return int(
             conn.execute(
                 text(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
-                    "(SELECT oid FROM pg_database WHERE datname = current_database())"
-                )
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND NOT (:waiting AND granted) "
+                    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                ),
+                {"waiting": waiting},
             ).scalar_one()
         )
 
@@ -484,13 +487,7 @@ def test_postgres_publish_waits_for_the_advisory_lock(pg_url: str) -> None:
             worker.start()
             waiting = 0
             for _ in range(600):  # until the publisher is seen blocked on the advisory lock
-                with admin.connect() as conn:
-                    waiting = conn.execute(
-                        text(
-                            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-                            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-                        )
-                    ).scalar_one()
+                waiting = advisory_locks(admin, waiting=True)
                 if waiting:
                     break
                 worker.join(0.05)
